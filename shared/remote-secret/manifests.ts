@@ -1,0 +1,171 @@
+import { readYaml, type YamlLimits } from '../yaml/parse.ts';
+import { MULTICLUSTER_LABEL, type RemoteCluster, type RemoteSecret } from './model.ts';
+
+/** Manifest files may hold many Secrets (a `kubectl get -o yaml` List), each at most 1 MiB. */
+export const MANIFEST_LIMITS: YamlLimits = {
+  maxLength: 16 * 1024 * 1024,
+  maxDepth: 64,
+  maxAliasExpansion: 100_000,
+};
+
+export interface ManifestError {
+  readonly source: string;
+  readonly message: string;
+}
+
+export interface SkippedObject {
+  readonly source: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly reason: string;
+}
+
+export interface ManifestReadResult {
+  readonly secrets: RemoteSecret[];
+  readonly skipped: SkippedObject[];
+  readonly errors: ManifestError[];
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Read Secret manifests (multi-document YAML, JSON, or `kind: List`) and pick the multicluster
+ * ones. Anything that cannot be read becomes an error entry for its document, never an
+ * exception; other objects and Secrets without the label are skipped.
+ */
+export function readSecretManifests(text: string, file: string): ManifestReadResult {
+  const result: ManifestReadResult = { secrets: [], skipped: [], errors: [] };
+  const parsed = readYaml(text, { limits: MANIFEST_LIMITS, strict: false });
+  if (!parsed.ok) {
+    const where = parsed.violation.path === '' ? '' : ` (${parsed.violation.path})`;
+    result.errors.push({ source: file, message: `${parsed.violation.message}${where}` });
+    return result;
+  }
+  parsed.documents.forEach((document, index) => {
+    const source = `${file}:${index}`;
+    if (document === null || document === undefined) return; // an empty document, e.g. after a trailing ---
+    readObject(document, source, result);
+  });
+  return result;
+}
+
+function readObject(document: unknown, source: string, result: ManifestReadResult): void {
+  if (!isObject(document)) {
+    result.errors.push({ source, message: 'this document is not a Kubernetes object (a mapping with kind)' });
+    return;
+  }
+  const kind = document['kind'];
+  if (typeof kind !== 'string' || kind === '') {
+    result.errors.push({
+      source,
+      message: 'this document has no kind; check takes Secret manifests (kind: Secret or kind: List)',
+    });
+    return;
+  }
+  if (kind === 'List' || kind.endsWith('List')) {
+    const items = document['items'];
+    if (!Array.isArray(items)) {
+      result.errors.push({ source, message: `this ${kind} has no items list` });
+      return;
+    }
+    items.forEach((item, index) => {
+      readObject(item, `${source}.items[${index}]`, result);
+    });
+    return;
+  }
+  const metadata = isObject(document['metadata']) ? document['metadata'] : {};
+  const name = stringOr(metadata['name'], stringOr(metadata['generateName'], ''));
+  if (kind === 'Config' && document['clusters'] !== undefined) {
+    result.errors.push({
+      source,
+      message:
+        'this is a kubeconfig, not a Secret; check takes remote secret manifests (for example the output of `kubectl remote-secret create`)',
+    });
+    return;
+  }
+  if (kind !== 'Secret') {
+    result.skipped.push({ source, kind, name, reason: 'not a Secret' });
+    return;
+  }
+  const apiVersion = document['apiVersion'];
+  if (apiVersion !== 'v1') {
+    result.errors.push({ source, message: `Secret ${name || '(unnamed)'} has apiVersion ${String(apiVersion)}; Secrets are apiVersion v1` });
+    return;
+  }
+  const labels = isObject(metadata['labels']) ? metadata['labels'] : {};
+  const label = labels[MULTICLUSTER_LABEL];
+  if (label === true) {
+    result.errors.push({
+      source,
+      message: `Secret ${name || '(unnamed)'}: the label ${MULTICLUSTER_LABEL} must be the string "true"; quote it`,
+    });
+    return;
+  }
+  if (label !== 'true') {
+    result.skipped.push({ source, kind, name, reason: `no ${MULTICLUSTER_LABEL}: "true" label` });
+    return;
+  }
+  if (name === '') {
+    result.errors.push({ source, message: 'this Secret has no metadata.name' });
+    return;
+  }
+  const clusters = readClusters(document, name, source, result);
+  if (clusters === undefined) return;
+  result.secrets.push({ source, namespace: stringOr(metadata['namespace'], ''), name, clusters });
+}
+
+function readClusters(
+  secret: Json,
+  name: string,
+  source: string,
+  result: ManifestReadResult,
+): RemoteCluster[] | undefined {
+  const byId = new Map<string, RemoteCluster>();
+  for (const field of ['data', 'stringData'] as const) {
+    const values = secret[field];
+    if (values === undefined || values === null) continue;
+    if (!isObject(values)) {
+      result.errors.push({ source, message: `Secret ${name}: ${field} must be a mapping of keys to values` });
+      return undefined;
+    }
+    for (const [id, value] of Object.entries(values)) {
+      if (typeof value !== 'string') {
+        result.errors.push({ source, message: `Secret ${name}: ${field}.${id} must be a string` });
+        return undefined;
+      }
+      // The API server merges stringData over data, key by key.
+      byId.set(id, { id, field, kubeconfig: field === 'data' ? decodeBase64Text(value) : { ok: true, text: value } });
+    }
+  }
+  return [...byId.values()];
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Secret data is standard base64 of the kubeconfig bytes, which must be UTF-8 text. */
+export function decodeBase64Text(value: string): RemoteCluster['kubeconfig'] {
+  const compact = value.replace(/\s/g, '');
+  if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+    return { ok: false, reason: 'the value is not valid base64' };
+  }
+  return decodeText(Buffer.from(compact, 'base64'));
+}
+
+export function decodeText(bytes: Uint8Array): RemoteCluster['kubeconfig'] {
+  try {
+    const text = UTF8.decode(bytes);
+    if (text.includes('\u0000')) return { ok: false, reason: 'the value is binary data, not kubeconfig text' };
+    return { ok: true, text };
+  } catch {
+    return { ok: false, reason: 'the value is binary data, not UTF-8 kubeconfig text' };
+  }
+}
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function stringOr(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
+}

@@ -1,0 +1,26 @@
+/** Istio's label that marks a Secret as holding remote cluster kubeconfigs. */
+export const MULTICLUSTER_LABEL = 'istio/multiCluster';
+/** istioctl's annotation naming the cluster a generated secret is for. */
+export const CLUSTER_ANNOTATION = 'networking.istio.io/cluster';
+
+/** One data key of a remote secret: a cluster ID and the kubeconfig that reaches it. */
+export interface RemoteCluster {
+  readonly id: string;
+  /** Where the value came from; stringData wins over data for the same key, as the API server merges. */
+  readonly field: 'data' | 'stringData';
+  /** The kubeconfig text, or the reason it could not be decoded to text. */
+  readonly kubeconfig: { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
+}
+
+/** A Secret labelled `istio/multiCluster: "true"`. */
+export interface RemoteSecret {
+  /** Where it was read: `file.yaml:2` (document index), or a namespace/name for a live object. */
+  readonly source: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly clusters: readonly RemoteCluster[];
+}
+
+export function secretRef(secret: Pick<RemoteSecret, 'namespace' | 'name'>): string {
+  return secret.namespace === '' ? secret.name : `${secret.namespace}/${secret.name}`;
+}
