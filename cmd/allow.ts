@@ -9,7 +9,9 @@ export function parseAllowList(values: readonly string[]): AllowList {
   for (const value of values.flatMap((entry) => entry.split(','))) {
     const option = value.trim();
     if (option === '') continue;
-    const known = (INSECURE_OPTIONS as readonly string[]).find((name) => name.toLowerCase() === option.toLowerCase());
+    const known = (INSECURE_OPTIONS as readonly string[]).find(
+      (name) => name.toLowerCase() === option.toLowerCase(),
+    );
     if (known !== undefined && known !== option) {
       throw new UsageError(`--allow ${option}: did you mean ${known}? Option names are case-sensitive`);
     }

@@ -1,5 +1,10 @@
 import { decideRemoteSecrets, type ClusterDecision } from '../shared/remote-secret/decide.ts';
-import { MANIFEST_LIMITS, readSecretManifests, type ManifestError, type SkippedObject } from '../shared/remote-secret/manifests.ts';
+import {
+  MANIFEST_LIMITS,
+  readSecretManifests,
+  type ManifestError,
+  type SkippedObject,
+} from '../shared/remote-secret/manifests.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, writeError, writeWarning } from './cli-io.ts';
 import { parseAllowList } from './allow.ts';
 import { readInput } from './inputs.ts';
@@ -37,7 +42,8 @@ export async function runCheck(
     }
     files = ['-'];
   }
-  if (files.filter((file) => file === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
+  if (files.filter((file) => file === '-').length > 1)
+    throw new UsageError('standard input (-) can be read only once');
 
   const report: CheckReport = { results: [], errors: [], skipped: [] };
   const secrets = [];
@@ -64,7 +70,9 @@ export async function runCheck(
   }
   if (unreadable) return EXIT_USAGE;
   if (options.output === 'text' && report.results.length === 0 && report.errors.length === 0) {
-    writeWarning('no remote secrets (Secrets labelled istio/multiCluster: "true") were found; nothing was checked');
+    writeWarning(
+      'no remote secrets (Secrets labelled istio/multiCluster: "true") were found; nothing was checked',
+    );
   }
   const rejected = report.results.some((result) => !result.allowed);
   return rejected || report.errors.length > 0 ? EXIT_FINDINGS : EXIT_OK;

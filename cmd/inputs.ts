@@ -12,14 +12,23 @@ export type Input =
  * I/O problems (missing, a directory, too large: exit status 2) apart from content that is not
  * text (binary data: a finding about the document, exit status 1).
  */
-export async function readInput(name: string, maxBytes: number, stdin: NodeJS.ReadableStream): Promise<Input> {
+export async function readInput(
+  name: string,
+  maxBytes: number,
+  stdin: NodeJS.ReadableStream,
+): Promise<Input> {
   let bytes: Buffer;
   try {
     bytes = name === '-' ? await readStream(stdin, maxBytes) : await readFileCapped(name, maxBytes);
   } catch (error) {
-    return { name, ok: false, unreadable: true, message: `cannot read it: ${describeIoError(error, maxBytes)}` };
+    return {
+      name,
+      ok: false,
+      unreadable: true,
+      message: `cannot read it: ${describeIoError(error, maxBytes)}`,
+    };
   }
-  const decoded = decodeText(bytes);
+  const decoded = decodeText(bytes, name === '-' ? 'standard input' : 'the file');
   if (!decoded.ok) return { name, ok: false, unreadable: false, message: decoded.reason };
   return { name, ok: true, text: decoded.text };
 }

@@ -1,5 +1,4 @@
 import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { EXIT_USAGE, UsageError, writeError } from './cli-io.ts';
 
 /**
@@ -19,7 +18,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       (command) =>
         command
           .positional('files', {
-            describe: 'Secret manifests (YAML or JSON, multi-document, or a List); "-" or none for standard input',
+            describe:
+              'Secret manifests (YAML or JSON, multi-document, or a List); "-" or none for standard input',
             type: 'string',
             array: true,
           })
@@ -64,7 +64,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .help()
     .alias('h', 'help')
     .version(false)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    // Laying out help text costs milliseconds that yargs spends on every run; wrap only when
+    // help is going to be printed.
+    .wrap(wantsHelp(argv) ? Math.min(110, process.stdout.columns || 100) : null)
     .fail((message, error) => {
       throw error instanceof Error ? error : new UsageError(message);
     });
@@ -72,7 +74,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await parser.parseAsync();
   } catch (error) {
     if (error instanceof UsageError || !(error instanceof Error) || error.name === 'YError') {
-      writeError(`${error instanceof Error ? error.message : String(error)}\nRun 'kubectl remote-secret --help' for usage.`);
+      writeError(
+        `${error instanceof Error ? error.message : String(error)}\nRun 'kubectl remote-secret --help' for usage.`,
+      );
       return EXIT_USAGE;
     }
     throw error;
@@ -84,4 +88,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 function toList(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
+}
+
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv.includes('help');
 }

@@ -15,7 +15,9 @@ export function renderCheckText(report: CheckReport): string {
     }
   }
   for (const skipped of report.skipped) {
-    lines.push(`SKIPPED  ${skipped.kind}/${skipped.name || '(unnamed)'} (${skipped.source}): ${skipped.reason}`);
+    lines.push(
+      `SKIPPED  ${skipped.kind}/${skipped.name || '(unnamed)'} (${skipped.source}): ${skipped.reason}`,
+    );
   }
   if (report.results.length > 0) {
     const rejected = report.results.filter((result) => !result.allowed).length;

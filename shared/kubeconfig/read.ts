@@ -1,3 +1,4 @@
+import { isStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
 import { violation, type Violation } from '../violations.ts';
 import type {
   AuthInfo,
@@ -55,8 +56,6 @@ const USER_FIELDS = new Set([
   'extensions',
 ]);
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 class Reader {
   readonly violations: Violation[] = [];
 
@@ -82,7 +81,9 @@ class Reader {
       contexts: this.list(root, 'contexts', '', (item, path) => this.namedContext(item, path)),
       'current-context': this.string(root, 'current-context', ''),
       hasPreferencesOrExtensions:
-        preferenceExtensions || topExtensions || (preferences !== undefined && preferences['colors'] === true),
+        preferenceExtensions ||
+        topExtensions ||
+        (preferences !== undefined && preferences['colors'] === true),
     };
   }
 
@@ -171,7 +172,12 @@ class Reader {
   private lookalikes(user: Json, path: string): void {
     for (const key of Object.keys(user)) {
       if (USER_FIELDS.has(key)) continue;
-      const field = SENSITIVE_USER_FIELDS.get(key.normalize('NFKC').toLowerCase().replace(/[-_\s.]/g, ''));
+      const field = SENSITIVE_USER_FIELDS.get(
+        key
+          .normalize('NFKC')
+          .toLowerCase()
+          .replace(/[-_\s.]/g, ''),
+      );
       if (field === undefined) continue;
       this.violations.push(
         violation(
@@ -241,8 +247,8 @@ class Reader {
   /** A Go `[]byte`: JSON carries it as standard base64, and a bad encoding fails the load. */
   private bytes(parent: Json | undefined, key: string, path: string): string {
     const value = this.string(parent, key, path);
-    const compact = value.replace(/[\r\n]/g, '');
-    if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+    const compact = withoutLineBreaks(value);
+    if (!isStandardBase64(compact)) {
       this.invalid(join(path, key), `${key} is not valid base64`);
       return '';
     }
@@ -288,9 +294,12 @@ class Reader {
   }
 }
 
+const PLAIN_KEY = /^[A-Za-z_][\w-]*$/;
+
+/** `users[0].user` + `exec` -> `users[0].user.exec`; odd keys are quoted: `data["a b"]`. */
 export function join(path: string, key: string): string {
   if (path === '') return key;
-  return /^[A-Za-z_][\w-]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+  return PLAIN_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
 /** Name the JSON type of a value without ever echoing the value: it may be a token. */

@@ -25,7 +25,8 @@ export type SanitizeResult =
   | { readonly allowed: true; readonly violations: readonly []; readonly config: SanitizedKubeconfig }
   | { readonly allowed: false; readonly violations: readonly Violation[] };
 
-const FIX = 're-create it with `kubectl remote-secret create`, which writes a bearer token and no local files';
+const FIX =
+  're-create it with `kubectl remote-secret create`, which writes a bearer token and no local files';
 
 /**
  * Decide whether istiod may use this kubeconfig, following Istio's secret controller: it must
@@ -59,7 +60,12 @@ function authViolations(name: string, user: AuthInfo, path: string, allow: Allow
   }
   if (user['client-key'] !== '' && !allow.has('clientKey')) {
     found.push(
-      violation('client-key', `${path}.client-key`, `user "${name}" reads its client key from a file on istiod's disk`, FIX),
+      violation(
+        'client-key',
+        `${path}.client-key`,
+        `user "${name}" reads its client key from a file on istiod's disk`,
+        FIX,
+      ),
     );
   }
   if (user['client-certificate'] !== '' && !allow.has('clientCertificate')) {
@@ -74,7 +80,12 @@ function authViolations(name: string, user: AuthInfo, path: string, allow: Allow
   }
   if (user.tokenFile !== '' && !allow.has('tokenFile')) {
     found.push(
-      violation('token-file', `${path}.tokenFile`, `user "${name}" reads its token from a file on istiod's disk`, FIX),
+      violation(
+        'token-file',
+        `${path}.tokenFile`,
+        `user "${name}" reads its token from a file on istiod's disk`,
+        FIX,
+      ),
     );
   }
   if (user.exec !== undefined && !allow.has('exec')) {
@@ -115,7 +126,8 @@ function rebuild(config: KubeconfigV1): SanitizedKubeconfig {
         as: user.as,
         'as-uid': user['as-uid'],
         'as-groups': user['as-groups'].length > 0 ? [...user['as-groups']] : undefined,
-        'as-user-extra': Object.keys(user['as-user-extra']).length > 0 ? { ...user['as-user-extra'] } : undefined,
+        'as-user-extra':
+          Object.keys(user['as-user-extra']).length > 0 ? { ...user['as-user-extra'] } : undefined,
         username: user.username,
         password: user.password,
         // Present only when the checks above allowed it.
@@ -125,10 +137,7 @@ function rebuild(config: KubeconfigV1): SanitizedKubeconfig {
     })),
     contexts: config.contexts.map(({ name, context }) => ({
       name,
-      context: withoutEmpty({ cluster: context.cluster, user: context.user, namespace: context.namespace }) as Record<
-        string,
-        string
-      >,
+      context: withoutEmpty({ cluster: context.cluster, user: context.user, namespace: context.namespace }),
     })),
     'current-context': config['current-context'],
   };

@@ -35,7 +35,11 @@ export function validateKubeconfig(config: KubeconfigV1): Violation[] {
       'current-context is not set, so istiod has no context to connect with',
     );
   } else if (!contexts.has(current)) {
-    add('invalid-kubeconfig', 'current-context', `current-context "${current}" names no context in this kubeconfig`);
+    add(
+      'invalid-kubeconfig',
+      'current-context',
+      `current-context "${current}" names no context in this kubeconfig`,
+    );
   }
 
   config.contexts.forEach(({ name, context }, index) => {
@@ -44,7 +48,11 @@ export function validateKubeconfig(config: KubeconfigV1): Violation[] {
     if (context.user === '') {
       add('invalid-kubeconfig', `${at}.context.user`, `context "${name}" names no user`);
     } else if (!users.has(context.user)) {
-      add('invalid-kubeconfig', `${at}.context.user`, `context "${name}" names user "${context.user}", which is not defined`);
+      add(
+        'invalid-kubeconfig',
+        `${at}.context.user`,
+        `context "${name}" names user "${context.user}", which is not defined`,
+      );
     }
     if (context.cluster === '') {
       add('invalid-kubeconfig', `${at}.context.cluster`, `context "${name}" names no cluster`);
@@ -56,7 +64,11 @@ export function validateKubeconfig(config: KubeconfigV1): Violation[] {
       );
     }
     if (context.namespace !== '' && !isDns1123Label(context.namespace)) {
-      add('invalid-kubeconfig', `${at}.context.namespace`, `namespace "${context.namespace}" is not a valid DNS-1123 label`);
+      add(
+        'invalid-kubeconfig',
+        `${at}.context.namespace`,
+        `namespace "${context.namespace}" is not a valid DNS-1123 label`,
+      );
     }
   });
 
@@ -83,7 +95,11 @@ function uniqueNames(
   const names = new Set<string>();
   items.forEach(({ name }, index) => {
     if (names.has(name)) {
-      add('invalid-kubeconfig', `${section}[${index}].name`, `the name "${name}" appears twice in ${section}`);
+      add(
+        'invalid-kubeconfig',
+        `${section}[${index}].name`,
+        `the name "${name}" appears twice in ${section}`,
+      );
     }
     names.add(name);
   });
@@ -127,13 +143,11 @@ function authInfoProblems(user: AuthInfo): [string, string][] {
     if (exec.command === '') problems.push(['.exec.command', 'exec needs a command']);
     if (exec.apiVersion === '') problems.push(['.exec.apiVersion', 'exec needs an apiVersion']);
     exec.env.forEach((variable, index) => {
-      if (variable.name === '') problems.push([`.exec.env[${index}].name`, 'an exec env variable has no name']);
+      if (variable.name === '')
+        problems.push([`.exec.env[${index}].name`, 'an exec env variable has no name']);
     });
   }
-  if (
-    (user['as-groups'].length > 0 || Object.keys(user['as-user-extra']).length > 0) &&
-    user.as === ''
-  ) {
+  if ((user['as-groups'].length > 0 || Object.keys(user['as-user-extra']).length > 0) && user.as === '') {
     problems.push(['.as', 'as-groups or as-user-extra need a user to impersonate (as)']);
   }
   return problems;
@@ -152,7 +166,9 @@ const EMPTY_CLUSTER: Omit<Cluster, 'hasExtensions'> = {
 function clusterProblems(cluster: Cluster): [string, string][] {
   const isEmptyCluster =
     !cluster.hasExtensions &&
-    (Object.keys(EMPTY_CLUSTER) as (keyof typeof EMPTY_CLUSTER)[]).every((key) => cluster[key] === EMPTY_CLUSTER[key]);
+    (Object.keys(EMPTY_CLUSTER) as (keyof typeof EMPTY_CLUSTER)[]).every(
+      (key) => cluster[key] === EMPTY_CLUSTER[key],
+    );
   if (isEmptyCluster) return [['', 'the cluster is empty (it has no server)']];
   const problems: [string, string][] = [];
   if (cluster.server === '') problems.push(['.server', 'no server is set']);
@@ -161,7 +177,10 @@ function clusterProblems(cluster: Cluster): [string, string][] {
     problems.push(['.proxy-url', 'proxy-url must be an http, https or socks5 URL']);
   }
   if (cluster['certificate-authority'] !== '' && cluster['certificate-authority-data'] !== '') {
-    problems.push(['.certificate-authority', 'certificate-authority and certificate-authority-data are both set']);
+    problems.push([
+      '.certificate-authority',
+      'certificate-authority and certificate-authority-data are both set',
+    ]);
   }
   return problems;
 }

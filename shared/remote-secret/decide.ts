@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ClusterIdIndex } from '../controller/cluster-id-index.ts';
 import { join } from '../kubeconfig/read.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
@@ -32,8 +31,17 @@ export function decideRemoteSecret(
 ): ClusterDecision[] {
   const ref = secretRef(secret);
   return secret.clusters.map((cluster) => {
-    const violations = [...clusterIdViolations(cluster, options, holderOf), ...kubeconfigViolations(cluster, options)];
-    return { source: secret.source, secret: ref, cluster: cluster.id, allowed: violations.length === 0, violations };
+    const violations = [
+      ...clusterIdViolations(cluster, options, holderOf),
+      ...kubeconfigViolations(cluster, options),
+    ];
+    return {
+      source: secret.source,
+      secret: ref,
+      cluster: cluster.id,
+      allowed: violations.length === 0,
+      violations,
+    };
   });
 }
 
@@ -41,20 +49,20 @@ export function decideRemoteSecret(
  * Decide a set of secrets read together (files given to `check`): a cluster ID claimed by more
  * than one secret is held by the first and reported on every later one.
  */
-export function decideRemoteSecrets(secrets: readonly RemoteSecret[], options: DecideOptions): ClusterDecision[] {
+export function decideRemoteSecrets(
+  secrets: readonly RemoteSecret[],
+  options: DecideOptions,
+): ClusterDecision[] {
   const index = new ClusterIdIndex();
   const decisions: ClusterDecision[] = [];
   for (const secret of secrets) {
     // Keyed by where it was read too: two files may hold the same namespace/name.
     const key = `${secretRef(secret)} (${secret.source})`;
     decisions.push(...decideRemoteSecret(secret, options, (id) => index.holderOf(id, key)));
-    index.upsert(key, new Map(secret.clusters.map((cluster) => [cluster.id, hashKubeconfig(cluster)])));
+    // Only IDs matter here; the webhook's index also keeps content hashes.
+    index.upsert(key, new Map(secret.clusters.map((cluster) => [cluster.id, ''])));
   }
   return decisions;
-}
-
-export function hashKubeconfig(cluster: RemoteCluster): string {
-  return cluster.kubeconfig.ok ? createHash('sha256').update(cluster.kubeconfig.text).digest('hex') : '';
 }
 
 // Secret data keys: https://kubernetes.io/docs/concepts/configuration/secret/ (IsConfigMapKey).

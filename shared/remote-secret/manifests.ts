@@ -1,3 +1,4 @@
+import { isStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
 import { readYaml, type YamlLimits } from '../yaml/parse.ts';
 import { MULTICLUSTER_LABEL, type RemoteCluster, type RemoteSecret } from './model.ts';
 
@@ -89,7 +90,10 @@ function readObject(document: unknown, source: string, result: ManifestReadResul
   }
   const apiVersion = document['apiVersion'];
   if (apiVersion !== 'v1') {
-    result.errors.push({ source, message: `Secret ${name || '(unnamed)'} has apiVersion ${String(apiVersion)}; Secrets are apiVersion v1` });
+    result.errors.push({
+      source,
+      message: `Secret ${name || '(unnamed)'} has apiVersion ${String(apiVersion)}; Secrets are apiVersion v1`,
+    });
     return;
   }
   const labels = isObject(metadata['labels']) ? metadata['labels'] : {};
@@ -134,32 +138,37 @@ function readClusters(
         return undefined;
       }
       // The API server merges stringData over data, key by key.
-      byId.set(id, { id, field, kubeconfig: field === 'data' ? decodeBase64Text(value) : { ok: true, text: value } });
+      byId.set(id, {
+        id,
+        field,
+        kubeconfig: field === 'data' ? decodeBase64Text(value) : { ok: true, text: value },
+      });
     }
   }
   return [...byId.values()];
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Secret data is standard base64 of the kubeconfig bytes, which must be UTF-8 text. */
 export function decodeBase64Text(value: string): RemoteCluster['kubeconfig'] {
-  const compact = value.replace(/\s/g, '');
-  if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+  const compact = withoutLineBreaks(value);
+  if (!isStandardBase64(compact)) {
     return { ok: false, reason: 'the value is not valid base64' };
   }
   return decodeText(Buffer.from(compact, 'base64'));
 }
 
-export function decodeText(bytes: Uint8Array): RemoteCluster['kubeconfig'] {
+export function decodeText(bytes: Uint8Array, what = 'the value'): RemoteCluster['kubeconfig'] {
+  let text: string;
   try {
-    const text = UTF8.decode(bytes);
-    if (text.includes('\u0000')) return { ok: false, reason: 'the value is binary data, not kubeconfig text' };
-    return { ok: true, text };
+    text = UTF8.decode(bytes);
   } catch {
-    return { ok: false, reason: 'the value is binary data, not UTF-8 kubeconfig text' };
+    return { ok: false, reason: `${what} is binary data, not UTF-8 text` };
   }
+  if (text.includes('\u0000'))
+    return { ok: false, reason: `${what} is binary data (it holds NUL bytes), not text` };
+  return { ok: true, text };
 }
 
 function isObject(value: unknown): value is Json {

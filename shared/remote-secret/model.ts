@@ -9,7 +9,8 @@ export interface RemoteCluster {
   /** Where the value came from; stringData wins over data for the same key, as the API server merges. */
   readonly field: 'data' | 'stringData';
   /** The kubeconfig text, or the reason it could not be decoded to text. */
-  readonly kubeconfig: { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
+  readonly kubeconfig:
+    { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
 }
 
 /** A Secret labelled `istio/multiCluster: "true"`. */

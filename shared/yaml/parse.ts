@@ -124,7 +124,11 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
       case EVENT_ID.DOCUMENT:
         documents += 1;
         if (strict && documents > 1) {
-          return ambiguous(text, 0, 'the text holds more than one YAML document; a kubeconfig is one document');
+          return ambiguous(
+            text,
+            0,
+            'the text holds more than one YAML document; a kubeconfig is one document',
+          );
         }
         break;
       case EVENT_ID.MAPPING:
@@ -150,7 +154,9 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
             // Most scalars (names, URLs, base64, tokens) start with a letter no YAML 1.1 rule
             // cares about; only the others are decoded and compared.
             if (isInterestingFirstChar(text.charCodeAt(event.valueStart))) {
-              const value = event.fast ? text.slice(event.valueStart, event.valueEnd) : getScalarValue(text, event);
+              const value = event.fast
+                ? text.slice(event.valueStart, event.valueEnd)
+                : getScalarValue(text, event);
               const reason = goYamlDisagreement(value);
               if (reason !== undefined) return ambiguous(text, event.valueStart, reason);
             }
@@ -190,7 +196,8 @@ const PLAIN_DECIMAL = /^[-+]?(?:0|[1-9][0-9]*)$/;
 const PLAIN_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
 const INF_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 // Forms that either reader may take as a number or a timestamp, though not as the same one.
-const OTHER_NUMBER = /^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+)$/;
+const OTHER_NUMBER =
+  /^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+)$/;
 const TIMESTAMP_START = /^[0-9]{4}-/;
 
 /**
@@ -202,7 +209,9 @@ export function goYamlDisagreement(value: string): string | undefined {
     return `the plain value "${value}" is a boolean in YAML 1.1 (client-go) but a string in YAML 1.2; quote it`;
   }
   if (value === '<<') return 'merge keys (<<) are read differently by YAML libraries; write the keys out';
-  if (PLAIN_DECIMAL.test(value) || PLAIN_FLOAT.test(value) || INF_NAN.test(value)) return undefined;
+  if (PLAIN_DECIMAL.test(value) || INF_NAN.test(value)) return undefined;
+  // A float needs a point or an exponent: go-yaml reads digits with a leading zero as octal.
+  if (PLAIN_FLOAT.test(value) && /[.eE]/.test(value)) return undefined;
   if (OTHER_NUMBER.test(value)) {
     return 'this plain value is a number in one YAML version and not the same one in the other; quote it';
   }
@@ -219,9 +228,12 @@ function isInterestingFirstChar(code: number): boolean {
     code === 45 || // -
     code === 46 || // .
     code === 60 || // <
-    code === 121 || code === 89 || // y Y
-    code === 110 || code === 78 || // n N
-    code === 111 || code === 79 // o O
+    code === 121 ||
+    code === 89 || // y Y
+    code === 110 ||
+    code === 78 || // n N
+    code === 111 ||
+    code === 79 // o O
   );
 }
 
@@ -256,11 +268,19 @@ function failFromException(error: unknown, text: string, strict = true): YamlRea
   if (reason.startsWith('nesting exceeded maxDepth')) {
     return {
       ok: false,
-      violation: violationAt('yaml-too-deep', text, position, `the YAML is nested more than the limit allows`),
+      violation: violationAt(
+        'yaml-too-deep',
+        text,
+        position,
+        `the YAML is nested more than the limit allows`,
+      ),
     };
   }
   if (reason.startsWith(DUPLICATE_KEY) && strict) {
-    return { ok: false, violation: ambiguous(text, position, `${reason}: YAML libraries keep different copies`) };
+    return {
+      ok: false,
+      violation: ambiguous(text, position, `${reason}: YAML libraries keep different copies`),
+    };
   }
   return {
     ok: false,
