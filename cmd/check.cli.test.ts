@@ -1,7 +1,8 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PLUGIN, REPO_ROOT, runPlugin } from '../test/cli.ts';
 
 const FIXTURES = 'test/testdata/secrets';
@@ -116,5 +117,31 @@ describe('through kubectl', () => {
     });
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('REJECTED istio-system/istio-remote-secret-evil-exec');
+  });
+});
+
+describe('hostile input', () => {
+  it('refuses a 50 MB file without reading it, exit status 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'check-big-'));
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, '');
+    truncateSync(big, 50 * 1024 * 1024);
+    try {
+      const run = runPlugin(['check', big]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain('the limit is 16.0 MiB');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops reading a 50 MB pipe at the limit, exit status 2', () => {
+    // A real pipe: the plugin stops reading at the cap and the writer gets SIGPIPE.
+    const result = spawnSync('sh', ['-c', `head -c 52428800 /dev/zero | tr '\\0' a | '${PLUGIN}' check -`], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('error: stdin: cannot read it: it is more than 16.0 MiB');
   });
 });

@@ -148,7 +148,6 @@ function readClusters(
   return [...byId.values()];
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Secret data is standard base64 of the kubeconfig bytes, which must be UTF-8 text. */
 export function decodeBase64Text(value: string): RemoteCluster['kubeconfig'] {
@@ -162,7 +161,7 @@ export function decodeBase64Text(value: string): RemoteCluster['kubeconfig'] {
 export function decodeText(bytes: Uint8Array, what = 'the value'): RemoteCluster['kubeconfig'] {
   let text: string;
   try {
-    text = UTF8.decode(bytes);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     return { ok: false, reason: `${what} is binary data, not UTF-8 text` };
   }
