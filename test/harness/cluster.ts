@@ -1,0 +1,265 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
+import { HarnessError } from './errors.ts';
+import { TailBuffer, formatDuration } from './format.ts';
+import { kubeGet } from './https.ts';
+
+/** A running single-node control plane (etcd, kube-apiserver, kube-controller-manager). */
+export interface TestCluster {
+  readonly name: string;
+  /** Admin kubeconfig (client certificate in group system:masters), self-contained. */
+  readonly kubeconfigPath: string;
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+  /** Loaded from the admin kubeconfig that kube-testenv wrote: the trusted admin identity. */
+  readonly kubeConfig: KubeConfig;
+  /** The cluster's CA certificate (PEM file): it signs the serving cert and the token Secrets' ca.crt. */
+  readonly caFile: string;
+  /** Holds pki/, logs/ (etcd, kube-apiserver, kube-controller-manager) and the kubeconfigs. */
+  readonly dir: string;
+  readonly pid: number;
+  readonly startMilliseconds: number;
+  /** Stops the control plane and removes its files. Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  /** The kube-testenv binary; defaults to $KUBE_TESTENV_BINARY, which the e2e global setup sets. */
+  readonly binaryPath?: string;
+  /** Parent of the cluster's temporary directory; defaults to the OS temp dir. */
+  readonly parentDir?: string;
+  readonly startTimeoutMs?: number;
+  /** Keep the cluster's directory (certificates, logs) after stop, for debugging. */
+  readonly keepDir?: boolean;
+  /** Start and exit reports; defaults to stderr. */
+  readonly log?: (line: string) => void;
+}
+
+const STOP_GRACE_MS = 30_000;
+
+interface ReadyLine {
+  readonly kubeconfig: string;
+  readonly server: string;
+  readonly caFile: string;
+  readonly pid: number;
+}
+
+type ClusterChild = ChildProcessByStdio<Writable, Readable, Readable>;
+
+// Process-wide on purpose: exit hooks are process-wide, and every cluster this process started must
+// be stopped when it exits, whoever started it.
+const liveClusters = new Set<ClusterProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' allows only synchronous work: signal each supervisor, which then stops its components
+  // in order. A process killed outright never gets here; then each supervisor sees its stdin close
+  // and stops by itself.
+  process.once('exit', () => {
+    for (const cluster of liveClusters) cluster.abandon();
+  });
+}
+
+/** Stops every cluster this process started and has not stopped yet. */
+export async function stopAllClusters(): Promise<void> {
+  await Promise.all([...liveClusters].map((cluster) => cluster.stop()));
+}
+
+/**
+ * Starts an independent cluster on free loopback ports and resolves once kube-apiserver's /readyz
+ * is ok and the token controllers are working.
+ */
+export async function startCluster(name: string, options: StartClusterOptions = {}): Promise<TestCluster> {
+  const binaryPath = options.binaryPath ?? process.env['KUBE_TESTENV_BINARY'];
+  if (binaryPath === undefined || binaryPath === '') {
+    throw new HarnessError(
+      'BINARY_MISSING',
+      'no kube-testenv binary: pass { binaryPath } from ensureTestenvBinary(), ' +
+        'or run under the e2e vitest project, whose global setup builds it',
+    );
+  }
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const dir = await mkdtemp(join(options.parentDir ?? tmpdir(), `kube-testenv-${name}-`));
+  const started = Date.now();
+  const keepDir = options.keepDir ?? false;
+  const args = ['cluster', '--dir', dir, '--name', name, ...(keepDir ? [] : ['--remove-dir'])];
+  // Without --remove-dir kube-testenv keeps certificates and logs; with it, it removes the whole
+  // directory on exit, even when this process was killed and can no longer clean up.
+  const child = spawn(binaryPath, args, {
+    // stdin stays open and unused: kube-testenv stops when it closes, i.e. when this process dies.
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const cluster = new ClusterProcess(name, dir, child, keepDir, log);
+  liveClusters.add(cluster);
+  installExitHook();
+
+  let ready: ReadyLine;
+  let kubeConfig: KubeConfig;
+  try {
+    ready = await cluster.ready(options.startTimeoutMs ?? 180_000);
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(ready.kubeconfig);
+    // kube-testenv checked /readyz already; asking again from here proves that this kubeconfig,
+    // as loaded by client-node, reaches and authenticates to the cluster.
+    const readyz = await kubeGet(kubeConfig, '/readyz');
+    if (readyz.status !== 200) throw new Error(`/readyz answered ${String(readyz.status)}: ${readyz.body}`);
+  } catch (error) {
+    await cluster.stop();
+    throw new HarnessError(
+      'CLUSTER_START_FAILED',
+      `cluster "${name}" did not start: ${error instanceof Error ? error.message : String(error)}\n` +
+        `kube-testenv said:\n${cluster.stderrTail()}\n` +
+        (keepDir ? `Logs: ${dir}/logs` : 'Pass { keepDir: true } to keep its logs.'),
+      { cause: error },
+    );
+  }
+  cluster.detach();
+  const startMilliseconds = Date.now() - started;
+  log(`kube-testenv: cluster "${name}" ready in ${formatDuration(startMilliseconds)} at ${ready.server}`);
+  return {
+    name,
+    kubeconfigPath: ready.kubeconfig,
+    server: ready.server,
+    kubeConfig,
+    caFile: ready.caFile,
+    dir,
+    pid: ready.pid,
+    startMilliseconds,
+    stop: () => cluster.stop(),
+  };
+}
+
+function parseReadyLine(line: string): ReadyLine {
+  const value: unknown = JSON.parse(line);
+  if (typeof value !== 'object' || value === null) throw new Error(`unexpected ready line: ${line}`);
+  const field = (key: string): unknown => (value as Record<string, unknown>)[key];
+  const kubeconfig = field('kubeconfig');
+  const server = field('server');
+  const caFile = field('caFile');
+  const pid = field('pid');
+  if (
+    typeof kubeconfig !== 'string' ||
+    typeof server !== 'string' ||
+    !server.startsWith('https://127.0.0.1:') ||
+    typeof caFile !== 'string' ||
+    typeof pid !== 'number'
+  ) {
+    throw new Error(`unexpected ready line: ${line}`);
+  }
+  return { kubeconfig, server, caFile, pid };
+}
+
+/** One kube-testenv supervisor process and what this process knows about it. */
+class ClusterProcess {
+  private readonly stderr = new TailBuffer(16_384);
+  private readonly exited: Promise<void>;
+  private stopping: Promise<void> | undefined;
+  private detached = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly dir: string,
+    private readonly child: ClusterChild,
+    private readonly keepDir: boolean,
+    private readonly log: (line: string) => void,
+  ) {
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr.push(chunk);
+    });
+    this.exited = new Promise((resolve) => {
+      // A binary that cannot be executed never spawns, so never emits 'exit'.
+      child.on('error', () => {
+        if (child.pid === undefined) resolve();
+      });
+      child.once('exit', (code, signal) => {
+        // Before detach() a failure is reported by startCluster's error instead.
+        if (this.detached && this.stopping === undefined) {
+          this.log(
+            `kube-testenv: cluster "${name}" exited unexpectedly (${signal ?? `exit status ${String(code)}`}):\n` +
+              this.stderr.lines(30),
+          );
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves with the JSON line kube-testenv prints once the cluster is usable. */
+  ready(timeoutMs: number): Promise<ReadyLine> {
+    return new Promise((resolve, reject) => {
+      let stdout = '';
+      const timer = setTimeout(() => {
+        reject(new Error(`not ready after ${formatDuration(timeoutMs)}`));
+      }, timeoutMs);
+      const onData = (chunk: string): void => {
+        stdout += chunk;
+        const newline = stdout.indexOf('\n');
+        if (newline < 0) return;
+        clearTimeout(timer);
+        this.child.stdout.off('data', onData);
+        try {
+          resolve(parseReadyLine(stdout.slice(0, newline)));
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+      this.child.stdout.setEncoding('utf8').on('data', onData);
+      this.child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error('kube-testenv exited before the cluster was ready'));
+      });
+    });
+  }
+
+  /** Lets this process exit while the cluster runs; the exit hook still stops it then. */
+  detach(): void {
+    this.detached = true;
+    this.child.unref();
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) {
+      if (stream instanceof Socket) stream.unref();
+    }
+  }
+
+  stderrTail(): string {
+    return this.stderr.lines(40);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.stopProcess();
+    return this.stopping;
+  }
+
+  /** For the 'exit' hook, which cannot wait: kube-testenv stops and removes its directory itself. */
+  abandon(): void {
+    liveClusters.delete(this);
+    this.stopping ??= Promise.resolve();
+    if (this.running()) this.child.kill('SIGTERM');
+  }
+
+  private running(): boolean {
+    return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  private async stopProcess(): Promise<void> {
+    if (this.running()) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_GRACE_MS);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    this.child.stdin.destroy();
+    liveClusters.delete(this);
+    if (!this.keepDir) await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
