@@ -16,7 +16,14 @@ const restrictToShared = (message) => ({
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/kube-testenv/**', 'test/oracle/**', 'eslint.config.js'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'test/kube-testenv/**',
+      'test/oracle/**',
+      'eslint.config.js',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
@@ -28,7 +35,10 @@ export default tseslint.config(
       },
     },
     rules: {
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'error',
     },
@@ -42,13 +52,19 @@ export default tseslint.config(
   {
     files: ['cmd/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/webhook', '**/webhook/**'], message: 'cmd/ may import shared/ only.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/webhook', '**/webhook/**'], message: 'cmd/ may import shared/ only.' }] },
+      ],
     },
   },
   {
     files: ['webhook/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cmd', '**/cmd/**'], message: 'webhook/ may import shared/ only.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cmd', '**/cmd/**'], message: 'webhook/ may import shared/ only.' }] },
+      ],
     },
   },
   // Tests, benchmarks and scripts talk to a terminal.

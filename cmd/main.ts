@@ -58,7 +58,330 @@ export async function main(argv: readonly string[]): Promise<number> {
         });
       },
     )
-    .demandCommand(1, 'Name a command: check')
+    .command(
+      'create',
+      'Create a least-privilege, exec-free remote secret for a remote cluster (istioctl create-remote-secret, and better)',
+      (command) =>
+        command
+          .options({
+            kubeconfig: {
+              alias: 'c',
+              type: 'string',
+              requiresArg: true,
+              describe:
+                "The remote cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config); exec logins are fine here",
+            },
+            context: {
+              type: 'string',
+              requiresArg: true,
+              describe: "The remote cluster's context in that kubeconfig (default: its current context)",
+            },
+            name: {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                "The remote's cluster ID (the secret's data key), a DNS-1123 label (default: the UID of its kube-system namespace)",
+            },
+            server: {
+              type: 'string',
+              requiresArg: true,
+              describe: "The https:// address istiod dials (default: the context's server)",
+            },
+            'tls-server-name': {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                "Server name to verify the API server's certificate against (for proxies and TLS-passthrough gateways)",
+            },
+            namespace: {
+              alias: 'n',
+              type: 'string',
+              requiresArg: true,
+              describe:
+                "Namespace of the ServiceAccount and of the secret (default: --istio-namespace; never the kubeconfig context's)",
+            },
+            'istio-namespace': {
+              alias: 'i',
+              type: 'string',
+              requiresArg: true,
+              default: 'istio-system',
+              describe: "Istio's namespace",
+            },
+            'service-account': {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                'ServiceAccount whose token the secret holds (default: istio-reader-service-account; istiod for --type config)',
+            },
+            'create-service-account': {
+              type: 'boolean',
+              default: true,
+              describe: "Create the ServiceAccount, Istio's reader ClusterRole and its binding when missing",
+            },
+            'secret-name': {
+              type: 'string',
+              requiresArg: true,
+              describe: 'Use this existing service-account token Secret',
+            },
+            type: {
+              type: 'string',
+              choices: ['remote', 'config'],
+              default: 'remote',
+              describe:
+                'remote: istio-remote-secret-<name>, key <name>; config: istio-kubeconfig, key config (external istiod)',
+            },
+            'auth-type': {
+              type: 'string',
+              choices: ['bearer-token', 'plugin'],
+              default: 'bearer-token',
+              describe: 'How istiod authenticates: a ServiceAccount token, or an auth provider',
+            },
+            'auth-plugin-name': {
+              type: 'string',
+              requiresArg: true,
+              describe: 'Auth provider with --auth-type plugin (only oidc is accepted by istiod by default)',
+            },
+            'auth-plugin-config': {
+              type: 'string',
+              requiresArg: true,
+              describe: 'Auth provider config, key=value (repeatable, or comma-separated)',
+            },
+            'token-duration': {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                'Mint a token that expires after this long (TokenRequest API), e.g. 720h; prints when it expires',
+            },
+            rotate: {
+              type: 'boolean',
+              default: false,
+              describe:
+                'Create a new token Secret and emit the secret with the new token; the old token keeps working',
+            },
+            'retire-old': {
+              type: 'boolean',
+              default: false,
+              describe: "Delete the ServiceAccount's other token Secrets (after --rotate has been applied)",
+            },
+            'ca-from': {
+              type: 'string',
+              choices: ['token-secret', 'kubeconfig'],
+              default: 'token-secret',
+              describe:
+                "CA for the server: the cluster's (token Secret ca.crt), or the kubeconfig's (API servers behind an auth proxy)",
+            },
+            timeout: {
+              type: 'string',
+              requiresArg: true,
+              default: '30s',
+              describe: 'How long to wait for the token controller to fill the token',
+            },
+            'request-timeout': {
+              type: 'string',
+              requiresArg: true,
+              default: '15s',
+              describe: 'How long to wait for each API call',
+            },
+            output: {
+              alias: 'o',
+              type: 'string',
+              choices: ['yaml', 'json'],
+              describe: 'Output format (default yaml)',
+            },
+            'dry-run': {
+              type: 'boolean',
+              default: false,
+              describe:
+                'Change nothing: print the objects it would create on the remote and the secret with a placeholder token',
+            },
+            apply: {
+              type: 'boolean',
+              default: false,
+              describe: 'Server-side apply the secret into the primary cluster (--primary-context)',
+            },
+            'primary-context': {
+              type: 'string',
+              requiresArg: true,
+              describe: "With --apply: the primary cluster's context",
+            },
+            'primary-kubeconfig': {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                "With --apply: the primary cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config)",
+            },
+          })
+          .example(
+            '$0 create --context east --name east --server https://10.0.0.5:6443 | kubectl --context west apply -f -',
+            'Create the secret for cluster east and apply it to the primary west',
+          )
+          .example(
+            '$0 create --context east --name east --token-duration 720h --apply --primary-context west',
+            'A 30-day token, applied with server-side apply',
+          )
+          .example(
+            '$0 create --context east --name east --dry-run',
+            'Show what would be created, change nothing',
+          )
+          .epilog(
+            'Exit status: 0 done; 1 the cluster refused or failed (unreachable, forbidden, token timeout, refused by a webhook); 2 usage error (flags, kubeconfig, context).',
+          ),
+      async (args) => {
+        const { parseCreateOptions } = await import('./create-options.ts');
+        const { runCreate } = await import('./create.ts');
+        // -i has a default; -n, when given, wins over it.
+        exitCode = await runCreate(parseCreateOptions(args), {
+          stdout: process.stdout,
+          stderr: process.stderr,
+          env: environment(),
+          now: () => new Date(),
+        });
+      },
+    )
+    .command(
+      'webhook-cert',
+      "Write the admission webhook's serving certificate and set its caBundle (for clusters without cert-manager)",
+      (command) =>
+        command
+          .options({
+            kubeconfig: {
+              type: 'string',
+              requiresArg: true,
+              describe: "The primary cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config)",
+            },
+            context: { type: 'string', requiresArg: true, describe: "The primary cluster's context" },
+            namespace: {
+              alias: 'n',
+              type: 'string',
+              requiresArg: true,
+              default: 'remote-secret-webhook',
+              describe: "The webhook's namespace",
+            },
+            service: {
+              type: 'string',
+              requiresArg: true,
+              default: 'remote-secret-webhook',
+              describe: "The webhook's Service (the certificate names its DNS names)",
+            },
+            'secret-name': {
+              type: 'string',
+              requiresArg: true,
+              default: 'remote-secret-webhook-tls',
+              describe: 'The kubernetes.io/tls Secret the webhook Deployment mounts',
+            },
+            'webhook-configuration': {
+              type: 'string',
+              requiresArg: true,
+              default: 'remote-secret-webhook',
+              describe: 'The ValidatingWebhookConfiguration whose caBundle to set',
+            },
+            'validity-days': {
+              type: 'number',
+              requiresArg: true,
+              default: 365,
+              describe: 'How long the serving certificate is valid',
+            },
+          })
+          .example(
+            '$0 webhook-cert --context west',
+            'After `kubectl apply -k manifests/` on the primary west',
+          )
+          .epilog(
+            'Re-run it to renew: the previous CA stays in caBundle, so old and new pods are trusted while they roll. Exit status: 0 written; 1 an API call failed; 2 usage error.',
+          ),
+      async (args) => {
+        const days = args['validity-days'];
+        if (!Number.isInteger(days) || days < 1 || days > 3650) {
+          throw new UsageError(`--validity-days ${String(days)}: use a whole number of days from 1 to 3650`);
+        }
+        const { runWebhookCert } = await import('./webhook-cert.ts');
+        exitCode = await runWebhookCert(
+          {
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+            namespace: args.namespace,
+            service: args.service,
+            secretName: args['secret-name'],
+            webhookConfiguration: args['webhook-configuration'],
+            validityDays: days,
+          },
+          {
+            stdout: process.stdout,
+            env: { kubeconfig: process.env['KUBECONFIG'], home: process.env['HOME'] },
+          },
+        );
+      },
+    )
+    .command(
+      'verify',
+      'Prove that remote secrets work: sanitize, then reach, authenticate and authorize with each kubeconfig, and report token expiry',
+      (command) =>
+        command
+          .options({
+            // Repeatable; not `array`, under which yargs refuses "-f -".
+            filename: {
+              alias: 'f',
+              type: 'string',
+              requiresArg: true,
+              describe:
+                'Read the secrets from these manifests ("-" for standard input) instead of the primary cluster',
+            },
+            kubeconfig: {
+              type: 'string',
+              requiresArg: true,
+              describe: "The primary cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config)",
+            },
+            context: { type: 'string', requiresArg: true, describe: "The primary cluster's context" },
+            namespace: {
+              alias: 'n',
+              type: 'string',
+              requiresArg: true,
+              default: 'istio-system',
+              describe: 'Namespace of the remote secrets in the primary',
+            },
+            timeout: {
+              type: 'string',
+              requiresArg: true,
+              default: '10s',
+              describe: 'Deadline for each cluster',
+            },
+            output: {
+              alias: 'o',
+              type: 'string',
+              choices: ['table', 'json'],
+              default: 'table',
+              describe: 'Output format',
+            },
+          })
+          .example('$0 verify --context west', 'Check every remote secret in the primary west')
+          .example(
+            '$0 create --context east --name east | $0 verify -f -',
+            'Check a new secret before applying it',
+          )
+          .epilog(
+            'Exit status: 0 every cluster passed; 1 a cluster failed or a secret cannot be read; 2 usage error, or the secrets cannot be fetched.',
+          ),
+      async (args) => {
+        const { runVerify } = await import('./verify.ts');
+        const { parseDuration } = await import('../shared/time/duration.ts');
+        const timeoutMs = parseDuration(args.timeout);
+        if (timeoutMs === undefined || timeoutMs <= 0) {
+          throw new UsageError(`--timeout "${args.timeout}" is not a positive duration; write it like 10s`);
+        }
+        exitCode = await runVerify(
+          {
+            files: toList(args.filename),
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+            namespace: args.namespace,
+            timeoutMs,
+            output: args.output === 'json' ? 'json' : 'table',
+          },
+          { stdin: process.stdin, stdout: process.stdout, env: environment(), now: () => new Date() },
+        );
+      },
+    )
+    .demandCommand(1, 'Name a command: check, create, verify or webhook-cert')
     .strict()
     .recommendCommands()
     .help()
@@ -82,6 +405,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
   return exitCode;
+}
+
+/** Where kubectl looks for kubeconfigs; read here, once, and passed down. */
+function environment(): { kubeconfig: string | undefined; home: string | undefined } {
+  return { kubeconfig: process.env['KUBECONFIG'], home: process.env['HOME'] ?? process.env['USERPROFILE'] };
 }
 
 /** A repeatable string flag arrives as undefined, one string, or an array of them. */

@@ -20,6 +20,7 @@ export type ViolationCode =
   | 'client-certificate'
   | 'auth-provider'
   // The remote secret around the kubeconfigs.
+  | 'invalid-secret'
   | 'invalid-cluster-id'
   | 'local-cluster-id'
   | 'duplicate-cluster-id';

@@ -1,5 +1,6 @@
 import { isStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
 import { violation, type Violation } from '../violations.ts';
+import { quote } from './quote.ts';
 import type {
   AuthInfo,
   AuthProviderConfig,
@@ -61,13 +62,14 @@ class Reader {
 
   config(data: unknown): KubeconfigV1 {
     const root = this.object(data, '');
+    if (root !== undefined) this.typeFieldLookalikes(root);
     const apiVersion = this.string(root, 'apiVersion', '');
     const kind = this.string(root, 'kind', '');
     if (apiVersion !== '' && apiVersion !== 'v1') {
-      this.invalid('apiVersion', `apiVersion "${clip(apiVersion)}" is not a kubeconfig version; use "v1"`);
+      this.invalid('apiVersion', `apiVersion ${quote(apiVersion, 40)} is not a kubeconfig version; use "v1"`);
     }
     if (kind !== '' && kind !== 'Config') {
-      this.invalid('kind', `kind "${clip(kind)}" is not a kubeconfig; use "Config"`);
+      this.invalid('kind', `kind ${quote(kind, 40)} is not a kubeconfig; use "Config"`);
     }
     const preferences = this.object(root?.['preferences'], 'preferences');
     this.bool(preferences, 'colors', 'preferences');
@@ -168,6 +170,29 @@ class Reader {
     };
   }
 
+  /**
+   * client-go finds apiVersion and kind with Go's case-insensitive encoding/json before it
+   * decodes the rest case-sensitively, so `Kind: Secret` makes istiod refuse a kubeconfig that
+   * looks fine field by field. Refuse such spellings rather than guess which key Go picks.
+   */
+  private typeFieldLookalikes(root: Json): void {
+    for (const key of Object.keys(root)) {
+      if (key === 'apiVersion' || key === 'kind') continue;
+      // Go's case folding also maps the long s and the Kelvin sign (which toLowerCase handles).
+      const folded = key.toLowerCase().replace(/\u017f/g, 's');
+      const field = folded === 'apiversion' ? 'apiVersion' : folded === 'kind' ? 'kind' : undefined;
+      if (field === undefined) continue;
+      this.violations.push(
+        violation(
+          'ambiguous-yaml',
+          join('', key),
+          `${quote(key, 40)} is read as "${field}" by client-go's type check, which ignores case`,
+          `remove ${quote(key, 40)}; write "${field}" once, in that spelling`,
+        ),
+      );
+    }
+  }
+
   /** Keys that a reader other than client-go could take for an auth field. */
   private lookalikes(user: Json, path: string): void {
     for (const key of Object.keys(user)) {
@@ -183,8 +208,8 @@ class Reader {
         violation(
           'ambiguous-yaml',
           join(path, key),
-          `"${clip(key)}" is not client-go's spelling of "${field}", but other kubeconfig readers honour it`,
-          `remove "${clip(key)}"; a remote secret must not carry ${field} under any spelling`,
+          `${quote(key, 40)} is not client-go's spelling of "${field}", but other kubeconfig readers honour it`,
+          `remove ${quote(key, 40)}; a remote secret must not carry ${field} under any spelling`,
         ),
       );
     }
@@ -309,8 +334,4 @@ function describe(value: unknown): string {
   if (typeof value === 'number') return 'a number';
   if (typeof value === 'boolean') return 'a boolean';
   return 'a string';
-}
-
-function clip(value: string, max = 40): string {
-  return value.length > max ? `${value.slice(0, max)}…` : value;
 }

@@ -54,7 +54,12 @@ describe('sanitizeKubeconfig: Istio rules on every user', () => {
       code: 'exec',
       option: 'exec',
       path: 'users[0].user.exec',
-      edit: (u: Json) => (u['exec'] = { command: 'sh', apiVersion: 'client.authentication.k8s.io/v1' }),
+      edit: (u: Json) =>
+        (u['exec'] = {
+          command: 'sh',
+          apiVersion: 'client.authentication.k8s.io/v1',
+          interactiveMode: 'Never',
+        }),
     },
     {
       code: 'token-file',
@@ -95,7 +100,9 @@ describe('sanitizeKubeconfig: Istio rules on every user', () => {
       edit: (u: Json) => (u['auth-provider'] = { name: 'azure' }),
     },
   ])('rejects $code at $path unless $option is allowed', ({ code, option, path, edit }) => {
-    const text = kubeconfig((config) => { edit(user(config)); });
+    const text = kubeconfig((config) => {
+      edit(user(config));
+    });
     const rejected = review(text);
     expect(rejected.allowed).toBe(false);
     expect(rejected.violations.map((found) => [found.code, found.path])).toEqual([[code, path]]);
@@ -116,7 +123,10 @@ describe('sanitizeKubeconfig: Istio rules on every user', () => {
     const text = kubeconfig((config) => {
       config.users.push({
         name: 'spare',
-        user: { tokenFile: '/t', exec: { command: 'sh', apiVersion: 'v1' } },
+        user: {
+          tokenFile: '/t',
+          exec: { command: 'sh', apiVersion: 'client.authentication.k8s.io/v1beta1' },
+        },
       });
     });
     expect(review(text).violations.map((found) => [found.code, found.path])).toEqual([
@@ -256,9 +266,7 @@ describe('sanitizeKubeconfig: what client-go would not load or istiod could not 
       edit: (c: Json & { users: Json[] }) => (user(c)['exec'] = { apiVersion: 'v1' }),
     },
   ])('rejects $name', ({ code, path, edit }) => {
-    const result = review(
-      kubeconfig(edit),
-    );
+    const result = review(kubeconfig(edit));
     expect(result.allowed).toBe(false);
     expect(result.violations).toContainEqual(expect.objectContaining({ code, path }));
   });
@@ -289,4 +297,25 @@ describe('sanitizeKubeconfig: what client-go would not load or istiod could not 
       expect(JSON.stringify(result.violations)).not.toContain('CANARY-TOKEN');
     }
   });
+});
+
+describe('exec interactiveMode, as client-go validates and defaults it', () => {
+  const withExec = (exec: Json) => kubeconfig((config) => (user(config)['exec'] = exec));
+  it.each([
+    { apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: undefined, valid: false },
+    { apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Never', valid: true },
+    { apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Sometimes', valid: false },
+    { apiVersion: 'client.authentication.k8s.io/v1beta1', interactiveMode: undefined, valid: true },
+    { apiVersion: 'client.authentication.k8s.io/v1alpha1', interactiveMode: undefined, valid: true },
+  ])(
+    '$apiVersion with interactiveMode $interactiveMode: valid $valid',
+    ({ apiVersion, interactiveMode, valid }) => {
+      const exec: Json = { command: 'sh', apiVersion };
+      if (interactiveMode !== undefined) exec['interactiveMode'] = interactiveMode;
+      const result = review(withExec(exec), ['exec']);
+      expect(result.allowed).toBe(valid);
+      if (!valid)
+        expect(result.violations.map((found) => found.path)).toEqual(['users[0].user.exec.interactiveMode']);
+    },
+  );
 });

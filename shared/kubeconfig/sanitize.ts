@@ -1,4 +1,5 @@
 import { violation, type Violation } from '../violations.ts';
+import { quote } from './quote.ts';
 import type { AuthInfo, KubeconfigV1 } from './model.ts';
 import { readKubeconfig } from './read.ts';
 import { validateKubeconfig } from './validate.ts';
@@ -53,7 +54,7 @@ function authViolations(name: string, user: AuthInfo, path: string, allow: Allow
       violation(
         'auth-provider',
         `${path}.auth-provider`,
-        `user "${name}" uses the auth provider "${provider.name || '(unnamed)'}"; only oidc is allowed`,
+        `user ${quote(name)} uses the auth provider ${provider.name === '' ? '(unnamed)' : quote(provider.name, 40)}; only oidc is allowed`,
         FIX,
       ),
     );
@@ -63,7 +64,7 @@ function authViolations(name: string, user: AuthInfo, path: string, allow: Allow
       violation(
         'client-key',
         `${path}.client-key`,
-        `user "${name}" reads its client key from a file on istiod's disk`,
+        `user ${quote(name)} reads its client key from a file on istiod's disk`,
         FIX,
       ),
     );
@@ -73,7 +74,7 @@ function authViolations(name: string, user: AuthInfo, path: string, allow: Allow
       violation(
         'client-certificate',
         `${path}.client-certificate`,
-        `user "${name}" reads its client certificate from a file on istiod's disk`,
+        `user ${quote(name)} reads its client certificate from a file on istiod's disk`,
         FIX,
       ),
     );
@@ -83,13 +84,15 @@ function authViolations(name: string, user: AuthInfo, path: string, allow: Allow
       violation(
         'token-file',
         `${path}.tokenFile`,
-        `user "${name}" reads its token from a file on istiod's disk`,
+        `user ${quote(name)} reads its token from a file on istiod's disk`,
         FIX,
       ),
     );
   }
   if (user.exec !== undefined && !allow.has('exec')) {
-    found.push(violation('exec', `${path}.exec`, `user "${name}" runs a program (exec) inside istiod`, FIX));
+    found.push(
+      violation('exec', `${path}.exec`, `user ${quote(name)} runs a program (exec) inside istiod`, FIX),
+    );
   }
   return found;
 }

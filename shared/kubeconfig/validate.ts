@@ -1,4 +1,6 @@
+import { isIPv6 } from 'node:net';
 import { violation, type Violation } from '../violations.ts';
+import { quote } from './quote.ts';
 import type { AuthInfo, Cluster, KubeconfigV1 } from './model.ts';
 
 const HINT = 're-create the kubeconfig with `kubectl remote-secret create`';
@@ -38,7 +40,7 @@ export function validateKubeconfig(config: KubeconfigV1): Violation[] {
     add(
       'invalid-kubeconfig',
       'current-context',
-      `current-context "${current}" names no context in this kubeconfig`,
+      `current-context ${quote(current)} names no context in this kubeconfig`,
     );
   }
 
@@ -46,41 +48,41 @@ export function validateKubeconfig(config: KubeconfigV1): Violation[] {
     const at = `contexts[${index}]`;
     if (name === '') add('invalid-kubeconfig', `${at}.name`, 'a context has an empty name');
     if (context.user === '') {
-      add('invalid-kubeconfig', `${at}.context.user`, `context "${name}" names no user`);
+      add('invalid-kubeconfig', `${at}.context.user`, `context ${quote(name)} names no user`);
     } else if (!users.has(context.user)) {
       add(
         'invalid-kubeconfig',
         `${at}.context.user`,
-        `context "${name}" names user "${context.user}", which is not defined`,
+        `context ${quote(name)} names user ${quote(context.user)}, which is not defined`,
       );
     }
     if (context.cluster === '') {
-      add('invalid-kubeconfig', `${at}.context.cluster`, `context "${name}" names no cluster`);
+      add('invalid-kubeconfig', `${at}.context.cluster`, `context ${quote(name)} names no cluster`);
     } else if (!clusters.has(context.cluster)) {
       add(
         'invalid-kubeconfig',
         `${at}.context.cluster`,
-        `context "${name}" names cluster "${context.cluster}", which is not defined`,
+        `context ${quote(name)} names cluster ${quote(context.cluster)}, which is not defined`,
       );
     }
     if (context.namespace !== '' && !isDns1123Label(context.namespace)) {
       add(
         'invalid-kubeconfig',
         `${at}.context.namespace`,
-        `namespace "${context.namespace}" is not a valid DNS-1123 label`,
+        `namespace ${quote(context.namespace)} is not a valid DNS-1123 label`,
       );
     }
   });
 
   config.users.forEach(({ name, user }, index) => {
     for (const [path, message] of authInfoProblems(user)) {
-      add('invalid-kubeconfig', `users[${index}].user${path}`, `user "${name}": ${message}`);
+      add('invalid-kubeconfig', `users[${index}].user${path}`, `user ${quote(name)}: ${message}`);
     }
   });
 
   config.clusters.forEach(({ name, cluster }, index) => {
     for (const [path, message] of clusterProblems(cluster)) {
-      add('invalid-kubeconfig', `clusters[${index}].cluster${path}`, `cluster "${name}": ${message}`);
+      add('invalid-kubeconfig', `clusters[${index}].cluster${path}`, `cluster ${quote(name)}: ${message}`);
     }
   });
 
@@ -98,7 +100,7 @@ function uniqueNames(
       add(
         'invalid-kubeconfig',
         `${section}[${index}].name`,
-        `the name "${name}" appears twice in ${section}`,
+        `the name ${quote(name)} appears twice in ${section}`,
       );
     }
     names.add(name);
@@ -146,11 +148,33 @@ function authInfoProblems(user: AuthInfo): [string, string][] {
       if (variable.name === '')
         problems.push([`.exec.env[${index}].name`, 'an exec env variable has no name']);
     });
+    const mode = interactiveMode(exec.apiVersion, exec.interactiveMode);
+    if (mode === '') {
+      problems.push([
+        '.exec.interactiveMode',
+        'exec needs an interactiveMode (Never, IfAvailable or Always)',
+      ]);
+    } else if (!INTERACTIVE_MODES.has(mode)) {
+      problems.push(['.exec.interactiveMode', 'exec interactiveMode must be Never, IfAvailable or Always']);
+    }
   }
-  if ((user['as-groups'].length > 0 || Object.keys(user['as-user-extra']).length > 0) && user.as === '') {
-    problems.push(['.as', 'as-groups or as-user-extra need a user to impersonate (as)']);
+  const impersonates =
+    user['as-uid'] !== '' || user['as-groups'].length > 0 || Object.keys(user['as-user-extra']).length > 0;
+  if (impersonates && user.as === '') {
+    problems.push(['.as', 'as-uid, as-groups or as-user-extra need a user to impersonate (as)']);
   }
   return problems;
+}
+
+const INTERACTIVE_MODES = new Set(['Never', 'IfAvailable', 'Always']);
+
+/** client-go's SetDefaults_ExecConfig: the older exec APIs default to IfAvailable; v1 must say. */
+function interactiveMode(apiVersion: string, mode: string): string {
+  if (mode !== '') return mode;
+  return apiVersion === 'client.authentication.k8s.io/v1beta1' ||
+    apiVersion === 'client.authentication.k8s.io/v1alpha1'
+    ? 'IfAvailable'
+    : '';
 }
 
 const EMPTY_CLUSTER: Omit<Cluster, 'hasExtensions'> = {
@@ -185,14 +209,72 @@ function clusterProblems(cluster: Cluster): [string, string][] {
   return problems;
 }
 
-/** client-go's parseProxyURL: a URL with scheme http, https, socks5 (or none, which it reads as http). */
-function isValidProxyUrl(value: string): boolean {
-  try {
-    const url = new URL(value.includes('://') ? value : `http://${value}`);
-    return ['http:', 'https:', 'socks5:'].includes(url.protocol);
-  } catch {
+/**
+ * client-go's parseProxyURL: Go's url.Parse must succeed and the scheme must be http, https or
+ * socks5 (a URL without a scheme is refused). This ports the checks of url.Parse that can fail
+ * for such a URL: control characters, the port, the host's characters, userinfo, % escapes.
+ */
+export function isValidProxyUrl(value: string): boolean {
+  const hash = value.indexOf('#');
+  const url = hash === -1 ? value : value.slice(0, hash);
+  if (hasAsciiControl(url)) return false;
+  if (hash !== -1 && !hasValidEscapes(value.slice(hash + 1))) return false;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
+  if (scheme === null || !['http', 'https', 'socks5'].includes(scheme[1]?.toLowerCase() ?? '')) {
     return false;
   }
+  const rest = url.slice(scheme[0].length).split('?')[0] ?? '';
+  // Go keeps "scheme:text" without a leading slash as an opaque URL and checks nothing more.
+  if (!rest.startsWith('/')) return true;
+  if (!rest.startsWith('//')) return hasValidEscapes(rest);
+  const slash = rest.indexOf('/', 2);
+  const authority = rest.slice(2, slash === -1 ? undefined : slash);
+  const path = slash === -1 ? '' : rest.slice(slash);
+  const at = authority.lastIndexOf('@');
+  const userinfo = authority.slice(0, Math.max(at, 0));
+  return (
+    isValidGoHost(authority.slice(at + 1)) &&
+    /^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(userinfo) &&
+    hasValidEscapes(userinfo) &&
+    hasValidEscapes(path)
+  );
+}
+
+/** url.parseHost: a bracketed IPv6 literal or a name, an optional numeric port, no odd characters. */
+function isValidGoHost(host: string): boolean {
+  const open = host.lastIndexOf('[');
+  if (open > 0) return false;
+  if (open === 0) {
+    const close = host.lastIndexOf(']');
+    if (close < 0 || !/^(?::[0-9]*)?$/.test(host.slice(close + 1))) return false;
+    const literal = host.slice(1, close);
+    const zone = literal.indexOf('%25');
+    const address = zone === -1 ? literal : literal.slice(0, zone);
+    return isValidHostText(address) && hasValidEscapes(literal) && isIPv6(address);
+  }
+  // Older Go takes the port after the last colon; Go 1.26 refuses more than one colon for
+  // http(s). Either way a port must be digits.
+  const colon = host.lastIndexOf(':');
+  if (colon !== -1 && !/^:[0-9]*$/.test(host.slice(colon))) return false;
+  return isValidHostText(host);
+}
+
+/** url.unescape in host mode: % escapes only for bytes >= 0x80 (or %25), few ASCII characters. */
+function isValidHostText(host: string): boolean {
+  if (!hasValidEscapes(host) || /%[0-7][0-9A-Fa-f]/.test(host.replace(/%25/g, ''))) return false;
+  return /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"%]|\P{ASCII})*$/u.test(host);
+}
+
+function hasAsciiControl(text: string): boolean {
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function hasValidEscapes(text: string): boolean {
+  return !/%(?![0-9A-Fa-f]{2})/.test(text);
 }
 
 export function isDns1123Label(value: string): boolean {

@@ -9,7 +9,14 @@ export interface DecideOptions {
   readonly allow: AllowList;
   /** The primary's own cluster ID (istiod's CLUSTER_ID); a remote secret must never claim it. */
   readonly localClusterId?: string | undefined;
+  /** How to review one kubeconfig; the webhook hands in a memoized `reviewKubeconfig`. */
+  readonly review?: KubeconfigReviewer | undefined;
 }
+
+export type KubeconfigReviewer = (
+  text: string,
+  options: { readonly allow: AllowList },
+) => { readonly violations: readonly Violation[] };
 
 /** The verdict on one cluster of one remote secret. */
 export interface ClusterDecision {
@@ -133,6 +140,6 @@ function kubeconfigViolations(cluster: RemoteCluster, options: DecideOptions): V
       ),
     ];
   }
-  const review = reviewKubeconfig(cluster.kubeconfig.text, { allow: options.allow });
+  const review = (options.review ?? reviewKubeconfig)(cluster.kubeconfig.text, { allow: options.allow });
   return [...review.violations];
 }

@@ -50,6 +50,17 @@ export function readSecretManifests(text: string, file: string): ManifestReadRes
   return result;
 }
 
+/**
+ * Read one already-parsed object (a Secret, or a List of them), as `readSecretManifests` does for
+ * each document. The admission webhook hands it the `object` of an AdmissionReview, so `check`
+ * and the webhook see a Secret the same way.
+ */
+export function readRemoteSecretObject(object: unknown, source: string): ManifestReadResult {
+  const result: ManifestReadResult = { secrets: [], skipped: [], errors: [] };
+  readObject(object, source, result);
+  return result;
+}
+
 function readObject(document: unknown, source: string, result: ManifestReadResult): void {
   if (!isObject(document)) {
     result.errors.push({ source, message: 'this document is not a Kubernetes object (a mapping with kind)' });
@@ -147,7 +158,6 @@ function readClusters(
   }
   return [...byId.values()];
 }
-
 
 /** Secret data is standard base64 of the kubeconfig bytes, which must be UTF-8 text. */
 export function decodeBase64Text(value: string): RemoteCluster['kubeconfig'] {

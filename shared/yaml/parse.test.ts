@@ -64,6 +64,8 @@ describe('readYaml limits', () => {
 describe('readYaml strict mode: where go-yaml v2 could read differently', () => {
   it.each([
     { name: 'two documents', text: 'a: 1\n---\nb: 2\n' },
+    { name: 'a %YAML directive', text: '%YAML 1.1\n---\na: yes\n' },
+    { name: 'a %TAG directive', text: '%TAG !k! tag:example.com,2000:\n---\na: b\n' },
     { name: 'duplicate key', text: 'exec: null\nexec: {command: sh}\n' },
     { name: 'duplicate key by stringified form', text: '1: a\n"1": b\n' },
     { name: 'merge key', text: 'base: &b {a: 1}\nuser:\n  <<: *b\n' },

@@ -1,4 +1,6 @@
 import {
+  CHOMPING_MODE,
+  COLLECTION_STYLE,
   CORE_SCHEMA,
   getScalarValue,
   EVENT_ID,
@@ -47,6 +49,7 @@ export type YamlReadResult =
 
 const DUPLICATE_KEY = 'duplicate mapping key';
 const COMPLEX_KEY = 'mapping keys must be scalars';
+const NULL_KEY = 'a mapping key is null (~, null or empty), which client-go refuses';
 
 /**
  * Mappings become null-prototype records, so a key such as `__proto__` or `constructor` is
@@ -59,6 +62,8 @@ const recordMapTag = defineMappingTag<Record<string, unknown>>('tag:yaml.org,200
   addPair: (carrier, key, value) => {
     if (key !== null && typeof key === 'object') return COMPLEX_KEY;
     const name = String(key);
+    // sigs.k8s.io/yaml cannot turn a null key into JSON, so client-go refuses the whole document.
+    if (key === null) return NULL_KEY;
     if (Object.hasOwn(carrier, name)) return `${DUPLICATE_KEY} "${truncate(name)}"`;
     carrier[name] = value;
     return '';
@@ -84,13 +89,19 @@ export function readYaml(text: string, options: YamlReadOptions): YamlReadResult
       'a kubeconfig or Secret is far smaller than this; check that this is the right file',
     );
   }
+  if (strict) {
+    const odd = unsharedCharacter(text);
+    if (odd !== undefined) return { ok: false, violation: odd };
+  }
   let events: Event[];
   try {
     events = parseEvents(text, { maxDepth: limits.maxDepth });
   } catch (error) {
     return failFromException(error, text);
   }
-  const problem = scanEvents(text, events, options);
+  const problem =
+    scanEvents(text, events, options) ??
+    (strict ? (goYamlTab(text, events) ?? goYamlFinalBlockScalar(text, events)) : undefined);
   if (problem !== undefined) return { ok: false, violation: problem };
   try {
     // Expansion is bounded by scanEvents, so building the values is safe.
@@ -102,6 +113,72 @@ export function readYaml(text: string, options: YamlReadOptions): YamlReadResult
 }
 
 /**
+ * Characters go-yaml v2 refuses (controls other than tab, LF and CR; U+FFFE, U+FFFF) or takes as
+ * line breaks where YAML 1.2 does not (NEL, LS, PS), so a quoted or plain value holding one reads
+ * differently. A byte-order mark is fine only where both skip it, at the very start.
+ */
+const UNSHARED_CHARACTER =
+  /[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\u{10000}-\u{10ffff}]/u;
+
+function unsharedCharacter(text: string): Violation | undefined {
+  const match = UNSHARED_CHARACTER.exec(text.startsWith('\ufeff') ? text.slice(1) : text);
+  if (match === null) return undefined;
+  const code = match[0].codePointAt(0) ?? 0;
+  const name = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  const position = match.index + (text.startsWith('\ufeff') ? 1 : 0);
+  return ambiguous(
+    text,
+    position,
+    `the character ${name} is refused by client-go or read as a line break by one YAML version and not the other; remove it`,
+  );
+}
+
+/**
+ * go-yaml v2 refuses a tab where a block-context token may start: at the start of a line (even
+ * after spaces) and after `-`, `?` or an explicit-key `:`; YAML 1.2 takes it as white space.
+ * A document written all in flow style (JSON) may use tabs anywhere in both.
+ */
+const BLOCK_TAB = /(?:^|[\n\r])[ ?:-]*\t/;
+
+function goYamlTab(text: string, events: readonly Event[]): Violation | undefined {
+  const root = events.find((event) => event.type !== EVENT_ID.DOCUMENT);
+  const flowRoot =
+    (root?.type === EVENT_ID.MAPPING || root?.type === EVENT_ID.SEQUENCE) &&
+    root.style === COLLECTION_STYLE.FLOW;
+  if (flowRoot) return undefined;
+  const match = BLOCK_TAB.exec(text);
+  if (match === null) return undefined;
+  return ambiguous(
+    text,
+    match.index + match[0].length - 1,
+    'client-go refuses a tab at the start of a line or after -, ? or :; use spaces',
+  );
+}
+
+/**
+ * A literal or folded scalar that keeps its final line break (`|`, `>`, `|+`, `>+`) and ends the
+ * text without one: go-yaml v2 reads no final line break there, YAML 1.2 readers add one, so the
+ * last value (a token, a server) would differ by a newline.
+ */
+function goYamlFinalBlockScalar(text: string, events: readonly Event[]): Violation | undefined {
+  const trimmed = text.replace(/[ \t]+$/, '');
+  if (trimmed === '' || /[\n\r]$/.test(trimmed)) return undefined;
+  // The last character of the text that is not a space: a final line break never came.
+  const end = trimmed.length - 1;
+  const last = events.findLast((event) => event.type === EVENT_ID.SCALAR);
+  if (last?.type !== EVENT_ID.SCALAR) return undefined;
+  const block = last.style === SCALAR_STYLE.LITERAL_BLOCK || last.style === SCALAR_STYLE.FOLDED_BLOCK;
+  if (!block || last.chomping === CHOMPING_MODE.STRIP || end < last.valueStart || end >= last.valueEnd) {
+    return undefined;
+  }
+  return ambiguous(
+    text,
+    last.valueStart,
+    'the text ends inside a | or > block without a final newline, which YAML readers keep or drop; end the text with a newline',
+  );
+}
+
+/**
  * One pass over the parser's events: counts what aliases would expand to, and in strict mode
  * refuses what go-yaml v2 reads differently from the YAML 1.2 core schema.
  */
@@ -110,6 +187,15 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
   // Nodes below each open collection, and the anchors awaiting their node's size.
   const counts: number[] = [0];
   const pendingAnchors: (string | undefined)[] = [];
+  // Each open collection: flow style ({...} or [...]) or not, mapping or not, children so far.
+  const parents: { flow: boolean; mapping: boolean; children: number }[] = [];
+  /** Count a new node in its parent; true when it is a mapping key. */
+  const enter = (): boolean => {
+    const parent = parents.at(-1);
+    if (parent === undefined) return false;
+    parent.children += 1;
+    return parent.mapping && parent.children % 2 === 1;
+  };
   const anchorSizes = new Map<string, number>();
   let expanded = 0;
   let documents = 0;
@@ -130,11 +216,28 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
             'the text holds more than one YAML document; a kubeconfig is one document',
           );
         }
+        // %YAML and %TAG change how a reader resolves what follows; go-yaml v2 and js-yaml differ.
+        if (strict && event.directives.length > 0) {
+          return ambiguous(
+            text,
+            0,
+            'YAML directives (%YAML, %TAG) are read differently by YAML libraries; remove them',
+          );
+        }
         break;
       case EVENT_ID.MAPPING:
       case EVENT_ID.SEQUENCE:
         if (strict && event.tagStart !== -1) return explicitTag(text, event.tagStart, event.tagEnd);
+        enter();
+        if (strict && !isGoYamlAnchor(text, event.anchorStart, event.anchorEnd)) {
+          return goYamlAnchorViolation(text, event.anchorStart);
+        }
         counts.push(0);
+        parents.push({
+          flow: event.style === COLLECTION_STYLE.FLOW,
+          mapping: event.type === EVENT_ID.MAPPING,
+          children: 0,
+        });
         pendingAnchors.push(
           event.anchorStart === -1 ? undefined : text.slice(event.anchorStart, event.anchorEnd),
         );
@@ -143,13 +246,39 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
         // A POP closes a collection or a document; documents have no pending anchor entry.
         if (counts.length > 1) {
           const size = (counts.pop() ?? 0) + 1;
+          parents.pop();
           closeNode(size, pendingAnchors.pop());
         }
         break;
       }
       case EVENT_ID.SCALAR: {
+        const isKey = enter();
         if (strict) {
           if (event.tagStart !== -1) return explicitTag(text, event.tagStart, event.tagEnd);
+          if (!isGoYamlAnchor(text, event.anchorStart, event.anchorEnd)) {
+            return goYamlAnchorViolation(text, event.anchorStart);
+          }
+          if (isKey && !isGoYamlSimpleKey(text.slice(event.valueStart, event.valueEnd))) {
+            return ambiguous(
+              text,
+              event.valueStart,
+              'client-go refuses a mapping key longer than 1024 characters or written over several lines',
+            );
+          }
+          if (
+            event.style === SCALAR_STYLE.DOUBLE_QUOTED &&
+            GO_YAML_UNKNOWN_ESCAPE.test(text.slice(event.valueStart, event.valueEnd))
+          ) {
+            return ambiguous(
+              text,
+              event.valueStart,
+              'client-go refuses the escapes \\/ and \\u surrogate pairs (JSON has them, YAML 1.1 does not); write the character itself',
+            );
+          }
+          if (event.style === SCALAR_STYLE.PLAIN && parents.at(-1)?.flow === true) {
+            const reason = goYamlFlowDisagreement(text, event.valueStart, event.valueEnd);
+            if (reason !== undefined) return ambiguous(text, event.valueStart, reason);
+          }
           if (event.style === SCALAR_STYLE.PLAIN) {
             // Most scalars (names, URLs, base64, tokens) start with a letter no YAML 1.1 rule
             // cares about; only the others are decoded and compared.
@@ -166,6 +295,10 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
         break;
       }
       case EVENT_ID.ALIAS: {
+        enter();
+        if (strict && !isGoYamlAnchor(text, event.anchorStart, event.anchorEnd)) {
+          return goYamlAnchorViolation(text, event.anchorStart);
+        }
         const size = anchorSizes.get(text.slice(event.anchorStart, event.anchorEnd)) ?? 1;
         expanded += size;
         if (expanded > limits.maxAliasExpansion) {
@@ -209,7 +342,14 @@ export function goYamlDisagreement(value: string): string | undefined {
     return `the plain value "${value}" is a boolean in YAML 1.1 (client-go) but a string in YAML 1.2; quote it`;
   }
   if (value === '<<') return 'merge keys (<<) are read differently by YAML libraries; write the keys out';
-  if (PLAIN_DECIMAL.test(value) || INF_NAN.test(value)) return undefined;
+  if (INF_NAN.test(value)) {
+    return 'client-go cannot turn .inf or .nan into JSON and refuses the whole kubeconfig; quote it';
+  }
+  if (PLAIN_DECIMAL.test(value)) return undefined;
+  // go-yaml keeps a float too large for 64 bits as a string; YAML 1.2 makes it Infinity.
+  if (PLAIN_FLOAT.test(value) && !Number.isFinite(Number(value))) {
+    return 'this number is too large for client-go, which reads it as text; quote it';
+  }
   // A float needs a point or an exponent: go-yaml reads digits with a leading zero as octal.
   if (PLAIN_FLOAT.test(value) && /[.eE]/.test(value)) return undefined;
   if (OTHER_NUMBER.test(value)) {
@@ -217,6 +357,47 @@ export function goYamlDisagreement(value: string): string | undefined {
   }
   if (TIMESTAMP_START.test(value)) {
     return 'this plain value may be read as a timestamp by client-go; quote it';
+  }
+  return undefined;
+}
+
+/** go-yaml v2 anchor names are letters, digits, `-` and `_`; YAML 1.2 allows far more (even `:`). */
+function isGoYamlAnchor(text: string, start: number, end: number): boolean {
+  return start === -1 || /^[A-Za-z0-9_-]+$/.test(text.slice(start, end));
+}
+
+function goYamlAnchorViolation(text: string, position: number): Violation {
+  return ambiguous(
+    text,
+    position,
+    'client-go reads anchor names of letters, digits, - and _ only; rename the anchor (or write the value out)',
+  );
+}
+
+/** go-yaml v2 drops a would-be key that spans lines or runs past 1024 characters, failing the load. */
+function isGoYamlSimpleKey(raw: string): boolean {
+  return raw.length <= 1000 && !/[\n\r]/.test(raw);
+}
+
+/**
+ * A `\/` escape or a `\u` escape of a UTF-16 surrogate (not a `\\` followed by them) in the
+ * source of a double-quoted scalar: JSON writers use both, go-yaml v2 refuses both.
+ */
+const GO_YAML_UNKNOWN_ESCAPE = /(?<!\\)(?:\\\\)*\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2})/;
+
+/**
+ * Inside `{...}` and `[...]`, go-yaml v2 takes `?` as the explicit-key indicator wherever a
+ * token starts (so `{?exec: ...}` is the key `exec`) and ends a plain scalar at any `?`, and
+ * takes a leading `:` as the value indicator; YAML 1.2 reads these as text. And where YAML 1.2
+ * ends a plain key at a `:` followed by `[`, `{` or `,`, go-yaml keeps the `:` in the scalar.
+ */
+export function goYamlFlowDisagreement(text: string, start: number, end: number): string | undefined {
+  const raw = text.slice(start, end);
+  if (raw.includes('?') || raw.startsWith(':')) {
+    return 'in a flow collection client-go reads "?" and a leading ":" as indicators, not text; quote this value';
+  }
+  if (text.charAt(end) === ':' && !/^[ \t\r\n]?$/.test(text.charAt(end + 1))) {
+    return 'in a flow collection client-go needs a space after the ":" that ends a plain key; add one';
   }
   return undefined;
 }

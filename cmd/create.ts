@@ -1,0 +1,439 @@
+import { readFileSync } from 'node:fs';
+import { KubeClient } from '../shared/kube/client.ts';
+import { loadClientNode, type ClientNodeModule } from '../shared/kube/client-node.ts';
+import { KubeError } from '../shared/kube/errors.ts';
+import {
+  KubeconfigError,
+  loadOperatorKubeConfig,
+  type OperatorKubeConfig,
+} from '../shared/kube/kubeconfig.ts';
+import { applySecret, holdersOfClusterId, listRemoteSecrets } from '../shared/kube/primary.ts';
+import {
+  clusterRootCa,
+  createObjects,
+  deleteSecrets,
+  kubeSystemUid,
+  readRemoteFacts,
+  requestServiceAccountToken,
+  waitForTokenSecret,
+} from '../shared/kube/remote.ts';
+import {
+  buildRemoteSecret,
+  renderRemoteKubeconfig,
+  type RemoteAuth,
+  type SecretManifest,
+} from '../shared/remote-secret/build.ts';
+import { readerClusterRoleName } from '../shared/remote-secret/istio-reader-rbac.ts';
+import { planRemote, PlanError, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
+import { checkServerUrl } from '../shared/remote-secret/server.ts';
+import { formatDuration } from '../shared/time/duration.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from './cli-io.ts';
+import type { CreateOptions } from './create-options.ts';
+import { DRY_RUN_TOKEN, renderDryRun, renderSecret } from './render-create.ts';
+
+export interface CreateIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** $KUBECONFIG and the home directory, read once by main. */
+  readonly env: { readonly kubeconfig: string | undefined; readonly home: string | undefined };
+  readonly now: () => Date;
+}
+
+/**
+ * `kubectl remote-secret create`: read the remote, plan, create what is missing, get a token,
+ * build and review the kubeconfig, and print (or apply) the remote secret. Returns the exit
+ * status: 0 done, 1 the cluster refused or failed, 2 the command could not start (flags,
+ * kubeconfig, context).
+ */
+export async function runCreate(options: CreateOptions, io: CreateIo): Promise<number> {
+  const say = new Reporter(io.stderr);
+  for (const warning of options.warnings) say.warning(warning);
+  try {
+    return await create(options, io, say);
+  } catch (error) {
+    if (error instanceof KubeconfigError) {
+      say.error(error.message, error.hint);
+      return EXIT_USAGE;
+    }
+    if (error instanceof KubeError || error instanceof PlanError || error instanceof CreateError) {
+      say.error(error.message, error.hint);
+      return error instanceof CreateError ? error.exitCode : EXIT_FINDINGS;
+    }
+    throw error;
+  }
+}
+
+class CreateError extends Error {
+  override readonly name = 'CreateError';
+  constructor(
+    message: string,
+    readonly hint: string | undefined,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+async function create(options: CreateOptions, io: CreateIo, say: Reporter): Promise<number> {
+  const k8s = await loadClientNode();
+  const remote = loadOperatorKubeConfig(k8s, {
+    path: options.remote.kubeconfig,
+    context: options.remote.context,
+    env: io.env.kubeconfig,
+    home: io.env.home,
+  });
+  const client = new KubeClient(k8s, remote.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+  const { server, tlsServerName } = resolveServer(options, remote, say);
+  // The primary's client is loaded up front so a wrong --primary-context fails before any change.
+  const primary =
+    options.apply === undefined
+      ? undefined
+      : loadOperatorKubeConfig(k8s, {
+          path: options.apply.kubeconfig,
+          context: options.apply.context,
+          env: io.env.kubeconfig,
+          home: io.env.home,
+          flagPrefix: 'primary-',
+        });
+
+  say.progress(`Reading the remote cluster (context "${remote.context}", ${remote.server})`);
+  const usesServiceAccount = options.token.from !== 'none';
+  const [clusterId, facts] = await Promise.all([
+    options.clusterId ?? kubeSystemUid(client),
+    usesServiceAccount
+      ? readRemoteFacts(client, {
+          namespace: options.namespace,
+          serviceAccount: options.serviceAccount,
+          secretName: options.token.from === 'named-secret' ? options.token.name : undefined,
+        })
+      : undefined,
+  ]);
+  const plan = planRemote(
+    {
+      namespace: options.namespace,
+      serviceAccount: options.serviceAccount,
+      createServiceAccount: options.createServiceAccount,
+      token: options.token,
+      retireOld: options.retireOld,
+      now: io.now(),
+    },
+    facts ?? NO_FACTS,
+  );
+  for (const warning of plan.warnings) say.warning(warning);
+  if (!usesServiceAccount) {
+    say.note(
+      `the remote secret authenticates as the auth provider's user: grant it ClusterRole ${readerClusterRoleName(options.namespace)} (Istio's reader rules) on the remote`,
+    );
+  }
+
+  if (options.dryRun)
+    return dryRun({ options, io, say, k8s, client, remote, primary, plan, clusterId, server, tlsServerName });
+
+  const created = await createObjects(client, plan.create, (object) => {
+    say.progress(
+      `Created ${object.kind} ${object.namespace === undefined ? '' : `${object.namespace}/`}${object.name}`,
+    );
+  });
+
+  let token: string | undefined;
+  let caData: string | undefined;
+  let expires: Date | undefined;
+  let tokenSecret: string | undefined;
+  switch (plan.token.from) {
+    case 'secret': {
+      // A rotated Secret's name comes from the API server (generateName).
+      tokenSecret = plan.token.created
+        ? (created.find((object) => object.kind === 'Secret')?.name ?? plan.token.name)
+        : plan.token.name;
+      say.progress(`Waiting for the token in Secret ${options.namespace}/${tokenSecret}`);
+      const filled = await waitForTokenSecret(client, options.namespace, tokenSecret, options.timeoutMs);
+      token = filled.token;
+      caData = filled.caData;
+      break;
+    }
+    case 'token-request': {
+      say.progress(`Requesting a ${formatDuration(plan.token.seconds * 1000)} token (TokenRequest)`);
+      const minted = await requestServiceAccountToken(
+        client,
+        options.namespace,
+        options.serviceAccount,
+        plan.token.seconds,
+      );
+      token = minted.token;
+      expires = minted.expires;
+      if (options.caFrom === 'token-secret')
+        caData = await clusterRootCa(client, options.namespace, options.timeoutMs);
+      break;
+    }
+    case 'none':
+      if (options.caFrom === 'token-secret')
+        caData = await rootCaAnywhere(client, options.namespace, options.timeoutMs);
+      break;
+  }
+  if (options.caFrom === 'kubeconfig') caData = caFromKubeconfig(remote, say);
+
+  const secret = buildSecret(options, clusterId, server, tlsServerName, caData, authOf(options, token));
+  if (expires !== undefined) {
+    // To the minute: the API server's expiry has whole seconds and some time has passed.
+    const left = Math.round((expires.getTime() - io.now().getTime()) / 60_000) * 60_000;
+    say.notice(
+      `the token expires at ${expires.toISOString()} (in ${formatDuration(left)}); run create again before then and apply the new secret`,
+    );
+    if (options.token.from === 'token-request' && Math.abs(left / 1000 - options.token.seconds) > 60) {
+      say.warning(
+        `the API server set the token's lifetime to ${formatDuration(left)}, not ${formatDuration(options.token.seconds * 1000)} (see its --service-account-max-token-expiration)`,
+      );
+    }
+  }
+
+  if (primary !== undefined) {
+    await applyToPrimary(k8s, primary, secret, clusterId, options, say, false);
+    // As kubectl apply reports it; the manifest (with its token) only when -o asks for it.
+    const applied = `secret/${secret.metadata.name ?? ''} serverside-applied`;
+    if (options.output === undefined) io.stdout.write(`${applied}\n`);
+    else say.notice(`${applied} to context "${primary.context}"`);
+  }
+  if (options.output !== undefined || primary === undefined)
+    io.stdout.write(renderSecret(secret, options.output ?? 'yaml'));
+
+  if (plan.retire.length > 0) {
+    say.progress(`Deleting the old token Secrets: ${plan.retire.join(', ')}`);
+    await deleteSecrets(client, options.namespace, plan.retire);
+    say.notice(
+      `retired ${plan.retire.length} old token Secret(s) of ${options.namespace}/${options.serviceAccount}: ${plan.retire.join(', ')}`,
+    );
+  } else if (options.token.from === 'new-secret') {
+    say.notice(
+      `a new token Secret ${options.namespace}/${tokenSecret ?? ''} was created; the old token keeps working until you run create again with --retire-old, once the primary has this secret`,
+    );
+  }
+  return EXIT_OK;
+}
+
+interface DryRunContext {
+  readonly options: CreateOptions;
+  readonly io: CreateIo;
+  readonly say: Reporter;
+  readonly k8s: ClientNodeModule;
+  readonly client: KubeClient;
+  readonly remote: OperatorKubeConfig;
+  readonly primary: OperatorKubeConfig | undefined;
+  readonly plan: RemotePlan;
+  readonly clusterId: string;
+  readonly server: string;
+  readonly tlsServerName: string | undefined;
+}
+
+/** Read-only: the plan, the secret with a placeholder token, and a server-side dry run on the primary. */
+async function dryRun(context: DryRunContext): Promise<number> {
+  const { options, io, say, client, remote, plan, clusterId } = context;
+  let caData: string | undefined;
+  if (options.caFrom === 'kubeconfig') {
+    caData = caFromKubeconfig(remote, say);
+  } else {
+    // The CA a real run would embed, if the cluster has published it; nothing is waited for.
+    const namespace = plan.create.some((planned) => planned.kind === 'Namespace')
+      ? 'kube-system'
+      : options.namespace;
+    const configMap = await client.read(`get ConfigMap ${namespace}/kube-root-ca.crt`, (requestOptions) =>
+      client.core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace }, requestOptions),
+    );
+    const pem = configMap?.data?.['ca.crt'];
+    caData = pem === undefined ? undefined : Buffer.from(pem, 'utf8').toString('base64');
+  }
+  const token = options.auth.kind === 'bearer-token' ? DRY_RUN_TOKEN : undefined;
+  const secret = buildSecret(
+    options,
+    clusterId,
+    context.server,
+    context.tlsServerName,
+    caData,
+    authOf(options, token),
+  );
+  if (context.primary !== undefined) {
+    await applyToPrimary(context.k8s, context.primary, secret, clusterId, options, say, true);
+    say.notice(
+      `server-side dry run on the primary (context "${context.primary.context}"): secret/${secret.metadata.name ?? ''} would be accepted`,
+    );
+  }
+  io.stdout.write(
+    renderDryRun(
+      {
+        context: remote.context,
+        server: remote.server,
+        create: plan.create,
+        retire: plan.retire,
+        namespace: options.namespace,
+        secret,
+      },
+      options.output ?? 'yaml',
+    ),
+  );
+  return EXIT_OK;
+}
+
+const NO_FACTS: RemoteFacts = {
+  namespaceExists: true,
+  serviceAccountExists: true,
+  clusterRole: undefined,
+  clusterRoleBinding: undefined,
+  tokenSecrets: [],
+};
+
+function resolveServer(
+  options: CreateOptions,
+  remote: OperatorKubeConfig,
+  say: Reporter,
+): { server: string; tlsServerName: string | undefined } {
+  if (options.server !== undefined) return { server: options.server, tlsServerName: options.tlsServerName };
+  const checked = checkServerUrl(remote.server);
+  if (!checked.ok) {
+    throw new CreateError(
+      `the server of context "${remote.context}" cannot go into a remote secret: ${checked.message}`,
+      checked.hint,
+      EXIT_USAGE,
+    );
+  }
+  if (checked.warning !== undefined) say.warning(checked.warning);
+  // The same server, so the same name to verify its certificate against.
+  const fromKubeconfig = remote.kubeConfig.getCurrentCluster()?.tlsServerName;
+  return { server: checked.server, tlsServerName: options.tlsServerName ?? emptyToUndefined(fromKubeconfig) };
+}
+
+/**
+ * --ca-from kubeconfig: the CA the operator's own kubeconfig trusts for this server, for API
+ * servers behind an auth proxy whose certificate the cluster CA did not sign (istio/istio#51376).
+ */
+function caFromKubeconfig(remote: OperatorKubeConfig, say: Reporter): string | undefined {
+  const cluster = remote.kubeConfig.getCurrentCluster();
+  if (cluster?.caData !== undefined && cluster.caData !== '') return cluster.caData;
+  if (cluster?.caFile !== undefined && cluster.caFile !== '') {
+    try {
+      return readFileSync(cluster.caFile).toString('base64');
+    } catch (error) {
+      throw new CreateError(
+        `cannot read the CA file ${cluster.caFile} of context "${remote.context}": ${error instanceof Error ? error.message : String(error)}`,
+        'fix the path in the kubeconfig, or use --ca-from token-secret',
+        EXIT_USAGE,
+      );
+    }
+  }
+  if (cluster?.skipTLSVerify === true) {
+    throw new CreateError(
+      `context "${remote.context}" skips TLS verification and names no CA, so there is no CA to give istiod`,
+      'use --ca-from token-secret, or add certificate-authority-data to the kubeconfig',
+      EXIT_USAGE,
+    );
+  }
+  say.warning(
+    `context "${remote.context}" names no CA; the remote secret will have none, so istiod trusts only public CAs for ${cluster?.server ?? 'the server'}`,
+  );
+  return undefined;
+}
+
+async function rootCaAnywhere(client: KubeClient, namespace: string, timeoutMs: number): Promise<string> {
+  const exists = await client.read(`get Namespace ${namespace}`, (options) =>
+    client.core.readNamespace({ name: namespace }, options),
+  );
+  return clusterRootCa(client, exists === undefined ? 'kube-system' : namespace, timeoutMs);
+}
+
+function authOf(options: CreateOptions, token: string | undefined): RemoteAuth {
+  if (options.auth.kind === 'plugin') return options.auth;
+  return { kind: 'bearer-token', token: token ?? '' };
+}
+
+function buildSecret(
+  options: CreateOptions,
+  clusterId: string,
+  server: string,
+  tlsServerName: string | undefined,
+  caData: string | undefined,
+  auth: RemoteAuth,
+): SecretManifest {
+  // An auth provider the operator chose is let through review here; the warning already said
+  // that istiod and the webhook refuse it.
+  const allow = new Set(auth.kind === 'plugin' && auth.name !== 'oidc' ? [auth.name] : []);
+  const kubeconfig = renderRemoteKubeconfig({ clusterId, server, tlsServerName, caData, auth }, allow);
+  if (!kubeconfig.ok) {
+    const reasons = kubeconfig.violations.map((found) => `${found.path}: ${found.message}`).join('; ');
+    throw new CreateError(
+      `the generated kubeconfig failed review: ${reasons}`,
+      'this is a bug; please report it',
+      EXIT_FINDINGS,
+    );
+  }
+  return buildRemoteSecret({
+    type: options.type,
+    clusterId,
+    namespace: options.namespace,
+    kubeconfig: kubeconfig.text,
+  });
+}
+
+/**
+ * Server-side apply into the primary, after warning about any other secret there that already
+ * holds this cluster ID (istiod keeps the first it saw and ignores the rest).
+ */
+async function applyToPrimary(
+  k8s: ClientNodeModule,
+  primary: OperatorKubeConfig,
+  secret: SecretManifest,
+  clusterId: string,
+  options: CreateOptions,
+  say: Reporter,
+  dryRun: boolean,
+): Promise<void> {
+  const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+  const name = secret.metadata.name ?? '';
+  say.progress(`Applying Secret ${options.namespace}/${name} to the primary (context "${primary.context}")`);
+  const existing = await listRemoteSecrets(client, options.namespace);
+  const key = Object.keys(secret.stringData ?? {})[0] ?? clusterId;
+  for (const holder of holdersOfClusterId(existing, key, name)) {
+    say.warning(
+      `secret ${holder} in the primary already holds cluster ID "${key}"; istiod keeps the first secret it saw for an ID and ignores the other (delete one of them)`,
+    );
+  }
+  try {
+    await applySecret(client, secret, dryRun);
+  } catch (error) {
+    if (error instanceof KubeError && error.code === 'not-found') {
+      throw new KubeError(error.code, error.message, {
+        status: error.status,
+        hint: `create namespace ${options.namespace} in the primary first (it is istiod's namespace there), or pass -n with istiod's namespace`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** stderr: errors and warnings always; progress only on a terminal, so pipes stay quiet. */
+class Reporter {
+  constructor(private readonly stderr: NodeJS.WritableStream & { isTTY?: boolean }) {}
+
+  error(message: string, hint?: string): void {
+    this.stderr.write(`error: ${message}\n${hint === undefined ? '' : `hint: ${hint}\n`}`);
+  }
+
+  warning(message: string): void {
+    this.stderr.write(`warning: ${message}\n`);
+  }
+
+  /** Facts the user needs even in a script (an expiry, a retired token). */
+  notice(message: string): void {
+    this.stderr.write(`${message}\n`);
+  }
+
+  note(message: string): void {
+    this.stderr.write(`note: ${message}\n`);
+  }
+
+  progress(message: string): void {
+    if (this.stderr.isTTY === true) this.stderr.write(`${message}...\n`);
+  }
+}

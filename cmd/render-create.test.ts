@@ -1,0 +1,92 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildRemoteSecret, renderRemoteKubeconfig, type RemoteAuth } from '../shared/remote-secret/build.ts';
+import { planRemote } from '../shared/remote-secret/plan.ts';
+import { DRY_RUN_TOKEN, renderDryRun, renderSecret } from './render-create.ts';
+import { GOLDEN_PLACEHOLDERS } from './testdata/placeholders.ts';
+
+const GOLDEN = new URL('./testdata/golden/', import.meta.url);
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+
+/** Compare with a golden file, or rewrite it when UPDATE_GOLDEN=1. */
+function golden(name: string, actual: string): void {
+  const file = new URL(name, GOLDEN);
+  if (UPDATE) writeFileSync(file, actual);
+  expect(actual).toBe(readFileSync(file, 'utf8'));
+}
+
+function secret(options: { type?: 'remote' | 'config'; auth?: RemoteAuth; token?: string } = {}) {
+  const kubeconfig = renderRemoteKubeconfig({
+    clusterId: 'east',
+    server: GOLDEN_PLACEHOLDERS.server,
+    caData: GOLDEN_PLACEHOLDERS.caData,
+    auth: options.auth ?? { kind: 'bearer-token', token: options.token ?? GOLDEN_PLACEHOLDERS.token },
+  });
+  if (!kubeconfig.ok) throw new Error('kubeconfig refused');
+  return buildRemoteSecret({
+    type: options.type ?? 'remote',
+    clusterId: 'east',
+    namespace: 'istio-system',
+    kubeconfig: kubeconfig.text,
+  });
+}
+
+describe('create output format (golden files)', () => {
+  it.each([
+    { file: 'create-remote.yaml', format: 'yaml' as const, options: {} },
+    { file: 'create-remote.json', format: 'json' as const, options: {} },
+    { file: 'create-config.yaml', format: 'yaml' as const, options: { type: 'config' as const } },
+    {
+      file: 'create-plugin-oidc.yaml',
+      format: 'yaml' as const,
+      options: {
+        auth: {
+          kind: 'plugin' as const,
+          name: 'oidc',
+          config: {
+            'client-id': 'istiod',
+            'idp-issuer-url': 'https://issuer.example',
+            'id-token': 'ID-TOKEN',
+          },
+        },
+      },
+    },
+  ])('$file', ({ file, format, options }) => {
+    golden(file, renderSecret(secret(options), format));
+  });
+
+  it.each(['yaml', 'json'] as const)(
+    'create-dry-run.%s: every object for the remote, then the secret',
+    (format) => {
+      const plan = planRemote(
+        {
+          namespace: 'istio-system',
+          serviceAccount: 'istio-reader-service-account',
+          createServiceAccount: true,
+          token: { from: 'existing-or-new-secret' },
+          retireOld: false,
+          now: new Date('2026-01-01T00:00:00.000Z'),
+        },
+        {
+          namespaceExists: false,
+          serviceAccountExists: false,
+          clusterRole: undefined,
+          clusterRoleBinding: undefined,
+          tokenSecrets: [],
+        },
+      );
+      const text = renderDryRun(
+        {
+          context: 'east',
+          server: GOLDEN_PLACEHOLDERS.server,
+          create: plan.create,
+          retire: ['old-token'],
+          namespace: 'istio-system',
+          secret: secret({ token: DRY_RUN_TOKEN }),
+        },
+        format,
+      );
+      golden(`create-dry-run.${format}`, text);
+    },
+  );
+});

@@ -1,0 +1,110 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { ClusterVerification } from '../shared/remote-secret/verify.ts';
+import { renderVerifyJson, renderVerifyTable, type VerifyReport } from './render-verify.ts';
+
+const GOLDEN = new URL('./testdata/golden/', import.meta.url);
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+
+function golden(name: string, actual: string): void {
+  const file = new URL(name, GOLDEN);
+  if (UPDATE) writeFileSync(file, actual);
+  expect(actual).toBe(readFileSync(file, 'utf8'));
+}
+
+const ok: ClusterVerification = {
+  source: 'istio-system/istio-remote-secret-east',
+  secret: 'istio-system/istio-remote-secret-east',
+  cluster: 'east',
+  server: 'https://10.0.0.5:6443',
+  status: 'ok',
+  kubeconfig: { status: 'ok', violations: [] },
+  reachable: { status: 'ok', serverVersion: 'v1.34.1' },
+  auth: { status: 'ok', user: 'system:serviceaccount:istio-system:istio-reader-service-account' },
+  rbac: { status: 'ok', missing: [] },
+  expiry: { status: 'ok', expires: null, message: 'never expires (a legacy ServiceAccount token)' },
+};
+
+const REPORT: VerifyReport = {
+  results: [
+    ok,
+    {
+      ...ok,
+      cluster: 'north',
+      secret: 'istio-system/istio-remote-secret-north',
+      status: 'failed',
+      rbac: {
+        status: 'failed',
+        missing: ['list secrets', 'watch secrets'],
+        message: "missing 2 of the 73 permissions of Istio's reader ClusterRole",
+      },
+      expiry: {
+        status: 'ok',
+        expires: '2026-06-01T12:00:00.000Z',
+        message: 'expires at 2026-06-01T12:00:00.000Z',
+      },
+    },
+    {
+      ...ok,
+      cluster: 'south',
+      secret: 'istio-system/istio-remote-secret-south',
+      status: 'failed',
+      reachable: {
+        status: 'failed',
+        message:
+          'cannot reach the API server at https://10.0.0.7:6443 (connection refused) while trying to get the server version',
+      },
+      auth: { status: 'skipped', message: 'not checked: the server cannot be reached' },
+      rbac: { status: 'skipped', missing: [], message: 'not checked: the server cannot be reached' },
+      expiry: {
+        status: 'failed',
+        expires: '2026-01-01T00:00:00.000Z',
+        message: 'expired at 2026-01-01T00:00:00.000Z',
+      },
+    },
+    {
+      ...ok,
+      cluster: 'evil',
+      secret: 'istio-system/istio-remote-secret-evil',
+      server: undefined,
+      status: 'failed',
+      kubeconfig: {
+        status: 'failed',
+        violations: [
+          {
+            code: 'exec',
+            path: 'users[0].user.exec',
+            message: 'user "evil" runs a program (exec) inside istiod',
+          },
+        ],
+      },
+      reachable: { status: 'skipped', message: 'not checked: the kubeconfig is refused' },
+      auth: { status: 'skipped', message: 'not checked: the kubeconfig is refused' },
+      rbac: { status: 'skipped', missing: [], message: 'not checked: the kubeconfig is refused' },
+      expiry: { status: 'unknown', expires: null, message: 'not checked: the kubeconfig is refused' },
+    },
+  ],
+  errors: [{ source: 'istio-system/broken', message: 'Secret broken: data.x must be a string' }],
+};
+
+describe('verify output (golden files)', () => {
+  it('verify.txt: the table, then one line per problem', () => {
+    golden('verify.txt', renderVerifyTable(REPORT));
+  });
+
+  it('verify.json: one object with every check', () => {
+    golden('verify.json', renderVerifyJson(REPORT));
+    const document = JSON.parse(renderVerifyJson(REPORT)) as { clusters: { checks: object }[] };
+    expect(Object.keys(document.clusters[0]?.checks ?? {})).toEqual([
+      'kubeconfig',
+      'reachable',
+      'auth',
+      'rbac',
+      'expiry',
+    ]);
+  });
+
+  it('prints nothing on stdout when there is nothing to show', () => {
+    expect(renderVerifyTable({ results: [], errors: [] })).toBe('');
+  });
+});

@@ -1,0 +1,52 @@
+import { loadClientNode } from '../shared/kube/client-node.ts';
+import { KubeError } from '../shared/kube/errors.ts';
+import { KubeconfigError, loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
+import {
+  installWebhookCertificate,
+  type WebhookCertificateOptions,
+} from '../shared/pki/webhook-certificate.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, writeError } from './cli-io.ts';
+
+export interface WebhookCertOptions extends WebhookCertificateOptions {
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+}
+
+export interface WebhookCertIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly env: { readonly kubeconfig: string | undefined; readonly home: string | undefined };
+}
+
+/**
+ * `kubectl remote-secret webhook-cert`: the webhook's serving certificate for clusters without
+ * cert-manager. Writes the TLS Secret and sets caBundle; re-running it rotates both, keeping the
+ * previous CA trusted meanwhile. Exit status 0 written, 1 an API call failed, 2 usage.
+ */
+export async function runWebhookCert(options: WebhookCertOptions, io: WebhookCertIo): Promise<number> {
+  const k8s = await loadClientNode();
+  try {
+    const operator = loadOperatorKubeConfig(k8s, {
+      path: options.kubeconfig,
+      context: options.context,
+      env: io.env.kubeconfig,
+      home: io.env.home,
+    });
+    const plan = await installWebhookCertificate(k8s, operator.kubeConfig, options);
+    io.stdout.write(
+      [
+        `secret/${options.secretName} written in namespace ${options.namespace} (kubernetes.io/tls)`,
+        `validatingwebhookconfiguration/${options.webhookConfiguration}: caBundle set`,
+        `DNS names: ${plan.dnsNames.join(', ')}`,
+        `expires: ${plan.notAfter.toISOString()} (run this command again before then to renew)`,
+        '',
+      ].join('\n'),
+    );
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof KubeconfigError || error instanceof KubeError) {
+      writeError(`${error.message}${error.hint === undefined ? '' : `\nhint: ${error.hint}`}`);
+      return error instanceof KubeconfigError ? EXIT_USAGE : EXIT_FINDINGS;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,277 @@
+import { describe, expect, it } from 'vitest';
+import type { ViolationCode } from '../violations.ts';
+import { ADMISSION_MODES, decideAdmission, violationCodes, type AdmissionOptions } from './decide.ts';
+import { admissionReviewResponse, parseAdmissionReview, type AdmissionRequest } from './review.ts';
+import {
+  admissionReview,
+  KUBECONFIG_CODES,
+  kubeconfigFixture,
+  secretObject,
+  type ReviewSpec,
+} from './testdata/reviews.ts';
+
+const CLEAN = kubeconfigFixture('clean');
+
+function request(spec: ReviewSpec = {}): AdmissionRequest {
+  const parsed = parseAdmissionReview(admissionReview(spec));
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.request;
+}
+
+/** The index as the informer fills it: `istio-system/west-owner` holds "west". */
+const holders = new Map([['west', 'istio-system/west-owner']]);
+function options(overrides: Partial<AdmissionOptions> = {}): AdmissionOptions {
+  return {
+    mode: 'enforce',
+    allow: new Set(),
+    localClusterId: 'primary',
+    holderOf: (id, except) => {
+      const holder = holders.get(id);
+      return holder === except ? undefined : holder;
+    },
+    ...overrides,
+  };
+}
+
+/** One secret per code, sent the way the API server sends it. */
+const CASES: { code: ViolationCode; review: ReviewSpec }[] = [
+  ...KUBECONFIG_CODES.map(({ code, kubeconfig }) => ({
+    code,
+    review: { object: secretObject({ data: { east: kubeconfig() } }) },
+  })),
+  { code: 'invalid-cluster-id', review: { object: secretObject({ data: { '-east': CLEAN } }) } },
+  { code: 'local-cluster-id', review: { object: secretObject({ data: { primary: CLEAN } }) } },
+  { code: 'duplicate-cluster-id', review: { object: secretObject({ data: { west: CLEAN } }) } },
+  { code: 'invalid-secret', review: { object: secretObject({ rawData: { east: 42 } }) } },
+];
+
+const OPERATIONS = ['CREATE', 'UPDATE'] as const;
+const ROWS = CASES.flatMap((row) =>
+  ADMISSION_MODES.flatMap((mode) => OPERATIONS.map((operation) => ({ ...row, mode, operation }))),
+);
+
+describe('decideAdmission: every code, mode and checked operation', () => {
+  it('covers every violation code', () => {
+    const codes = new Set(CASES.map((row) => row.code));
+    expect(codes.size).toBe(CASES.length);
+    expect(codes.size).toBe(17);
+  });
+
+  it.each(ROWS)('$code, $mode, $operation', ({ code, review, mode, operation }) => {
+    const req = request({
+      ...review,
+      operation,
+      ...(operation === 'UPDATE' ? { oldObject: secretObject({ data: { east: CLEAN } }) } : {}),
+    });
+    const decision = decideAdmission(req, options({ mode }));
+    expect(violationCodes(decision.clusters)).toEqual([code]);
+    expect(decision.secret).toBe('istio-system/istio-remote-secret-east');
+    const { response } = decision;
+    expect(response.uid).toBe(req.uid);
+    expect(response.auditAnnotations?.['violation-codes']).toBe(code);
+    expect(response.auditAnnotations?.['mode']).toBe(mode);
+    if (mode === 'enforce') {
+      expect(decision.verdict).toBe('rejected');
+      expect(response.allowed).toBe(false);
+      expect(response.status?.code).toBe(403);
+      expect(response.status?.message).toContain('istio-system/istio-remote-secret-east');
+      expect(response.status?.message).toContain(`  - ${code} at `);
+      expect(response.status?.message).toContain('fix: ');
+      expect(response.warnings).toBeUndefined();
+    } else if (mode === 'warn') {
+      expect(decision.verdict).toBe('warned');
+      expect(response.allowed).toBe(true);
+      expect(response.status).toBeUndefined();
+      expect(response.warnings?.[0]).toContain(`: ${code} at `);
+    } else {
+      expect(decision.verdict).toBe('audited');
+      expect(response.allowed).toBe(true);
+      expect(response.status).toBeUndefined();
+      expect(response.warnings).toBeUndefined();
+    }
+    for (const warning of response.warnings ?? []) {
+      expect(warning).not.toMatch(/[\n\r]/);
+      expect(Array.from(warning).length).toBeLessThanOrEqual(256);
+    }
+    for (const key of Object.keys(response.auditAnnotations ?? {})) {
+      // A qualified name once the API server prefixes "<webhook name>/".
+      expect(key).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/);
+    }
+  });
+});
+
+describe('decideAdmission: what is checked and what passes untouched', () => {
+  it.each(ADMISSION_MODES)('allows a clean remote secret without annotations (%s)', (mode) => {
+    const decision = decideAdmission(
+      request({ object: secretObject({ data: { east: CLEAN } }) }),
+      options({ mode }),
+    );
+    expect(decision.verdict).toBe('allowed');
+    expect(decision.response).toEqual({ uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+  });
+
+  const EXEC = secretObject({ data: { east: kubeconfigFixture('exec') } });
+  it.each([
+    { why: 'DELETE', review: { operation: 'DELETE', oldObject: EXEC } },
+    { why: 'CONNECT', review: { operation: 'CONNECT', object: EXEC } },
+    { why: 'an unlabelled Secret', review: { object: { ...EXEC, metadata: { name: 'x', namespace: 'a' } } } },
+    {
+      why: 'the label set to "false"',
+      review: { object: secretObject({ labels: { 'istio/multiCluster': 'false' }, data: { east: 'x' } }) },
+    },
+    {
+      why: 'an UPDATE that removes the label',
+      review: {
+        operation: 'UPDATE',
+        object: secretObject({ labels: {}, data: { east: 'x' } }),
+        oldObject: EXEC,
+      },
+    },
+    {
+      why: 'an UPDATE of a secret being deleted',
+      review: {
+        operation: 'UPDATE',
+        object: secretObject({ data: { east: 'x' }, deletionTimestamp: '2025-01-01T00:00:00Z' }),
+        oldObject: EXEC,
+      },
+    },
+    { why: 'another resource', review: { object: EXEC, resource: 'configmaps' } },
+  ] satisfies { why: string; review: ReviewSpec }[])('allows $why untouched', ({ review }) => {
+    const decision = decideAdmission(request(review), options());
+    expect(decision.verdict).toBe('skipped');
+    expect(decision.response).toEqual({ uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+  });
+
+  it('rejects an UPDATE that adds exec to an accepted secret', () => {
+    const decision = decideAdmission(
+      request({
+        operation: 'UPDATE',
+        object: secretObject({ data: { east: kubeconfigFixture('exec') } }),
+        oldObject: secretObject({ data: { east: CLEAN } }),
+      }),
+      options(),
+    );
+    expect(decision.verdict).toBe('rejected');
+  });
+
+  it("does not let a secret's own update clash with the cluster ID it holds", () => {
+    const own = secretObject({ name: 'west-owner', data: { west: CLEAN } });
+    const decision = decideAdmission(
+      request({ operation: 'UPDATE', object: own, oldObject: own }),
+      options(),
+    );
+    expect(decision.verdict).toBe('allowed');
+  });
+
+  it('names the holder of a duplicate cluster ID and what to do', () => {
+    const decision = decideAdmission(request({ object: secretObject({ data: { west: CLEAN } }) }), options());
+    expect(decision.response.status?.message).toContain('already held by secret istio-system/west-owner');
+    expect(decision.response.status?.message).toContain('delete istio-system/west-owner first');
+  });
+
+  it('checks stringData too, defensively (the API server folds it into data before admission)', () => {
+    const object = secretObject({ stringData: { east: kubeconfigFixture('token-file') } });
+    const decision = decideAdmission(request({ object }), options());
+    expect(violationCodes(decision.clusters)).toEqual(['token-file']);
+  });
+
+  it('honours the allow-list like PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS', () => {
+    const object = secretObject({
+      data: { east: kubeconfigFixture('exec'), north: kubeconfigFixture('auth-provider') },
+    });
+    expect(decideAdmission(request({ object }), options()).verdict).toBe('rejected');
+    expect(decideAdmission(request({ object }), options({ allow: new Set(['exec', 'gcp']) })).verdict).toBe(
+      'allowed',
+    );
+  });
+
+  it('takes the namespace from the request when the object has none', () => {
+    const object = secretObject({ data: { east: kubeconfigFixture('exec') } });
+    const metadata = { ...(object['metadata'] as Record<string, unknown>), namespace: undefined };
+    const decision = decideAdmission(request({ object: { ...object, metadata } }), options());
+    expect(decision.secret).toBe('istio-system/istio-remote-secret-east');
+  });
+});
+
+describe('rendering', () => {
+  it('lists every violation with cluster, path and fix in the denial message', () => {
+    const object = secretObject({
+      data: { east: kubeconfigFixture('exec'), primary: kubeconfigFixture('token-file') },
+    });
+    const message = decideAdmission(request({ object }), options()).response.status?.message ?? '';
+    expect(message.split('\n')).toEqual([
+      'remote secret istio-system/istio-remote-secret-east is rejected: 3 violations in 2 clusters; fix and apply again',
+      'cluster "east":',
+      '  - exec at users[0].user.exec: user "remote-reader" runs a program (exec) inside istiod',
+      '    fix: re-create it with `kubectl remote-secret create`, which writes a bearer token and no local files',
+      'cluster "primary":',
+      `  - local-cluster-id at data.primary: "primary" is the primary's own cluster ID; istiod ignores a remote secret that claims it`,
+      '    fix: use the remote cluster ID as the key (kubectl remote-secret create --name <remote-id>)',
+      `  - token-file at users[0].user.tokenFile: user "remote-reader" reads its token from a file on istiod's disk`,
+      '    fix: re-create it with `kubectl remote-secret create`, which writes a bearer token and no local files',
+    ]);
+  });
+
+  it('keeps warnings to short single lines and within the API server total, however many violations', () => {
+    const data: Record<string, string> = {};
+    // A user name with a newline in it (a YAML escape) must not break a warning line.
+    const hostileUser = kubeconfigFixture('exec').replaceAll('remote-reader', `"evil\\n${'x'.repeat(300)}"`);
+    for (let index = 0; index < 40; index += 1) data[`c${index}`] = hostileUser;
+    const decision = decideAdmission(request({ object: secretObject({ data }) }), options({ mode: 'warn' }));
+    const warnings = decision.response.warnings ?? [];
+    expect(warnings.length).toBeGreaterThan(10);
+    expect(warnings.some((warning) => warning.includes('30 more violations'))).toBe(true);
+    expect(warnings.every((warning) => Array.from(warning).length <= 256)).toBe(true);
+    expect(warnings.every((warning) => !/[\n\r\u2028]/.test(warning))).toBe(true);
+    expect(warnings.reduce((sum, warning) => sum + Array.from(warning).length, 0)).toBeLessThanOrEqual(4096);
+    expect(warnings.at(-1)).toMatch(/^to fix exec: re-create it/);
+  });
+
+  it('caps the denial message and the audit annotations', () => {
+    const data: Record<string, string> = {};
+    for (let index = 0; index < 200; index += 1) data[`c${index}`] = kubeconfigFixture('exec');
+    const { response } = decideAdmission(request({ object: secretObject({ data }) }), options());
+    expect(response.status?.message).toContain('... and 180 more');
+    for (const value of Object.values(response.auditAnnotations ?? {})) {
+      expect(Buffer.byteLength(value)).toBeLessThanOrEqual(10 * 1024);
+    }
+    expect(() => JSON.parse(response.auditAnnotations?.['violations'] ?? '') as unknown).not.toThrow();
+  });
+
+  it('wraps a response in the exact v1 envelope the API server verifies', () => {
+    expect(admissionReviewResponse({ uid: 'u', allowed: true })).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'u', allowed: true },
+    });
+  });
+});
+
+describe('parseAdmissionReview', () => {
+  const valid = admissionReview();
+  it.each([
+    { why: 'an array', body: [], code: 'not-an-object' },
+    { why: 'null', body: null, code: 'not-an-object' },
+    { why: 'v1beta1', body: { ...valid, apiVersion: 'admission.k8s.io/v1beta1' }, code: 'wrong-api-version' },
+    { why: 'another kind', body: { ...valid, kind: 'TokenReview' }, code: 'wrong-kind' },
+    { why: 'no request', body: { ...valid, request: undefined }, code: 'no-request' },
+    {
+      why: 'no uid',
+      body: { ...valid, request: { ...(valid['request'] as object), uid: '' } },
+      code: 'no-uid',
+    },
+    {
+      why: 'an unknown operation',
+      body: { ...valid, request: { ...(valid['request'] as object), operation: 'PATCH' } },
+      code: 'invalid-request',
+    },
+  ])('refuses $why ($code)', ({ body, code }) => {
+    const parsed = parseAdmissionReview(body);
+    expect(parsed.ok ? undefined : parsed.code).toBe(code);
+  });
+
+  it('keeps the uid of a review it refuses, for the log', () => {
+    const parsed = parseAdmissionReview({ ...valid, apiVersion: 'admission.k8s.io/v1beta1' });
+    expect(parsed.ok ? undefined : parsed.uid).toBe('705ab4f5-6393-11e8-b7cc-42010a800002');
+  });
+});

@@ -1,0 +1,165 @@
+import { KubeConfig, type KubernetesListObject, type V1Secret } from '@kubernetes/client-node';
+import { describe, expect, it, vi } from 'vitest';
+import { RemoteSecretController, type ListFn, type WatchFn } from './remote-secret-controller.ts';
+
+/** A fake API server for one namespace: a list to return and a watch stream to push events into. */
+function fakeServer() {
+  let listed: V1Secret[] = [];
+  let failLists = 0;
+  let pending: ((value: KubernetesListObject<V1Secret>) => void) | undefined;
+  let hold = false;
+  const streams: { push: (phase: string, object: V1Secret) => void; end: (error: unknown) => void }[] = [];
+  const list: ListFn = () => {
+    if (failLists > 0) {
+      failLists -= 1;
+      return Promise.reject(new Error('connection refused'));
+    }
+    const result = secretList(listed);
+    if (!hold) return Promise.resolve(result);
+    return new Promise((resolve) => (pending = resolve));
+  };
+  const watch: WatchFn = (_path, _params, callback, done) => {
+    streams.push({
+      push: (phase, object) => {
+        callback(phase, object);
+      },
+      end: done,
+    });
+    return Promise.resolve(new AbortController());
+  };
+  return {
+    list,
+    watch,
+    streams,
+    setList: (items: V1Secret[]) => {
+      listed = items;
+    },
+    failNextLists: (count: number) => {
+      failLists = count;
+    },
+    holdList: () => {
+      hold = true;
+    },
+    releaseList: () => {
+      pending?.(secretList(listed));
+    },
+  };
+}
+
+/** The informer gets parsed JSON off the wire, not model class instances; so do these fakes. */
+function secret(name: string, rv: string, ...clusters: string[]): V1Secret {
+  const wire = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace: 'istio-system',
+      resourceVersion: rv,
+      labels: { 'istio/multiCluster': 'true' },
+    },
+    data: Object.fromEntries(
+      clusters.map((id) => [id, Buffer.from(`kubeconfig of ${id}`).toString('base64')]),
+    ),
+  });
+  return JSON.parse(wire) as V1Secret;
+}
+
+function secretList(items: V1Secret[]): KubernetesListObject<V1Secret> {
+  const wire = JSON.stringify({ apiVersion: 'v1', kind: 'SecretList', metadata: { resourceVersion: '10' } });
+  return { ...(JSON.parse(wire) as KubernetesListObject<V1Secret>), items };
+}
+
+const log = { info: vi.fn(), warn: vi.fn() };
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('RemoteSecretController', () => {
+  it('is not synced until the first list is in the index', async () => {
+    const server = fakeServer();
+    server.setList([secret('a', '1', 'east')]);
+    server.holdList();
+    const controller = new RemoteSecretController({
+      kubeConfig: new KubeConfig(),
+      namespaces: ['istio-system'],
+      log,
+      ...server,
+    });
+    const started = controller.start();
+    await settle();
+    expect(controller.synced).toBe(false);
+    server.releaseList();
+    await started;
+    expect(controller.synced).toBe(true);
+    expect(controller.holderOf('east', 'istio-system/b')).toBe('istio-system/a');
+    await controller.stop();
+  });
+
+  it('follows adds, updates and deletes with Istio semantics, keeping no kubeconfig', async () => {
+    const server = fakeServer();
+    const a = secret('a', '1', 'east');
+    server.setList([a]);
+    const controller = new RemoteSecretController({
+      kubeConfig: new KubeConfig(),
+      namespaces: ['istio-system'],
+      log,
+      ...server,
+    });
+    await controller.start();
+    expect(a.data).toBeUndefined();
+    const stream = server.streams[0];
+    stream?.push('ADDED', secret('b', '2', 'east', 'west'));
+    expect(controller.holderOf('east', 'istio-system/b')).toBe('istio-system/a');
+    expect(controller.holderOf('west', 'istio-system/c')).toBe('istio-system/b');
+    expect(controller.holderOf('west', 'istio-system/b')).toBeUndefined();
+    stream?.push('MODIFIED', secret('a', '3', 'north'));
+    expect(controller.holderOf('east', 'istio-system/c')).toBe('istio-system/b');
+    stream?.push('DELETED', secret('b', '4'));
+    expect(controller.holderOf('east', 'istio-system/c')).toBeUndefined();
+    expect([controller.index.secretCount, controller.index.clusterCount]).toEqual([1, 1]);
+    expect(controller.index.hashOf('istio-system/a', 'north')).toMatch(/^[0-9a-f]{64}$/);
+    await controller.stop();
+  });
+
+  it('retries a failed list and becomes synced when the API server answers', async () => {
+    const server = fakeServer();
+    server.setList([secret('a', '1', 'east')]);
+    server.failNextLists(2);
+    const controller = new RemoteSecretController({
+      kubeConfig: new KubeConfig(),
+      namespaces: ['istio-system'],
+      log,
+      retryDelayMs: 5,
+      ...server,
+    });
+    await controller.start();
+    expect(controller.synced).toBe(false);
+    await vi.waitFor(() => {
+      expect(controller.synced).toBe(true);
+    });
+    expect(log.warn).toHaveBeenCalledWith(
+      expect.objectContaining({ namespace: 'istio-system' }),
+      'remote secret informer failed',
+    );
+    await controller.stop();
+  });
+
+  it('is synced only when every watched namespace is', async () => {
+    const server = fakeServer();
+    let calls = 0;
+    const list: ListFn = (namespace) => {
+      calls += 1;
+      return namespace === 'slow' ? new Promise(() => undefined) : server.list(namespace);
+    };
+    const controller = new RemoteSecretController({
+      kubeConfig: new KubeConfig(),
+      namespaces: ['istio-system', 'slow'],
+      log,
+      list,
+      watch: server.watch,
+    });
+    void controller.start();
+    await settle();
+    expect(calls).toBe(2);
+    expect(controller.synced).toBe(false);
+    await controller.stop();
+  });
+});

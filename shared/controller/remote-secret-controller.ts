@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import {
+  CoreV1Api,
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import { MULTICLUSTER_LABEL } from '../remote-secret/model.ts';
+import { ClusterIdIndex } from './cluster-id-index.ts';
+
+/** The selector istiod's secret controller lists and watches with. */
+export const MULTICLUSTER_SELECTOR = `${MULTICLUSTER_LABEL}=true`;
+
+/** The part of a pino logger the controller uses. */
+export interface ControllerLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+/** What `Watch#watch` does; the default is client-node's, tests hand in a fake server. */
+export type WatchFn = Watch['watch'];
+export type ListFn = (namespace: string) => Promise<KubernetesListObject<V1Secret>>;
+
+export interface RemoteSecretControllerOptions {
+  /** The operator's own, trusted kubeconfig (in-cluster or --kubeconfig). Never a secret's. */
+  readonly kubeConfig: KubeConfig;
+  readonly namespaces: readonly string[];
+  readonly log: ControllerLogger;
+  readonly list?: ListFn;
+  readonly watch?: WatchFn;
+  /** First delay before restarting a failed list or watch; it doubles up to 30 s. */
+  readonly retryDelayMs?: number;
+}
+
+/**
+ * Keeps a `ClusterIdIndex` of the multicluster secrets in the watched namespaces, from one
+ * client-node informer (list + watch) per namespace. Each secret's data is hashed and then
+ * dropped from the informer's cache, so neither the cache nor the index holds a kubeconfig.
+ */
+export class RemoteSecretController {
+  readonly index = new ClusterIdIndex();
+  private readonly informers: ListWatch<V1Secret>[] = [];
+  private readonly syncedNamespaces = new Set<string>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly options: RemoteSecretControllerOptions) {
+    if (options.namespaces.length === 0) throw new Error('RemoteSecretController needs a namespace to watch');
+  }
+
+  /** True once every namespace's first list is in the index; it stays true across re-watches. */
+  get synced(): boolean {
+    return this.syncedNamespaces.size === this.options.namespaces.length;
+  }
+
+  holderOf(clusterId: string, except: string): string | undefined {
+    return this.index.holderOf(clusterId, except);
+  }
+
+  /** Start every informer; resolves once each first list and watch succeeded or failed (retried). */
+  async start(): Promise<void> {
+    const list = this.options.list ?? defaultList(this.options.kubeConfig);
+    const watch = this.options.watch ?? defaultWatch(this.options.kubeConfig);
+    await Promise.all(
+      this.options.namespaces.map((namespace) => this.startNamespace(namespace, list, watch)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    await Promise.all(this.informers.map((informer) => informer.stop()));
+  }
+
+  private async startNamespace(namespace: string, list: ListFn, watch: WatchFn): Promise<void> {
+    const firstDelay = this.options.retryDelayMs ?? 1000;
+    let delay = firstDelay;
+    // ListWatch opens its watch right after it has applied a list: that is when we are synced.
+    const notifying = new (class extends Watch {
+      constructor(
+        config: KubeConfig,
+        private readonly opened: () => void,
+      ) {
+        super(config);
+      }
+      override watch(...args: Parameters<WatchFn>): ReturnType<WatchFn> {
+        this.opened();
+        return watch(...args);
+      }
+    })(this.options.kubeConfig, () => {
+      delay = firstDelay;
+      if (!this.syncedNamespaces.has(namespace)) {
+        this.syncedNamespaces.add(namespace);
+        this.options.log.info(
+          { namespace, secrets: this.index.secretCount, clusters: this.index.clusterCount },
+          'remote secret index synced',
+        );
+      }
+    });
+    const informer = new ListWatch<V1Secret>(
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
+      notifying,
+      () => list(namespace),
+      false,
+      MULTICLUSTER_SELECTOR,
+    );
+    const upsert = (secret: V1Secret): void => {
+      this.index.upsert(keyOf(secret), clusterHashes(secret));
+      // The informer caches the object it handed us; keep only its metadata there.
+      delete secret.data;
+      delete secret.stringData;
+    };
+    informer.on('add', upsert);
+    informer.on('update', upsert);
+    informer.on('delete', (secret) => {
+      this.index.delete(keyOf(secret));
+    });
+    informer.on('error', (error: unknown) => {
+      if (this.stopped) return;
+      this.options.log.warn({ namespace, err: error, retryInMs: delay }, 'remote secret informer failed');
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        if (!this.stopped) void informer.start();
+      }, delay);
+      timer.unref();
+      this.retryTimers.add(timer);
+      delay = Math.min(delay * 2, 30_000);
+    });
+    this.informers.push(informer);
+    await informer.start();
+  }
+}
+
+function defaultList(kubeConfig: KubeConfig): ListFn {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  return (namespace) => api.listNamespacedSecret({ namespace, labelSelector: MULTICLUSTER_SELECTOR });
+}
+
+function defaultWatch(kubeConfig: KubeConfig): WatchFn {
+  const client = new Watch(kubeConfig);
+  return client.watch.bind(client);
+}
+
+function keyOf(secret: V1Secret): string {
+  return `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`;
+}
+
+/** cluster ID -> sha256 of its kubeconfig, as istiod compares them to skip unchanged ones. */
+export function clusterHashes(secret: V1Secret): Map<string, string> {
+  const hashes = new Map<string, string>();
+  for (const [id, value] of Object.entries(secret.data ?? {})) {
+    hashes.set(id, createHash('sha256').update(value, 'base64').digest('hex'));
+  }
+  return hashes;
+}

@@ -1,0 +1,99 @@
+import type {
+  ConfigurationOptions,
+  KubeConfig,
+  RequestContext,
+  ResponseContext,
+} from '@kubernetes/client-node';
+import type { ClientNodeModule } from './client-node.ts';
+import { toKubeError } from './errors.ts';
+
+export interface KubeClientOptions {
+  /** Each API call is abandoned after this long (--request-timeout). */
+  readonly requestTimeoutMs: number;
+  /** Cancels every call in flight, e.g. verify's per-cluster deadline. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * One KubeConfig (one context) and the typed APIs made from it. Every call goes through `call`,
+ * which bounds it in time and turns whatever client-node throws into a KubeError that names the
+ * action and the server.
+ */
+export class KubeClient {
+  readonly server: string;
+  readonly core: InstanceType<ClientNodeModule['CoreV1Api']>;
+  readonly rbac: InstanceType<ClientNodeModule['RbacAuthorizationV1Api']>;
+  readonly authentication: InstanceType<ClientNodeModule['AuthenticationV1Api']>;
+  readonly authorization: InstanceType<ClientNodeModule['AuthorizationV1Api']>;
+  readonly version: InstanceType<ClientNodeModule['VersionApi']>;
+
+  constructor(
+    readonly k8s: ClientNodeModule,
+    readonly kubeConfig: KubeConfig,
+    private readonly options: KubeClientOptions,
+  ) {
+    this.server = kubeConfig.getCurrentCluster()?.server ?? '(no server)';
+    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    this.authentication = kubeConfig.makeApiClient(k8s.AuthenticationV1Api);
+    this.authorization = kubeConfig.makeApiClient(k8s.AuthorizationV1Api);
+    this.version = kubeConfig.makeApiClient(k8s.VersionApi);
+  }
+
+  get requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs;
+  }
+
+  /** Run one API call with a deadline; `action` reads "list Secrets in namespace istio-system". */
+  async call<T>(
+    action: string,
+    run: (options: ConfigurationOptions) => Promise<T>,
+    header?: { name: string; value: string },
+  ): Promise<T> {
+    const signals = [AbortSignal.timeout(this.options.requestTimeoutMs)];
+    if (this.options.signal !== undefined) signals.push(this.options.signal);
+    const signal = AbortSignal.any(signals);
+    try {
+      return await run(this.withSignal(signal, header));
+    } catch (error) {
+      throw toKubeError(error, { server: this.server, action, timeoutMs: this.options.requestTimeoutMs });
+    }
+  }
+
+  /** Like `call`, but a 404 is an answer (undefined), not an error. */
+  async read<T>(action: string, run: (options: ConfigurationOptions) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.call(action, run);
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === 'not-found') return undefined;
+      throw error;
+    }
+  }
+
+  /** Request options that abort the fetch with `signal`, plus any extra header (a patch type). */
+  withSignal(signal: AbortSignal, header?: { name: string; value: string }): ConfigurationOptions {
+    const { Observable } = this.k8s;
+    return {
+      middleware: [
+        {
+          pre: (context: RequestContext) => {
+            context.setSignal(signal);
+            if (header !== undefined) context.setHeaderParam(header.name, header.value);
+            return new Observable(Promise.resolve(context));
+          },
+          post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    };
+  }
+}
+
+/**
+ * A client-node model instance holding a plain manifest's fields. client-node types request
+ * bodies as its model classes and serializes them by attribute name; our manifests are plain
+ * wire objects with exactly those fields, so copying them onto a new instance is all it takes.
+ */
+export function asModel<T extends object>(model: new () => T, manifest: object): T {
+  return Object.assign(new model(), manifest);
+}

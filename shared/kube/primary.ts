@@ -1,0 +1,84 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import type { SecretManifest } from '../remote-secret/build.ts';
+import { MULTICLUSTER_LABEL } from '../remote-secret/model.ts';
+import { asModel, type KubeClient } from './client.ts';
+
+export const FIELD_MANAGER = 'kubectl-remote-secret';
+
+/** The multicluster Secrets istiod would read in `namespace` (label `istio/multiCluster=true`). */
+export async function listRemoteSecrets(client: KubeClient, namespace: string): Promise<SecretManifest[]> {
+  const list = await client.call(
+    `list Secrets labelled ${MULTICLUSTER_LABEL}=true in namespace ${namespace}`,
+    (options) =>
+      client.core.listNamespacedSecret({ namespace, labelSelector: `${MULTICLUSTER_LABEL}=true` }, options),
+  );
+  // As wire objects: list items come without kind and apiVersion, which readers of manifests expect.
+  return list.items.map((item) => wireSecret(item));
+}
+
+function wireSecret(item: V1Secret): SecretManifest {
+  const metadata = item.metadata;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      ...(metadata?.name === undefined ? {} : { name: metadata.name }),
+      ...(metadata?.namespace === undefined ? {} : { namespace: metadata.namespace }),
+      ...(metadata?.labels === undefined ? {} : { labels: metadata.labels }),
+      ...(metadata?.annotations === undefined ? {} : { annotations: metadata.annotations }),
+    },
+    ...(item.type === undefined ? {} : { type: item.type }),
+    ...(item.data === undefined ? {} : { data: item.data }),
+    ...(item.stringData === undefined ? {} : { stringData: item.stringData }),
+  };
+}
+
+/** Other Secrets in the list that already hold `clusterId` as a data key: istiod keeps the first. */
+export function holdersOfClusterId(
+  secrets: readonly SecretManifest[],
+  clusterId: string,
+  except: string,
+): string[] {
+  return secrets
+    .filter((secret) => secret.metadata.name !== except)
+    .filter(
+      (secret) =>
+        Object.hasOwn(secret.data ?? {}, clusterId) || Object.hasOwn(secret.stringData ?? {}, clusterId),
+    )
+    .map((secret) => `${secret.metadata.namespace ?? ''}/${secret.metadata.name ?? ''}`);
+}
+
+/**
+ * Server-side apply the remote secret into the primary, where admission webhooks judge it.
+ * `stringData` is sent as `data`: server-side apply tracks field owners of stored fields, and
+ * `stringData` is never stored. Conflicts are forced: this command generates the whole Secret,
+ * and a new token is exactly the change another manager's old value must give way to.
+ */
+export async function applySecret(
+  client: KubeClient,
+  secret: SecretManifest,
+  dryRun: boolean,
+): Promise<void> {
+  const name = secret.metadata.name ?? '';
+  const namespace = secret.metadata.namespace ?? '';
+  const data: Record<string, string> = { ...(secret.data ?? {}) };
+  for (const [key, value] of Object.entries(secret.stringData ?? {}))
+    data[key] = Buffer.from(value, 'utf8').toString('base64');
+  const body = { apiVersion: 'v1', kind: 'Secret', metadata: secret.metadata, data };
+  await client.call(
+    `apply Secret ${namespace}/${name}${dryRun ? ' (server-side dry run)' : ''}`,
+    (options) =>
+      client.core.patchNamespacedSecret(
+        {
+          name,
+          namespace,
+          body: asModel(client.k8s.V1Secret, body),
+          fieldManager: FIELD_MANAGER,
+          force: true,
+          ...(dryRun ? { dryRun: 'All' } : {}),
+        },
+        options,
+      ),
+    { name: 'Content-Type', value: client.k8s.PatchStrategy.ServerSideApply },
+  );
+}

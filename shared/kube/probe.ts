@@ -1,0 +1,133 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import type { ResourcePermission } from '../remote-secret/istio-reader-rbac.ts';
+import { UnverifiableError, type ClusterProbe } from '../remote-secret/verify.ts';
+import type { ClientNodeModule } from './client-node.ts';
+import { asModel, KubeClient } from './client.ts';
+
+/**
+ * A client-node KubeConfig for the current context of a kubeconfig that the sanitizer has
+ * rebuilt, made from reviewed fields only and through `loadFromOptions`, which reads no file
+ * and runs nothing. Fields that would make client-node read a file (`certificate-authority`)
+ * or act on istiod's behalf in ways we cannot reproduce are refused; an oidc auth provider is
+ * used as its id-token, without client-node's refresh (which would call the issuer URL the
+ * secret names).
+ */
+export function kubeConfigFromSanitized(k8s: ClientNodeModule, config: SanitizedKubeconfig): KubeConfig {
+  const contextName = config['current-context'];
+  const context = config.contexts.find((entry) => entry.name === contextName)?.context ?? {};
+  const cluster = config.clusters.find((entry) => entry.name === context['cluster'])?.cluster ?? {};
+  const user = config.users.find((entry) => entry.name === context['user'])?.user ?? {};
+  if (typeof cluster['certificate-authority'] === 'string') {
+    throw new UnverifiableError(
+      "the kubeconfig reads its CA from a file on istiod's disk (certificate-authority), which verify cannot see",
+    );
+  }
+  if (
+    user['as-groups'] !== undefined ||
+    user['as-user-extra'] !== undefined ||
+    user['as-uid'] !== undefined
+  ) {
+    throw new UnverifiableError(
+      'the kubeconfig impersonates groups or extras, which verify does not reproduce',
+    );
+  }
+  const provider = user['auth-provider'] as { name?: unknown; config?: Record<string, unknown> } | undefined;
+  let token = stringField(user, 'token');
+  if (provider !== undefined) {
+    const idToken = provider.config?.['id-token'];
+    if (provider.name !== 'oidc' || typeof idToken !== 'string' || idToken === '') {
+      throw new UnverifiableError(
+        'the kubeconfig uses an auth provider without an id-token, which verify cannot use',
+      );
+    }
+    token = idToken;
+  }
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [
+      {
+        name: 'remote',
+        server: stringField(cluster, 'server') ?? '',
+        caData: stringField(cluster, 'certificate-authority-data'),
+        tlsServerName: stringField(cluster, 'tls-server-name'),
+        skipTLSVerify: cluster['insecure-skip-tls-verify'] === true,
+        proxyUrl: stringField(cluster, 'proxy-url'),
+      },
+    ],
+    users: [
+      {
+        name: 'remote',
+        token,
+        certData: stringField(user, 'client-certificate-data'),
+        keyData: stringField(user, 'client-key-data'),
+        username: stringField(user, 'username'),
+        password: stringField(user, 'password'),
+        impersonateUser: stringField(user, 'as'),
+      },
+    ],
+    contexts: [{ name: 'remote', cluster: 'remote', user: 'remote' }],
+    currentContext: 'remote',
+  });
+  return kubeConfig;
+}
+
+/** The probe verify uses: client-node calls bounded by the per-cluster deadline. */
+export function createClusterProbe(
+  k8s: ClientNodeModule,
+  config: SanitizedKubeconfig,
+  signal: AbortSignal,
+  requestTimeoutMs: number,
+): ClusterProbe {
+  const client = new KubeClient(k8s, kubeConfigFromSanitized(k8s, config), { requestTimeoutMs, signal });
+  return {
+    async serverVersion() {
+      const info = await client.call('get the server version', (options) =>
+        client.version.getCode({}, options),
+      );
+      return info.gitVersion;
+    },
+    async whoAmI() {
+      const review = await client.read('create a SelfSubjectReview', (options) =>
+        client.authentication.createSelfSubjectReview(
+          {
+            body: asModel(k8s.V1SelfSubjectReview, {
+              apiVersion: 'authentication.k8s.io/v1',
+              kind: 'SelfSubjectReview',
+            }),
+          },
+          options,
+        ),
+      );
+      return review?.status?.userInfo?.username;
+    },
+    async can(permission: ResourcePermission) {
+      const review = await client.call(
+        `create a SelfSubjectAccessReview (${permission.verb} ${permission.resource})`,
+        (options) =>
+          client.authorization.createSelfSubjectAccessReview(
+            {
+              body: asModel(k8s.V1SelfSubjectAccessReview, {
+                apiVersion: 'authorization.k8s.io/v1',
+                kind: 'SelfSubjectAccessReview',
+                spec: {
+                  resourceAttributes: {
+                    group: permission.group,
+                    resource: permission.resource,
+                    verb: permission.verb,
+                  },
+                },
+              }),
+            },
+            options,
+          ),
+      );
+      return review.status?.allowed === true;
+    },
+  };
+}
+
+function stringField(record: Record<string, unknown>, key: string): string | undefined {
+  const value = record[key];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}

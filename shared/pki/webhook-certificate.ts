@@ -1,0 +1,182 @@
+import { X509Certificate } from 'node:crypto';
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import type { ClientNodeModule } from '../kube/client-node.ts';
+import { toKubeError } from '../kube/errors.ts';
+import { createCertificateAuthority, issueServingCertificate } from './certificate.ts';
+
+/**
+ * The serving certificate for the webhook in clusters without cert-manager, as the plugin's
+ * `kubectl remote-secret webhook-cert` writes it: a CA of our own and a leaf for the Service's DNS
+ * names in a `kubernetes.io/tls` Secret the Deployment mounts (the webhook reloads it without a
+ * restart), and the CA in the ValidatingWebhookConfiguration's caBundle. Re-running it rotates
+ * both; the previous CA stays in caBundle so the API server trusts old and new pods meanwhile.
+ */
+export interface WebhookCertificateOptions {
+  readonly namespace: string;
+  readonly service: string;
+  readonly secretName: string;
+  readonly webhookConfiguration: string;
+  /** Leaf validity; renew by re-running before it ends. */
+  readonly validityDays: number;
+  readonly now?: Date;
+}
+
+export const WEBHOOK_CERTIFICATE_DEFAULTS = {
+  namespace: 'remote-secret-webhook',
+  service: 'remote-secret-webhook',
+  secretName: 'remote-secret-webhook-tls',
+  webhookConfiguration: 'remote-secret-webhook',
+  validityDays: 365,
+} as const satisfies WebhookCertificateOptions;
+
+export interface WebhookCertificatePlan {
+  /** The `kubernetes.io/tls` Secret as plain JSON (data base64). */
+  readonly secret: {
+    readonly apiVersion: 'v1';
+    readonly kind: 'Secret';
+    readonly type: 'kubernetes.io/tls';
+    readonly metadata: {
+      readonly name: string;
+      readonly namespace: string;
+      readonly labels: Record<string, string>;
+    };
+    readonly data: { readonly 'tls.crt': string; readonly 'tls.key': string; readonly 'ca.crt': string };
+  };
+  /** base64 of the PEM bundle for every webhook's clientConfig.caBundle. */
+  readonly caBundle: string;
+  readonly dnsNames: readonly string[];
+  readonly notAfter: Date;
+}
+
+/** The DNS names the API server may dial for a `service` clientConfig. */
+export function serviceDnsNames(service: string, namespace: string): string[] {
+  return [
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+    `${service}.${namespace}`,
+    service,
+  ];
+}
+
+/** Pure: a new CA and leaf, and the caBundle that trusts them (plus `previousCaPem`, if given). */
+export function planWebhookCertificate(
+  options: WebhookCertificateOptions,
+  previousCaPem?: string,
+): WebhookCertificatePlan {
+  const now = options.now ?? new Date();
+  const ca = createCertificateAuthority({
+    commonName: `${options.service}.${options.namespace} webhook CA`,
+    // The CA outlives its leaves so a leaf can be re-issued without touching caBundle's trust.
+    validityDays: options.validityDays * 2,
+    now,
+  });
+  const dnsNames = serviceDnsNames(options.service, options.namespace);
+  const leaf = issueServingCertificate(ca, { hosts: dnsNames, validityDays: options.validityDays, now });
+  const previous = previousCaPem === undefined ? [] : stillValidCertificates(previousCaPem, now);
+  const bundle = [ca.certificatePem, ...previous].join('');
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  return {
+    secret: {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: {
+        name: options.secretName,
+        namespace: options.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'kubectl-remote-secret' },
+      },
+      data: {
+        'tls.crt': b64(leaf.certificatePem),
+        'tls.key': b64(leaf.privateKeyPem),
+        'ca.crt': b64(bundle),
+      },
+    },
+    caBundle: b64(bundle),
+    dnsNames,
+    notAfter: new Date(leaf.certificate.validTo),
+  };
+}
+
+/** The PEM certificates in `pem` that have not expired at `now` (older CAs drop out of the bundle). */
+function stillValidCertificates(pem: string, now: Date): string[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+  return blocks
+    .filter((block) => {
+      try {
+        return new Date(new X509Certificate(block).validTo) > now;
+      } catch {
+        return false;
+      }
+    })
+    .slice(0, 1)
+    .map((block) => (block.endsWith('\n') ? block : `${block}\n`));
+}
+
+/**
+ * Write the plan with the operator's own kubeconfig: create or replace the Secret, then set
+ * caBundle on every webhook of the configuration (JSON patch). Returns what was written. Failed
+ * calls become KubeErrors that say which call, on which server, and what to check.
+ */
+export async function installWebhookCertificate(
+  k8s: ClientNodeModule,
+  kubeConfig: KubeConfig,
+  options: WebhookCertificateOptions,
+): Promise<WebhookCertificatePlan> {
+  const server = kubeConfig.getCurrentCluster()?.server ?? '(unknown server)';
+  const call = async <T>(action: string, request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request();
+    } catch (error) {
+      throw toKubeError(error, { server, action });
+    }
+  };
+  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const admission = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const secretRef = `Secret ${options.namespace}/${options.secretName}`;
+  let existing: V1Secret | undefined;
+  try {
+    existing = await core.readNamespacedSecret({ name: options.secretName, namespace: options.namespace });
+  } catch (error) {
+    if (statusOf(error) !== 404) throw toKubeError(error, { server, action: `read ${secretRef}` });
+  }
+  const previousCa = existing?.data?.['ca.crt'];
+  const plan = planWebhookCertificate(
+    options,
+    previousCa === undefined ? undefined : Buffer.from(previousCa, 'base64').toString('utf8'),
+  );
+  const resourceVersion = existing?.metadata?.resourceVersion;
+  // client-node sends plain data as it is; the JSON round trip gives it the V1Secret type.
+  const wire = {
+    ...plan.secret,
+    metadata: { ...plan.secret.metadata, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
+  };
+  const body = JSON.parse(JSON.stringify(wire)) as V1Secret;
+  await (existing === undefined
+    ? call(`create ${secretRef}`, () => core.createNamespacedSecret({ namespace: options.namespace, body }))
+    : call(`replace ${secretRef}`, () =>
+        core.replaceNamespacedSecret({ name: options.secretName, namespace: options.namespace, body }),
+      ));
+  const configurationRef = `ValidatingWebhookConfiguration ${options.webhookConfiguration}`;
+  const configuration = await call(`read ${configurationRef}`, () =>
+    admission.readValidatingWebhookConfiguration({ name: options.webhookConfiguration }),
+  );
+  const patch = (configuration.webhooks ?? []).map((_webhook, index) => ({
+    op: 'add',
+    path: `/webhooks/${index}/clientConfig/caBundle`,
+    value: plan.caBundle,
+  }));
+  await call(`set caBundle on ${configurationRef}`, () =>
+    admission.patchValidatingWebhookConfiguration(
+      { name: options.webhookConfiguration, body: patch },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    ),
+  );
+  return plan;
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (error !== null && typeof error === 'object' && 'code' in error && typeof error.code === 'number') {
+    return error.code;
+  }
+  return undefined;
+}

@@ -1,0 +1,304 @@
+import { decodeJwt } from 'jose';
+import { reviewKubeconfig } from '../kubeconfig/review.ts';
+import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import type { Violation } from '../violations.ts';
+import { readerPermissions, type ResourcePermission } from './istio-reader-rbac.ts';
+import { secretRef, type RemoteCluster, type RemoteSecret } from './model.ts';
+
+/** What verify asks of one remote API server, with the secret's own credentials. */
+export interface ClusterProbe {
+  /** GET /version: proves the server answers over TLS with the secret's CA. */
+  serverVersion(): Promise<string>;
+  /** SelfSubjectReview: the user the token authenticates as; undefined when the API is not served. */
+  whoAmI(): Promise<string | undefined>;
+  /** SelfSubjectAccessReview for one permission, cluster-wide. */
+  can(permission: ResourcePermission): Promise<boolean>;
+}
+
+/**
+ * Builds a probe from a kubeconfig the sanitizer has already rebuilt; it must never see the
+ * original text. Throws UnverifiableError when the config needs something verify will not do.
+ */
+export type ProbeFactory = (config: SanitizedKubeconfig, signal: AbortSignal) => ClusterProbe;
+
+/** The kubeconfig is allowed, but verify cannot reproduce it from here (a CA file on istiod's disk). */
+export class UnverifiableError extends Error {
+  override readonly name = 'UnverifiableError';
+  readonly code = 'unverifiable';
+}
+
+export type CheckStatus = 'ok' | 'failed' | 'skipped';
+
+export interface ClusterVerification {
+  readonly source: string;
+  readonly secret: string;
+  readonly cluster: string;
+  readonly server: string | undefined;
+  readonly status: 'ok' | 'failed';
+  readonly kubeconfig: { readonly status: CheckStatus; readonly violations: readonly Violation[] };
+  readonly reachable: {
+    readonly status: CheckStatus;
+    readonly serverVersion?: string;
+    readonly message?: string;
+  };
+  readonly auth: { readonly status: CheckStatus; readonly user?: string; readonly message?: string };
+  readonly rbac: {
+    readonly status: CheckStatus;
+    readonly missing: readonly string[];
+    readonly message?: string;
+  };
+  /** `expires` is an ISO time, or null for a token without `exp` (legacy) or one we cannot read. */
+  readonly expiry: {
+    readonly status: 'ok' | 'failed' | 'unknown';
+    readonly expires: string | null;
+    readonly message: string;
+  };
+}
+
+export interface VerifyOptions {
+  /** Per-cluster deadline: every call for one cluster is abandoned after it. */
+  readonly timeoutMs: number;
+  readonly now: Date;
+  readonly permissions?: readonly ResourcePermission[];
+  /** Clusters checked at the same time. */
+  readonly parallelClusters?: number;
+  /** SelfSubjectAccessReviews in flight per cluster. */
+  readonly parallelReviews?: number;
+}
+
+/** Verify every cluster of every secret, several at a time; results keep the input order. */
+export async function verifySecrets(
+  secrets: readonly RemoteSecret[],
+  options: VerifyOptions,
+  connect: ProbeFactory,
+): Promise<ClusterVerification[]> {
+  const jobs = secrets.flatMap((secret) => secret.clusters.map((cluster) => ({ secret, cluster })));
+  return mapLimited(jobs, options.parallelClusters ?? 8, ({ secret, cluster }) =>
+    verifyCluster(secret, cluster, options, connect),
+  );
+}
+
+/**
+ * One cluster: review the kubeconfig (nothing else happens if the sanitizer refuses it), read
+ * the token's expiry, then ask the server, in order, for its version, who the token is, and
+ * each permission of Istio's reader role. Each step that cannot run is `skipped`, with why.
+ */
+export async function verifyCluster(
+  secret: RemoteSecret,
+  cluster: RemoteCluster,
+  options: VerifyOptions,
+  connect: ProbeFactory,
+): Promise<ClusterVerification> {
+  const base = { source: secret.source, secret: secretRef(secret), cluster: cluster.id };
+  const skipped = (message: string) => ({ status: 'skipped' as const, message });
+  if (!cluster.kubeconfig.ok) {
+    return failedKubeconfig(base, [
+      {
+        code: 'invalid-kubeconfig',
+        path: `${cluster.field}.${cluster.id}`,
+        message: cluster.kubeconfig.reason,
+      },
+    ]);
+  }
+  // Empty allow-list: verify itself runs no exec plugin and reads no file, whatever istiod allows.
+  const review = reviewKubeconfig(cluster.kubeconfig.text, { allow: new Set() });
+  if (!review.allowed) return failedKubeconfig(base, review.violations);
+  const config = review.config;
+  const current = currentEntries(config);
+  const expiry = tokenExpiry(current.credential, options.now);
+  const result = {
+    ...base,
+    server: current.server,
+    kubeconfig: { status: 'ok' as const, violations: [] },
+    expiry,
+  };
+
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let probe: ClusterProbe;
+  try {
+    probe = connect(config, signal);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return finish({
+      ...result,
+      reachable: skipped(`not checked: ${message}`),
+      auth: skipped('not checked'),
+      rbac: { ...skipped('not checked'), missing: [] },
+    });
+  }
+
+  let serverVersion: string | undefined;
+  try {
+    serverVersion = await probe.serverVersion();
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'unauthorized') {
+      return finish({
+        ...result,
+        reachable: { status: 'ok' },
+        auth: { status: 'failed', message: 'the server refused the token (401 Unauthorized)' },
+        rbac: { ...skipped('not checked: the token does not authenticate'), missing: [] },
+      });
+    }
+    if (code === 'unreachable' || code === 'tls' || code === 'timeout' || code === undefined) {
+      return finish({
+        ...result,
+        reachable: { status: 'failed', message: messageOf(error) },
+        auth: skipped('not checked: the server cannot be reached'),
+        rbac: { ...skipped('not checked: the server cannot be reached'), missing: [] },
+      });
+    }
+    // Any other answer (403 on /version, say) still proves the server is there.
+  }
+  const reachable =
+    serverVersion === undefined ? { status: 'ok' as const } : { status: 'ok' as const, serverVersion };
+
+  let user: string | undefined;
+  try {
+    user = await probe.whoAmI();
+  } catch (error) {
+    return finish({
+      ...result,
+      reachable,
+      auth: { status: 'failed', message: messageOf(error) },
+      rbac: { ...skipped('not checked: the token does not authenticate'), missing: [] },
+    });
+  }
+  const auth = user === undefined ? { status: 'ok' as const } : { status: 'ok' as const, user };
+
+  const permissions = options.permissions ?? readerPermissions();
+  try {
+    const allowed = await mapLimited(permissions, options.parallelReviews ?? 16, (permission) =>
+      probe.can(permission),
+    );
+    const missing = permissions.filter((_, index) => allowed[index] !== true).map(describePermission);
+    const rbac =
+      missing.length === 0
+        ? { status: 'ok' as const, missing }
+        : {
+            status: 'failed' as const,
+            missing,
+            message: `missing ${missing.length} of the ${permissions.length} permissions of Istio's reader ClusterRole`,
+          };
+    return finish({ ...result, reachable, auth, rbac });
+  } catch (error) {
+    return finish({
+      ...result,
+      reachable,
+      auth,
+      rbac: { status: 'failed', missing: [], message: messageOf(error) },
+    });
+  }
+}
+
+function finish(verification: Omit<ClusterVerification, 'status'>): ClusterVerification {
+  const failed =
+    verification.kubeconfig.status !== 'ok' ||
+    verification.reachable.status !== 'ok' ||
+    verification.auth.status !== 'ok' ||
+    verification.rbac.status !== 'ok' ||
+    verification.expiry.status === 'failed';
+  return { ...verification, status: failed ? 'failed' : 'ok' };
+}
+
+function failedKubeconfig(
+  base: Pick<ClusterVerification, 'source' | 'secret' | 'cluster'>,
+  violations: readonly Violation[],
+): ClusterVerification {
+  const why = 'not checked: the kubeconfig is refused';
+  return finish({
+    ...base,
+    server: undefined,
+    kubeconfig: { status: 'failed', violations },
+    reachable: { status: 'skipped', message: why },
+    auth: { status: 'skipped', message: why },
+    rbac: { status: 'skipped', missing: [], message: why },
+    expiry: { status: 'unknown', expires: null, message: why },
+  });
+}
+
+/** The server and the bearer credential of the current context (validated to exist). */
+function currentEntries(config: SanitizedKubeconfig): {
+  server: string | undefined;
+  credential: string | undefined;
+} {
+  const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
+  const cluster = config.clusters.find((entry) => entry.name === context?.['cluster'])?.cluster;
+  const user = config.users.find((entry) => entry.name === context?.['user'])?.user;
+  const server = typeof cluster?.['server'] === 'string' ? cluster['server'] : undefined;
+  const token = user?.['token'];
+  if (typeof token === 'string' && token !== '') return { server, credential: token };
+  const provider = user?.['auth-provider'] as { name?: string; config?: Record<string, string> } | undefined;
+  const idToken = provider?.config?.['id-token'];
+  return { server, credential: typeof idToken === 'string' && idToken !== '' ? idToken : undefined };
+}
+
+/**
+ * The token's `exp`, read without verifying the signature (only the issuer could; the server
+ * does that when it authenticates the token). A legacy ServiceAccount token has no `exp`.
+ */
+export function tokenExpiry(token: string | undefined, now: Date): ClusterVerification['expiry'] {
+  if (token === undefined) {
+    return {
+      status: 'unknown',
+      expires: null,
+      message: 'no bearer token (client certificate or basic auth)',
+    };
+  }
+  let exp: unknown;
+  try {
+    exp = decodeJwt(token).exp;
+  } catch {
+    return { status: 'unknown', expires: null, message: 'the token is not a JWT; its lifetime is unknown' };
+  }
+  if (exp === undefined) {
+    return { status: 'ok', expires: null, message: 'never expires (a legacy ServiceAccount token)' };
+  }
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) {
+    return { status: 'unknown', expires: null, message: 'the token has an unreadable exp claim' };
+  }
+  const expires = new Date(exp * 1000);
+  if (expires.getTime() <= now.getTime()) {
+    return {
+      status: 'failed',
+      expires: expires.toISOString(),
+      message: `expired at ${expires.toISOString()}`,
+    };
+  }
+  return { status: 'ok', expires: expires.toISOString(), message: `expires at ${expires.toISOString()}` };
+}
+
+export function describePermission(permission: ResourcePermission): string {
+  const resource =
+    permission.group === '' ? permission.resource : `${permission.group}/${permission.resource}`;
+  return `${permission.verb} ${resource}`;
+}
+
+function codeOf(error: unknown): string | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Map with at most `limit` calls in flight; results in input order. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

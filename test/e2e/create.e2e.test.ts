@@ -1,0 +1,604 @@
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { decodeJwt } from 'jose';
+import { load, loadAll } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { GOLDEN_PLACEHOLDERS } from '../../cmd/testdata/placeholders.ts';
+import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
+import { send } from '../../webhook/testdata/client.ts';
+import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
+import { PLUGIN, REPO_ROOT } from '../cli.ts';
+import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
+import { kubectl } from '../harness/kubectl.ts';
+
+/**
+ * `create` and `verify` on two real control planes: `create` reads the *remote* and its output
+ * goes to the *primary*, where the remote-secret webhook runs in enforce mode, so "accepted"
+ * below means the webhook judged the secret and let it in.
+ */
+const binaryPath = inject('kubeTestenvBinary');
+const WEBHOOK_BIN = fileURLToPath(new URL('../../bin/remote-secret-webhook', import.meta.url));
+const WEBHOOK_MANIFEST = fileURLToPath(
+  new URL('../../manifests/base/validatingwebhookconfiguration.yaml', import.meta.url),
+);
+const GOLDEN = fileURLToPath(new URL('../../cmd/testdata/golden/create-remote.yaml', import.meta.url));
+const NAMESPACE = 'istio-system';
+const READER = 'istio-reader-service-account';
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The built plugin, without blocking this process (the webhook child logs to us meanwhile). */
+function plugin(args: readonly string[], input = ''): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PLUGIN, args, {
+      cwd: REPO_ROOT,
+      // Never the user's own kubeconfig: every run names its kubeconfig.
+      env: { ...process.env, KUBECONFIG: '', HOME: tmpdir(), NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      resolve({ status, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+interface SecretOut {
+  readonly metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  };
+  readonly stringData: Record<string, string>;
+}
+
+/** The remote secret `create` printed, and its one kubeconfig. */
+function parseSecret(yaml: string): { secret: SecretOut; key: string; kubeconfig: string; token: string } {
+  // istioctl's format ends with `---`, which starts an empty second document.
+  const secret = loadAll(yaml)[0] as SecretOut;
+  const [key, kubeconfig] = Object.entries(secret.stringData)[0] ?? ['', ''];
+  const config = load(kubeconfig) as { users: { user: { token?: string } }[] };
+  return { secret, key, kubeconfig, token: config.users[0]?.user.token ?? '' };
+}
+
+/** The one user entry of a kubeconfig: it must hold a token and nothing that runs or reads. */
+function userOf(kubeconfig: string): unknown {
+  return (load(kubeconfig) as { users: { user: unknown }[] }).users[0]?.user;
+}
+
+type Webhook = ChildProcessByStdio<null, Readable, Readable> & { port: number };
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A TCP port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+describe.skipIf(binaryPath === null)('create and verify on a real primary and remote', () => {
+  let primary: TestCluster;
+  let remote: TestCluster;
+  let tls: TlsFixture | undefined;
+  let webhook: Webhook | undefined;
+  let dir: string | undefined;
+  /** The first secret, for cluster ID "east". */
+  let east: ReturnType<typeof parseSecret>;
+  let eastYaml: string;
+
+  const onRemote = (...args: string[]) => kubectl(remote.kubeconfigPath, args);
+  const onPrimary = (args: string[], input?: string) =>
+    kubectl(primary.kubeconfigPath, args, input === undefined ? {} : { input });
+  const create = (...args: string[]) => plugin(['create', '--kubeconfig', remote.kubeconfigPath, ...args]);
+  const withKubeconfig = (name: string, text: string) => {
+    const file = join(dir ?? tmpdir(), name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  async function startWebhook(fixture: TlsFixture): Promise<Webhook> {
+    const child = spawn(
+      WEBHOOK_BIN,
+      [
+        ...[
+          '--kubeconfig',
+          primary.kubeconfigPath,
+          '--tls-cert-file',
+          fixture.certFile,
+          '--tls-key-file',
+          fixture.keyFile,
+        ],
+        ...[
+          '--address',
+          '127.0.0.1',
+          '--port',
+          '0',
+          '--local-cluster-id',
+          'primary',
+          '--namespace',
+          NAMESPACE,
+        ],
+        ...['--mode', 'enforce', '--shutdown-delay', '0'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+        const line = output.split('\n').find((entry) => entry.includes('remote-secret-webhook listening'));
+        if (line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
+      });
+      child.on('exit', (code) => {
+        reject(new Error(`the webhook exited ${String(code)}:\n${output}`));
+      });
+    });
+    await eventually(
+      async () =>
+        (await send(undefined, { port, ca: fixture.ca.certificatePem, path: '/readyz' })).status === 200,
+    );
+    // Register the shipped configuration, pointed at this process, and wait until it judges.
+    const shipped = load(readFileSync(WEBHOOK_MANIFEST, 'utf8')) as { webhooks: { clientConfig: unknown }[] };
+    const configuration = {
+      ...shipped,
+      webhooks: shipped.webhooks.map((entry) => ({
+        ...entry,
+        clientConfig: {
+          url: `https://127.0.0.1:${String(port)}/validate`,
+          caBundle: Buffer.from(fixture.ca.certificatePem).toString('base64'),
+        },
+      })),
+    };
+    const registered = await onPrimary(['apply', '-f', '-'], JSON.stringify(configuration));
+    expect(registered.status, registered.stderr).toBe(0);
+    const probe = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'probe', namespace: NAMESPACE, labels: { 'istio/multiCluster': 'true' } },
+      stringData: { probe: kubeconfigFixture('exec') },
+    });
+    await eventually(async () => {
+      const result = await onPrimary(['apply', '--dry-run=server', '-f', '-'], probe);
+      return result.stderr.includes('denied the request');
+    });
+    return Object.assign(child, { port });
+  }
+
+  beforeAll(async () => {
+    const built = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+    dir = mkdtempSync(join(tmpdir(), 'create-e2e-'));
+    tls = writeTlsFixture();
+    const options = binaryPath === null ? {} : { binaryPath };
+    [primary, remote] = await Promise.all([
+      startCluster('primary', options),
+      startCluster('remote', options),
+    ]);
+    const namespace = await onPrimary(['create', 'namespace', NAMESPACE]);
+    expect(namespace.status, namespace.stderr).toBe(0);
+    webhook = await startWebhook(tls);
+  });
+
+  afterAll(async () => {
+    if (webhook !== undefined && webhook.exitCode === null) {
+      const exited = new Promise((resolve) => webhook?.on('exit', resolve));
+      webhook.kill('SIGTERM');
+      await exited;
+    }
+    await stopAllClusters();
+    if (tls !== undefined) rmSync(tls.dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates the reader account, RBAC and token on the remote; kubectl apply to the primary is accepted by the webhook', async () => {
+    const run = await create('--name', 'east');
+    expect(run.status, run.stderr).toBe(0);
+    // The only thing on stderr is the warning that 127.0.0.1 (the test clusters) is loopback.
+    expect(run.stderr).toContain('loopback address');
+    // Progress goes to a terminal only; here stderr is a pipe.
+    expect(run.stderr).not.toContain('Reading the remote cluster');
+    eastYaml = run.stdout;
+    east = parseSecret(run.stdout);
+    expect(east.secret.metadata.name).toBe('istio-remote-secret-east');
+    expect(userOf(east.kubeconfig)).toEqual({ token: east.token });
+
+    for (const object of [
+      ['serviceaccount', READER, '-n', NAMESPACE],
+      ['clusterrole', 'istio-reader-clusterrole-istio-system'],
+      ['clusterrolebinding', 'istio-reader-clusterrole-istio-system'],
+      ['secret', `${READER}-istio-remote-secret-token`, '-n', NAMESPACE],
+    ]) {
+      const found = await onRemote('get', ...object);
+      expect(found.status, found.stderr).toBe(0);
+    }
+
+    const applied = await onPrimary(['apply', '-f', '-'], run.stdout);
+    expect(applied.stderr).toBe('');
+    expect(applied.stdout.trim()).toBe('secret/istio-remote-secret-east created');
+  });
+
+  it('prints exactly the golden format, token and CA aside', () => {
+    const ca = /certificate-authority-data: (\S+)/.exec(eastYaml)?.[1] ?? '';
+    const normalized = eastYaml
+      .replace(remote.server, GOLDEN_PLACEHOLDERS.server)
+      .replace(ca, GOLDEN_PLACEHOLDERS.caData)
+      .replace(east.token, GOLDEN_PLACEHOLDERS.token);
+    expect(normalized).toBe(readFileSync(GOLDEN, 'utf8'));
+    expect(Buffer.from(ca, 'base64').toString('utf8')).toBe(readFileSync(remote.caFile, 'utf8'));
+  });
+
+  it("the secret's kubeconfig lists pods on the remote and is refused a write", async () => {
+    const file = withKubeconfig('east.kubeconfig', east.kubeconfig);
+    const read = await kubectl(file, ['get', 'pods', '--all-namespaces']);
+    expect(read.status, read.stderr).toBe(0);
+    const write = await kubectl(file, ['create', 'configmap', 'probe', '-n', 'default']);
+    expect(write.status).not.toBe(0);
+    expect(write.stderr).toContain('forbidden');
+    expect(write.stderr).toContain(`system:serviceaccount:${NAMESPACE}:${READER}`);
+  });
+
+  it('verify on the primary reports every check OK', async () => {
+    const table = await plugin(['verify', '--kubeconfig', primary.kubeconfigPath]);
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^CLUSTER\s+SECRET\s+REACHABLE\s+AUTH\s+RBAC\s+EXPIRES\s+STATUS\n/);
+    expect(table.stdout).toMatch(
+      /east\s+istio-system\/istio-remote-secret-east\s+yes \(v1\.\d+\.\d+\)\s+yes\s+ok\s+never\s+OK/,
+    );
+
+    const json = await plugin(['verify', '--kubeconfig', primary.kubeconfigPath, '-o', 'json']);
+    expect(json.status).toBe(0);
+    const document = JSON.parse(json.stdout) as {
+      clusters: {
+        cluster: string;
+        status: string;
+        checks: Record<string, { status: string; user?: string }>;
+      }[];
+    };
+    expect(document.clusters.map((entry) => [entry.cluster, entry.status])).toEqual([['east', 'ok']]);
+    const checks = document.clusters[0]?.checks ?? {};
+    expect(Object.values(checks).map((check) => check.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(checks['auth']?.user).toBe(`system:serviceaccount:${NAMESPACE}:${READER}`);
+  });
+
+  it('is idempotent: a second run changes nothing on the remote and prints the same secret', async () => {
+    const objects = () =>
+      onRemote(
+        'get',
+        `serviceaccount/${READER}`,
+        'clusterrole/istio-reader-clusterrole-istio-system',
+        'clusterrolebinding/istio-reader-clusterrole-istio-system',
+        '-n',
+        NAMESPACE,
+        '-o',
+        'jsonpath={range .items[*]}{.kind}/{.metadata.name}@{.metadata.resourceVersion} {end}',
+      );
+    const tokenSecrets = () =>
+      onRemote(
+        'get',
+        'secrets',
+        '-n',
+        NAMESPACE,
+        '--field-selector',
+        'type=kubernetes.io/service-account-token',
+        '-o',
+        'name',
+      );
+    const before = await objects();
+    const secretsBefore = await tokenSecrets();
+    const again = await create('--name', 'east');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toBe(eastYaml);
+    expect((await objects()).stdout).toBe(before.stdout);
+    expect((await tokenSecrets()).stdout).toBe(secretsBefore.stdout);
+  });
+
+  it('defaults --name to the UID of the remote kube-system namespace', async () => {
+    const uid = (await onRemote('get', 'namespace', 'kube-system', '-o', 'jsonpath={.metadata.uid}')).stdout;
+    expect(uid).toMatch(/^[0-9a-f-]{36}$/);
+    const run = await create();
+    expect(run.status, run.stderr).toBe(0);
+    const { secret, key } = parseSecret(run.stdout);
+    expect(key).toBe(uid);
+    expect(secret.metadata.name).toBe(`istio-remote-secret-${uid}`);
+    expect(secret.metadata.annotations['networking.istio.io/cluster']).toBe(uid);
+  });
+
+  it('--token-duration mints a TokenRequest token whose exp is right, and says when it expires', async () => {
+    const started = Date.now() / 1000;
+    const run = await create('--name', 'east', '--token-duration', '2h');
+    expect(run.status, run.stderr).toBe(0);
+    const { token, kubeconfig } = parseSecret(run.stdout);
+    const claims = decodeJwt(token);
+    expect(claims.exp).toBeGreaterThanOrEqual(Math.floor(started) + 7200 - 5);
+    expect(claims.exp).toBeLessThanOrEqual(Date.now() / 1000 + 7200 + 5);
+    expect(claims.sub).toBe(`system:serviceaccount:${NAMESPACE}:${READER}`);
+    expect(run.stderr).toContain(
+      `the token expires at ${new Date((claims.exp ?? 0) * 1000).toISOString()} (in 2h)`,
+    );
+    const works = await kubectl(withKubeconfig('bounded.kubeconfig', kubeconfig), ['get', 'pods', '-A']);
+    expect(works.status, works.stderr).toBe(0);
+    const verified = await plugin(['verify', '-f', '-', '-o', 'json'], run.stdout);
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(verified.stdout).toContain(`"expires": "${new Date((claims.exp ?? 0) * 1000).toISOString()}"`);
+  });
+
+  it('--rotate gives a new working token while the old one works until --retire-old', async () => {
+    const oldFile = withKubeconfig('old.kubeconfig', east.kubeconfig);
+    const rotated = await create('--name', 'east', '--rotate');
+    expect(rotated.status, rotated.stderr).toBe(0);
+    expect(rotated.stderr).toContain(
+      'the old token keeps working until you run create again with --retire-old',
+    );
+    const fresh = parseSecret(rotated.stdout);
+    expect(fresh.token).not.toBe(east.token);
+    const newFile = withKubeconfig('new.kubeconfig', fresh.kubeconfig);
+    expect((await kubectl(newFile, ['get', 'pods', '-A'])).status).toBe(0);
+    expect((await kubectl(oldFile, ['get', 'pods', '-A'])).status).toBe(0);
+
+    // Apply the rotated secret (the webhook accepts the update), then retire the old token.
+    const applied = await onPrimary(['apply', '-f', '-'], rotated.stdout);
+    expect(applied.status, applied.stderr).toBe(0);
+    const retired = await create('--name', 'east', '--retire-old');
+    expect(retired.status, retired.stderr).toBe(0);
+    expect(retired.stderr).toContain(`retired 1 old token Secret(s) of ${NAMESPACE}/${READER}`);
+    expect(parseSecret(retired.stdout).token).toBe(fresh.token);
+    expect((await kubectl(newFile, ['get', 'pods', '-A'])).status).toBe(0);
+    // The API server caches a successful token authentication for 10s.
+    await eventually(async () => {
+      const dead = await kubectl(oldFile, ['get', 'pods', '-A']);
+      return dead.status !== 0 && /Unauthorized|must be logged in/.test(dead.stderr);
+    }, 20_000);
+    east = fresh;
+  });
+
+  it('--dry-run prints every object it would create and changes nothing', async () => {
+    const dry = await create('--name', 'dry', '-n', 'dry-run-ns2', '--dry-run');
+    expect(dry.status, dry.stderr).toBe(0);
+    for (const text of [
+      '# would create Namespace dry-run-ns2',
+      `# would create ServiceAccount dry-run-ns2/${READER}`,
+      '# would create ClusterRole istio-reader-clusterrole-dry-run-ns2',
+      '# would create ClusterRoleBinding istio-reader-clusterrole-dry-run-ns2',
+      `# would create Secret dry-run-ns2/${READER}-istio-remote-secret-token`,
+      'token: DRY-RUN-PLACEHOLDER-TOKEN',
+    ]) {
+      expect(dry.stdout).toContain(text);
+    }
+    expect((await onRemote('get', 'namespace', 'dry-run-ns2')).stderr).toContain('NotFound');
+    expect((await onRemote('get', 'clusterrole', 'istio-reader-clusterrole-dry-run-ns2')).stderr).toContain(
+      'NotFound',
+    );
+  });
+
+  it('works with an operator kubeconfig that logs in through an exec plugin, and never copies it', async () => {
+    // An admin token, handed out by a small exec credential plugin as EKS or GKE logins do.
+    for (const args of [
+      ['create', 'serviceaccount', 'e2e-admin', '-n', 'kube-system'],
+      [
+        'create',
+        'clusterrolebinding',
+        'e2e-admin',
+        '--clusterrole',
+        'cluster-admin',
+        '--serviceaccount',
+        'kube-system:e2e-admin',
+      ],
+    ]) {
+      expect((await onRemote(...args)).status).toBe(0);
+    }
+    const adminToken = (
+      await onRemote('create', 'token', 'e2e-admin', '-n', 'kube-system', '--duration', '1h')
+    ).stdout.trim();
+    const marker = withKubeconfig('exec-ran', '');
+    rmSync(marker);
+    const script = withKubeconfig('credential-plugin.sh', '');
+    writeFileSync(
+      script,
+      `#!/bin/sh\ntouch '${marker}'\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${adminToken}"}}'\n`,
+    );
+    chmodSync(script, 0o755);
+    const operator = withKubeconfig(
+      'exec-operator.kubeconfig',
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'remote', cluster: { server: remote.server, 'certificate-authority': remote.caFile } },
+        ],
+        users: [
+          {
+            name: 'sso',
+            user: {
+              exec: {
+                apiVersion: 'client.authentication.k8s.io/v1',
+                command: script,
+                interactiveMode: 'Never',
+              },
+            },
+          },
+        ],
+        // A context namespace, which istioctl would have used for the secret (istio/istio#49780).
+        contexts: [{ name: 'remote-sso', context: { cluster: 'remote', user: 'sso', namespace: 'default' } }],
+        'current-context': 'remote-sso',
+      }),
+    );
+    const run = await plugin(['create', '--kubeconfig', operator, '--name', 'east']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+    const { kubeconfig, token, secret } = parseSecret(run.stdout);
+    expect(userOf(kubeconfig)).toEqual({ token });
+    expect(secret.metadata.namespace).toBe(NAMESPACE);
+    expect(run.stdout).not.toContain(script);
+    expect(run.stdout).not.toContain(adminToken);
+    expect(parseSecret(run.stdout).token).toBe(east.token);
+  });
+
+  it('--apply server-side applies into the primary, where the webhook checks it', async () => {
+    const run = await create('--name', 'applied', '--apply', '--primary-kubeconfig', primary.kubeconfigPath);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe('secret/istio-remote-secret-applied serverside-applied\n');
+    const stored = await onPrimary([
+      'get',
+      'secret',
+      'istio-remote-secret-applied',
+      '-n',
+      NAMESPACE,
+      '-o',
+      'jsonpath={.metadata.managedFields[0].manager}',
+    ]);
+    expect(stored.stdout).toBe('kubectl-remote-secret');
+  });
+
+  it('--apply warns that another secret holds the cluster ID, and reports the webhook refusing it', async () => {
+    const holder = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'hand-made', namespace: NAMESPACE, labels: { 'istio/multiCluster': 'true' } },
+      stringData: { dup: kubeconfigFixture('clean') },
+    });
+    const first = await onPrimary(['apply', '-f', '-'], holder);
+    expect(first.status, first.stderr).toBe(0);
+    const run = await create('--name', 'dup', '--apply', '--primary-kubeconfig', primary.kubeconfigPath);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(
+      `warning: secret ${NAMESPACE}/hand-made in the primary already holds cluster ID "dup"`,
+    );
+    expect(run.stderr).toMatch(
+      /error: refused to apply Secret istio-system\/istio-remote-secret-dup .*denied the request/,
+    );
+    expect(run.stderr).toContain('duplicate-cluster-id');
+  });
+
+  describe('errors a user can act on, with their exit status', () => {
+    it('unknown context: 2', async () => {
+      const run = await create('--context', 'nope');
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`error: context "nope" is not in ${remote.kubeconfigPath}`);
+      expect(run.stderr).toContain('hint: known contexts: remote');
+    });
+
+    it('invalid --name: 2', async () => {
+      const run = await create('--name', 'East_1');
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain('error: --name "East_1" is not a valid DNS-1123 label');
+    });
+
+    it('non-https --server: 2', async () => {
+      const run = await create('--name', 'east', '--server', 'http://10.0.0.1:6443');
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain('is not an https:// URL');
+    });
+
+    it('unreachable server, naming the URL: 1', async () => {
+      const port = await closedPort();
+      const dead = readFileSync(remote.kubeconfigPath, 'utf8').replace(
+        remote.server,
+        `https://127.0.0.1:${String(port)}`,
+      );
+      const run = await plugin([
+        'create',
+        '--kubeconfig',
+        withKubeconfig('dead.kubeconfig', dead),
+        '--name',
+        'east',
+      ]);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(
+        `error: cannot reach the API server at https://127.0.0.1:${String(port)} (connection refused)`,
+      );
+      expect(run.stderr).toContain('hint: check the server address');
+    });
+
+    it('forbidden, naming the missing permission: 1', async () => {
+      for (const args of [
+        ['create', 'serviceaccount', 'limited', '-n', 'default'],
+        ['create', 'clusterrole', 'namespace-reader', '--verb', 'get', '--resource', 'namespaces'],
+        [
+          'create',
+          'clusterrolebinding',
+          'limited',
+          '--clusterrole',
+          'namespace-reader',
+          '--serviceaccount',
+          'default:limited',
+        ],
+      ]) {
+        expect((await onRemote(...args)).status).toBe(0);
+      }
+      const token = (await onRemote('create', 'token', 'limited', '-n', 'default')).stdout.trim();
+      const limited = withKubeconfig(
+        'limited.kubeconfig',
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [
+            { name: 'remote', cluster: { server: remote.server, 'certificate-authority': remote.caFile } },
+          ],
+          users: [{ name: 'limited', user: { token } }],
+          contexts: [{ name: 'limited', context: { cluster: 'remote', user: 'limited' } }],
+          'current-context': 'limited',
+        }),
+      );
+      const run = await plugin(['create', '--kubeconfig', limited, '--name', 'east']);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/error: forbidden to (get|list) \S+/);
+      expect(run.stderr).toContain('User "system:serviceaccount:default:limited" cannot');
+      expect(run.stderr).toMatch(/hint: ask a cluster admin for permission to (get|list) /);
+    });
+
+    it('token timeout, saying what to check: 1', async () => {
+      const run = await create('--name', 'east', '--rotate', '--timeout', '1ms');
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(
+        /error: the token controller did not fill token Secret istio-system\/\S+ with a token within 1ms/,
+      );
+      expect(run.stderr).toContain("hint: kube-controller-manager's token controller fills it");
+    });
+  });
+
+  it('verify fails (exit 1) for a secret whose token the remote refuses', async () => {
+    const bogus = east.kubeconfig.replace(east.token, 'not-a-valid-token');
+    const manifest = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'istio-remote-secret-bogus',
+        namespace: NAMESPACE,
+        labels: { 'istio/multiCluster': 'true' },
+      },
+      stringData: { bogus },
+    });
+    const run = await plugin(['verify', '-f', '-'], manifest);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(
+      /bogus\s+istio-system\/istio-remote-secret-bogus\s+yes\s+no\s+-\s+unknown\s+FAILED/,
+    );
+    expect(run.stdout).toContain('authentication failed');
+  });
+});

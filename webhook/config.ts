@@ -1,0 +1,293 @@
+import { accessSync, constants } from 'node:fs';
+import yargs from 'yargs';
+import { ADMISSION_MODES, type AdmissionMode } from '../shared/admission/decide.ts';
+import { AllowListError, parseAllowList } from '../shared/kubeconfig/allow-list.ts';
+import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
+
+/** Every setting, read once in `main`, validated, then passed down. */
+export interface WebhookConfig {
+  readonly address: string;
+  readonly port: number;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  readonly tlsReloadIntervalMs: number;
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  readonly namespaces: readonly string[];
+  readonly localClusterId: string | undefined;
+  readonly mode: AdmissionMode;
+  readonly allow: AllowList;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly shutdownDelayMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly events: boolean;
+  readonly logLevel: string;
+}
+
+/** A flag or environment variable that cannot work: one line on stderr, exit status 2. */
+export class ConfigError extends Error {
+  readonly code = 'invalid-config';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+export type ParsedCommandLine =
+  { readonly kind: 'run'; readonly config: WebhookConfig } | { readonly kind: 'exit' };
+
+export const ENV_PREFIX = 'REMOTE_SECRET_WEBHOOK';
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const OPTIONS = {
+  'tls-cert-file': {
+    type: 'string',
+    describe: 'Serving certificate (PEM); reloaded when it changes',
+    group: 'TLS:',
+  },
+  'tls-key-file': { type: 'string', describe: 'Serving key (PEM); reloaded when it changes', group: 'TLS:' },
+  'tls-reload-interval': {
+    type: 'number',
+    default: 10,
+    describe: 'Seconds between checks of the certificate and key files',
+    group: 'TLS:',
+  },
+  mode: {
+    choices: ADMISSION_MODES,
+    default: 'enforce' as AdmissionMode,
+    describe: 'enforce: deny; warn: allow with kubectl warnings; audit: allow, record only',
+    group: 'Policy:',
+  },
+  'local-cluster-id': {
+    type: 'string',
+    describe: "The primary cluster's own ID (istiod's CLUSTER_ID); a remote secret must not claim it",
+    group: 'Policy:',
+  },
+  allow: {
+    type: 'string',
+    array: true,
+    describe:
+      'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS: exec, tokenFile, clientKey, clientCertificate, or an auth provider name (repeatable or comma-separated)',
+    group: 'Policy:',
+  },
+  namespace: {
+    type: 'string',
+    array: true,
+    default: ['istio-system'],
+    describe: 'Namespace(s) whose remote secrets hold cluster IDs (where istiod reads them)',
+    group: 'Kubernetes:',
+  },
+  kubeconfig: {
+    type: 'string',
+    describe:
+      'Kubeconfig to reach the API server when not running in a cluster (trusted: the operator’s own)',
+    group: 'Kubernetes:',
+  },
+  context: { type: 'string', describe: 'Context in --kubeconfig to use', group: 'Kubernetes:' },
+  events: {
+    type: 'boolean',
+    default: true,
+    describe: 'Write a Warning Event for each secret with violations (--no-events to turn off)',
+    group: 'Kubernetes:',
+  },
+  address: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'Server:' },
+  port: { type: 'number', default: 8443, describe: 'HTTPS port', group: 'Server:' },
+  'request-timeout': {
+    type: 'number',
+    default: 3,
+    describe: "Seconds to receive and answer one request; keep it under the webhook's timeoutSeconds",
+    group: 'Server:',
+  },
+  'keep-alive-timeout': {
+    type: 'number',
+    default: 100,
+    describe: "Seconds an idle connection stays open; above the API server's 90 s so it closes first",
+    group: 'Server:',
+  },
+  'shutdown-delay': {
+    type: 'number',
+    default: 5,
+    describe: 'Seconds to keep serving after SIGTERM while /readyz fails and endpoints update',
+    group: 'Server:',
+  },
+  'shutdown-timeout': {
+    type: 'number',
+    default: 25,
+    describe: 'Seconds after SIGTERM by which in-flight requests must be done',
+    group: 'Server:',
+  },
+  'log-level': { choices: LOG_LEVELS, default: 'info' as string, describe: 'Log level', group: 'Server:' },
+} as const;
+
+/** Every flag `--help` lists (and each has a REMOTE_SECRET_WEBHOOK_<FLAG> variable). */
+export const FLAG_NAMES: readonly string[] = Object.keys(OPTIONS);
+
+/**
+ * Parse flags, with `REMOTE_SECRET_WEBHOOK_<FLAG>` environment variables as fallbacks
+ * (`--tls-cert-file` <- `REMOTE_SECRET_WEBHOOK_TLS_CERT_FILE`). `--help` prints and exits.
+ */
+export async function parseCommandLine(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  print: (text: string) => void = (text) => process.stdout.write(`${text}\n`),
+): Promise<ParsedCommandLine> {
+  const printed = { help: false };
+  const parser = yargs(argv)
+    .scriptName('remote-secret-webhook')
+    .usage(
+      'The admission webhook that checks Istio remote secrets (Secrets labelled istio/multiCluster: "true") on create and update.\n\nUsage: $0 --tls-cert-file FILE --tls-key-file FILE [options]',
+    )
+    .parserConfiguration({ 'camel-case-expansion': false })
+    .options(OPTIONS)
+    .example(
+      '$0 --tls-cert-file /tls/tls.crt --tls-key-file /tls/tls.key --local-cluster-id primary',
+      'In a cluster (the Deployment in manifests/)',
+    )
+    .example(
+      '$0 --kubeconfig ~/.kube/config --tls-cert-file tls.crt --tls-key-file tls.key --port 9443 --mode warn',
+      'Outside a cluster, for tests and demos',
+    )
+    .epilog(
+      `Every flag can also be set from the environment as ${ENV_PREFIX}_<FLAG>, e.g. ${ENV_PREFIX}_LOCAL_CLUSTER_ID. Exit status: 0 after a clean shutdown; 2 for a configuration error.`,
+    )
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error instanceof Error
+        ? new ConfigError(error.message, { cause: error })
+        : new ConfigError(message);
+    });
+  const args = await parser.parseAsync([...envArgs(argv, env), ...argv], {}, (_error, _argv, output) => {
+    if (output !== '') {
+      printed.help = true;
+      print(output);
+    }
+  });
+  if (printed.help) return { kind: 'exit' };
+  return { kind: 'run', config: validate(args) };
+}
+
+/** `REMOTE_SECRET_WEBHOOK_<FLAG>` for every flag not given on the command line. */
+function envArgs(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const given = new Set(argv.map((arg) => arg.replace(/^--(no-)?/, '').replace(/=.*$/, '')));
+  const out: string[] = [];
+  for (const flag of Object.keys(OPTIONS)) {
+    const value = env[`${ENV_PREFIX}_${flag.replaceAll('-', '_').toUpperCase()}`];
+    if (value === undefined || given.has(flag)) continue;
+    out.push(`--${flag}=${value}`);
+  }
+  return out;
+}
+
+interface RawArgs {
+  readonly 'tls-cert-file'?: string | undefined;
+  readonly 'tls-key-file'?: string | undefined;
+  readonly 'tls-reload-interval': number;
+  readonly mode: AdmissionMode;
+  readonly 'local-cluster-id'?: string | undefined;
+  readonly allow?: readonly (string | number)[] | undefined;
+  readonly namespace: readonly (string | number)[];
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+  readonly events: boolean;
+  readonly address: string;
+  readonly port: number;
+  readonly 'request-timeout': number;
+  readonly 'keep-alive-timeout': number;
+  readonly 'shutdown-delay': number;
+  readonly 'shutdown-timeout': number;
+  readonly 'log-level': string;
+}
+
+function validate(args: RawArgs): WebhookConfig {
+  const tlsCertFile = readableFile(args['tls-cert-file'], '--tls-cert-file');
+  const tlsKeyFile = readableFile(args['tls-key-file'], '--tls-key-file');
+  const kubeconfig =
+    args.kubeconfig === undefined ? undefined : readableFile(args.kubeconfig, '--kubeconfig');
+  const localClusterId = args['local-cluster-id'];
+  if (localClusterId !== undefined && (!LABEL_VALUE.test(localClusterId) || localClusterId.length > 63)) {
+    throw new ConfigError(
+      `--local-cluster-id ${JSON.stringify(localClusterId)}: a cluster ID is a label value (at most 63 letters, digits, "-", "_", ".")`,
+    );
+  }
+  const namespaces = [
+    ...new Set(args.namespace.flatMap((entry) => String(entry).split(',')).map((ns) => ns.trim())),
+  ].filter((ns) => ns !== '');
+  if (namespaces.length === 0) throw new ConfigError('--namespace: name at least one namespace');
+  for (const namespace of namespaces) {
+    if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+      throw new ConfigError(`--namespace ${namespace}: not a namespace name`);
+    }
+  }
+  let allow: AllowList;
+  try {
+    allow = parseAllowList((args.allow ?? []).map(String));
+  } catch (error) {
+    if (error instanceof AllowListError) throw new ConfigError(error.message, { cause: error });
+    throw error;
+  }
+  const port = args.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`--port ${port}: not a port`);
+  const requestTimeout = seconds(args['request-timeout'], '--request-timeout', 0.1, 29);
+  const keepAlive = seconds(args['keep-alive-timeout'], '--keep-alive-timeout', 1, 3600);
+  const shutdownDelay = seconds(args['shutdown-delay'], '--shutdown-delay', 0, 300);
+  const shutdownTimeout = seconds(args['shutdown-timeout'], '--shutdown-timeout', 0.1, 3600);
+  if (shutdownTimeout <= shutdownDelay) {
+    throw new ConfigError(
+      `--shutdown-timeout (${shutdownTimeout}s) must be longer than --shutdown-delay (${shutdownDelay}s)`,
+    );
+  }
+  return {
+    address: args.address,
+    port,
+    tlsCertFile,
+    tlsKeyFile,
+    tlsReloadIntervalMs: seconds(args['tls-reload-interval'], '--tls-reload-interval', 0.05, 3600) * 1000,
+    kubeconfig,
+    context: args.context,
+    namespaces,
+    localClusterId,
+    mode: args.mode,
+    allow,
+    requestTimeoutMs: requestTimeout * 1000,
+    keepAliveTimeoutMs: keepAlive * 1000,
+    shutdownDelayMs: shutdownDelay * 1000,
+    shutdownTimeoutMs: shutdownTimeout * 1000,
+    events: args.events,
+    logLevel: args['log-level'],
+  };
+}
+
+function readableFile(path: string | undefined, flag: string): string {
+  if (path === undefined || path === '') {
+    throw new ConfigError(
+      `${flag} is required (or set ${ENV_PREFIX}_${flag.slice(2).replaceAll('-', '_').toUpperCase()})`,
+    );
+  }
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    throw new ConfigError(
+      `${flag} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return path;
+}
+
+function seconds(value: number, flag: string, min: number, max: number): number {
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(`${flag} ${value}: must be a number of seconds from ${min} to ${max}`);
+  }
+  return value;
+}

@@ -1,0 +1,181 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { cachedKubeconfigReview } from '../shared/kubeconfig/review-cache.ts';
+import { RemoteSecretController } from '../shared/controller/remote-secret-controller.ts';
+import { logDecision, REDACT_PATHS } from './audit.ts';
+import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
+import { EventRecorder } from './events.ts';
+import { Lifecycle } from './lifecycle.ts';
+import { createMetrics } from './metrics.ts';
+import { createWebhookApp, createWebhookServer } from './server.ts';
+import { readKeyPair, TlsFilesError, TlsReloader } from './tls.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/**
+ * `remote-secret-webhook`: read the configuration once, build every part, serve until SIGTERM.
+ * Resolves with the exit status; configuration errors are one line on stderr and status 2.
+ */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let config: WebhookConfig;
+  try {
+    const parsed = await parseCommandLine(argv, env);
+    if (parsed.kind === 'exit') return EXIT_OK;
+    config = parsed.config;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`error: ${error.message}\nRun 'remote-secret-webhook --help' for usage.\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  const log = pino({
+    level: config.logLevel,
+    base: { component: 'remote-secret-webhook' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  });
+  try {
+    return await serve(config, log, env);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof TlsFilesError) {
+      log.fatal({ code: error.code }, error.message);
+      return EXIT_USAGE;
+    }
+    log.fatal({ err: error }, 'the webhook failed');
+    return EXIT_FAILED;
+  }
+}
+
+/** The operator's own kubeconfig (trusted): --kubeconfig, or the in-cluster service account. */
+function loadKubeConfig(config: WebhookConfig, env: NodeJS.ProcessEnv): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig !== undefined) {
+    kubeConfig.loadFromFile(config.kubeconfig);
+    if (config.context !== undefined) kubeConfig.setCurrentContext(config.context);
+  } else {
+    if ((env['KUBERNETES_SERVICE_HOST'] ?? '') === '') {
+      throw new ConfigError('not running in a cluster: pass --kubeconfig to reach the API server');
+    }
+    kubeConfig.loadFromCluster();
+  }
+  if (kubeConfig.getCurrentCluster() === null) {
+    throw new ConfigError(`--kubeconfig ${config.kubeconfig ?? ''}: no current cluster (check --context)`);
+  }
+  return kubeConfig;
+}
+
+async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv): Promise<number> {
+  const keyPair = readKeyPair(config.tlsCertFile, config.tlsKeyFile);
+  const kubeConfig = loadKubeConfig(config, env);
+  if (config.localClusterId === undefined) {
+    log.warn(
+      '--local-cluster-id is not set: a remote secret claiming the primary cluster ID will not be caught',
+    );
+  }
+
+  const controller = new RemoteSecretController({
+    kubeConfig,
+    namespaces: config.namespaces,
+    log: log.child({ component: 'controller' }),
+  });
+  const metrics = createMetrics(() => controller.index);
+  metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
+  const eventLog = log.child({ component: 'events' });
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const events = config.events
+    ? new EventRecorder({
+        // client-node serializes by declared type; a plain object is what it sends anyway.
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+        create: (namespace, body) => core.createNamespacedEvent({ namespace, body }),
+        onResult: (result, error) => {
+          metrics.events.inc({ result });
+          if (result !== 'created') eventLog.warn({ err: error, result }, 'could not record an Event');
+        },
+      })
+    : undefined;
+  const lifecycle = new Lifecycle({
+    notReady: () => (controller.synced ? undefined : 'the cluster ID index has not synced'),
+  });
+  const app = createWebhookApp({
+    admission: {
+      mode: config.mode,
+      allow: config.allow,
+      localClusterId: config.localClusterId,
+      review: cachedKubeconfigReview(),
+      holderOf: (id, except) => controller.holderOf(id, except),
+    },
+    indexSynced: () => controller.synced,
+    readiness: lifecycle,
+    metrics,
+    log: log.child({ component: 'http' }),
+    record: (request, decision) => {
+      logDecision(log, request, decision);
+      events?.record(request, decision);
+    },
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
+  const server = createWebhookServer(app, {
+    keyPair,
+    requestTimeoutMs: config.requestTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+  });
+  const tlsLog = log.child({ component: 'tls' });
+  const reloader = new TlsReloader(
+    {
+      certFile: config.tlsCertFile,
+      keyFile: config.tlsKeyFile,
+      intervalMs: config.tlsReloadIntervalMs,
+      apply: (options) => {
+        server.setSecureContext(options);
+      },
+      onReload: (result) => {
+        metrics.tlsReloads.inc({ result: result.ok ? 'ok' : 'failed' });
+        if (result.ok) {
+          metrics.certificateExpiry.set(result.pair.notAfter.getTime() / 1000);
+          tlsLog.info({ notAfter: result.pair.notAfter.toISOString() }, 'serving certificate reloaded');
+        } else {
+          tlsLog.error({ code: result.error.code }, `kept the previous certificate: ${result.error.message}`);
+        }
+      },
+    },
+    keyPair,
+  );
+
+  server.listen(config.port, config.address);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  log.info(
+    {
+      address: config.address,
+      port,
+      mode: config.mode,
+      namespaces: config.namespaces,
+      localClusterId: config.localClusterId,
+      allow: [...config.allow],
+    },
+    'remote-secret-webhook listening',
+  );
+  reloader.start();
+  void controller.start().catch((error: unknown) => {
+    log.error({ err: error }, 'the remote secret informer could not start');
+  });
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info(
+    { signal, delayMs: config.shutdownDelayMs },
+    'shutting down: readiness fails, in-flight requests finish',
+  );
+  const clean = await lifecycle.drain(server, config.shutdownDelayMs, config.shutdownTimeoutMs);
+  reloader.stop();
+  await controller.stop();
+  await Promise.race([events?.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  log.info({ clean }, 'stopped');
+  return clean ? EXIT_OK : EXIT_FAILED;
+}
