@@ -1,6 +1,16 @@
 import yargs from 'yargs';
 import { EXIT_USAGE, UsageError, writeError } from './cli-io.ts';
 
+/** --kubeconfig and --context of the primary cluster, for the commands that only talk to it. */
+const PRIMARY_CLUSTER_OPTIONS = {
+  kubeconfig: {
+    type: 'string',
+    requiresArg: true,
+    describe: "The primary cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config)",
+  },
+  context: { type: 'string', requiresArg: true, describe: "The primary cluster's context" },
+} as const;
+
 /**
  * `kubectl remote-secret`: the plugin's entry point. It only parses the command line; each
  * command's module is imported when it runs, so `check` never loads the Kubernetes client.
@@ -244,12 +254,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       (command) =>
         command
           .options({
-            kubeconfig: {
-              type: 'string',
-              requiresArg: true,
-              describe: "The primary cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config)",
-            },
-            context: { type: 'string', requiresArg: true, describe: "The primary cluster's context" },
+            ...PRIMARY_CLUSTER_OPTIONS,
             namespace: {
               alias: 'n',
               type: 'string',
@@ -326,12 +331,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe:
                 'Read the secrets from these manifests ("-" for standard input) instead of the primary cluster',
             },
-            kubeconfig: {
-              type: 'string',
-              requiresArg: true,
-              describe: "The primary cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config)",
-            },
-            context: { type: 'string', requiresArg: true, describe: "The primary cluster's context" },
+            ...PRIMARY_CLUSTER_OPTIONS,
             namespace: {
               alias: 'n',
               type: 'string',

@@ -1,9 +1,88 @@
-// `npm run demo`: two real local Kubernetes control planes, a primary and a remote, to try the
-// plugin against. Later issues add the guided walk-through; until then it prints how to use them.
+// `npm run demo`: two real local Kubernetes control planes, a primary and a remote, and a guided
+// walk through the product on them: create a remote secret from the remote, apply it to the
+// primary where the admission webhook accepts it, verify it, then watch a malicious one be refused.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { writeTlsFixture } from '../webhook/testdata/tls.ts';
+import { PLUGIN, REPO_ROOT } from './cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from './harness/cluster.ts';
 import { formatDuration } from './harness/format.ts';
 import { isMissingToolchain } from './harness/errors.ts';
 import { ensureTestenvBinary } from './harness/testenv-binary.ts';
+import {
+  registerShippedWebhook,
+  startWebhookProcess,
+  stopWebhookProcess,
+  type WebhookProcess,
+} from './harness/webhook.ts';
+
+const NAMESPACE = 'istio-system';
+
+/** Run a command as the user would type it, with the plugin on PATH, and show it with its output. */
+function show(
+  title: string,
+  command: string,
+  env: NodeJS.ProcessEnv,
+): { status: number | null; output: string } {
+  console.log(`\n== ${title}\n$ ${command}`);
+  const result = spawnSync('sh', ['-c', command], { cwd: REPO_ROOT, encoding: 'utf8', env });
+  const output = `${result.stdout}${result.stderr}`;
+  process.stdout.write(output.replace(/^/gm, '  '));
+  return { status: result.status, output };
+}
+
+/** The guided tour; returns the webhook so it can be stopped with the clusters. */
+async function walkThrough(primary: TestCluster, remote: TestCluster, work: string): Promise<WebhookProcess> {
+  const env = {
+    ...process.env,
+    PATH: `${dirname(PLUGIN)}:${process.env['PATH'] ?? ''}`,
+    KUBECONFIG: `${primary.kubeconfigPath}:${remote.kubeconfigPath}`,
+  };
+  const onPrimary = `kubectl --context primary`;
+  console.log('\nStarting the admission webhook for the primary (enforce mode) and registering it...');
+  spawnSync('kubectl', ['--kubeconfig', primary.kubeconfigPath, 'create', 'namespace', NAMESPACE], {
+    encoding: 'utf8',
+  });
+  const tls = writeTlsFixture(mkdtempSync(join(work, 'webhook-tls-')));
+  const webhook = await startWebhookProcess({
+    tls,
+    kubeconfigPath: primary.kubeconfigPath,
+    mode: 'enforce',
+    localClusterId: 'primary',
+    namespace: NAMESPACE,
+  });
+  await registerShippedWebhook(primary.kubeconfigPath, webhook, tls, NAMESPACE);
+  console.log(
+    `The webhook listens on https://127.0.0.1:${String(webhook.port)}; the primary calls it for every remote secret.`,
+  );
+
+  const secret = join(work, 'remote-secret.yaml');
+  show(
+    '1. Create a least-privilege, exec-free remote secret from the remote cluster',
+    `kubectl remote-secret create --context remote --name remote > ${secret} && cat ${secret} | sed 's/token: .*/token: <redacted>/; s/certificate-authority-data: .*/certificate-authority-data: <redacted>/'`,
+    env,
+  );
+  show("2. Check it offline, with the webhook's own decision", `kubectl remote-secret check ${secret}`, env);
+  show('3. Apply it to the primary: the webhook accepts it', `${onPrimary} apply -f ${secret}`, env);
+  show(
+    '4. Prove it works: reachable, authenticated, authorized, not expired',
+    'kubectl remote-secret verify --context primary',
+    env,
+  );
+  show(
+    '5. Try a malicious remote secret (its second user runs a program inside istiod): refused',
+    `${onPrimary} apply -f test/testdata/secrets/second-user-exec.yaml`,
+    env,
+  );
+  show(
+    '6. The audit trail: a Warning Event for the rejection',
+    `${onPrimary} get events -n ${NAMESPACE} --field-selector reason=RemoteSecretRejected -o custom-columns=REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message`,
+    env,
+  );
+  return webhook;
+}
 
 function describeCluster(cluster: TestCluster): string {
   return [
@@ -49,6 +128,16 @@ async function main(): Promise<number> {
   }
   const primary = primaryResult.value;
   const remote = remoteResult.value;
+  const work = mkdtempSync(join(tmpdir(), 'remote-secret-demo-'));
+  let webhook: WebhookProcess | undefined;
+  try {
+    webhook = await walkThrough(primary, remote, work);
+  } catch (error) {
+    await stopWebhookProcess(webhook);
+    await stopAllClusters();
+    rmSync(work, { recursive: true, force: true });
+    throw error;
+  }
   process.off('SIGINT', stopOnSignal);
   process.off('SIGTERM', stopOnSignal);
 
@@ -61,12 +150,12 @@ ${describeCluster(remote)}
 Each is etcd + kube-apiserver (RBAC, default admission plugins) + the token controllers of
 kube-controller-manager, on 127.0.0.1 only. There are no nodes, so pods stay Pending.
 
-Try, in another terminal:
-  kubectl --kubeconfig ${primary.kubeconfigPath} get namespaces
-  kubectl --kubeconfig ${remote.kubeconfigPath} -n kube-system create serviceaccount istio-reader
-  kubectl --kubeconfig ${remote.kubeconfigPath} -n kube-system create token istio-reader
+The webhook keeps running against the primary. Try more, in another terminal:
   export KUBECONFIG=${primary.kubeconfigPath}:${remote.kubeconfigPath}   # contexts "primary" and "remote"
-  kubectl config get-contexts
+  export PATH=${dirname(PLUGIN)}:$PATH                                      # kubectl remote-secret ...
+  kubectl --context primary apply -f test/testdata/secrets/token-file.yaml    # refused: tokenFile
+  kubectl remote-secret create --context remote --name remote --dry-run       # what create would do
+  kubectl remote-secret check test/testdata/secrets/*.yaml                    # every rule, offline
 
 Press Ctrl-C to stop both clusters and remove their files.`);
 
@@ -77,8 +166,10 @@ Press Ctrl-C to stop both clusters and remove their files.`);
     process.once('SIGTERM', resolve);
   });
   clearInterval(keepAlive);
-  console.log(`\n${signal}: stopping the clusters...`);
+  console.log(`\n${signal}: stopping the webhook and the clusters...`);
+  await stopWebhookProcess(webhook);
   await stopAllClusters();
+  rmSync(work, { recursive: true, force: true });
   console.log('stopped.');
   return 0;
 }

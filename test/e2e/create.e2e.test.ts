@@ -1,20 +1,25 @@
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { load, loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GOLDEN_PLACEHOLDERS } from '../../cmd/testdata/placeholders.ts';
 import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
-import { send } from '../../webhook/testdata/client.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { PLUGIN, REPO_ROOT } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import {
+  eventually,
+  startWebhookProcess,
+  registerShippedWebhook,
+  stopWebhookProcess,
+  type WebhookProcess,
+} from '../harness/webhook.ts';
 
 /**
  * `create` and `verify` on two real control planes: `create` reads the *remote* and its output
@@ -22,10 +27,6 @@ import { kubectl } from '../harness/kubectl.ts';
  * below means the webhook judged the secret and let it in.
  */
 const binaryPath = inject('kubeTestenvBinary');
-const WEBHOOK_BIN = fileURLToPath(new URL('../../bin/remote-secret-webhook', import.meta.url));
-const WEBHOOK_MANIFEST = fileURLToPath(
-  new URL('../../manifests/base/validatingwebhookconfiguration.yaml', import.meta.url),
-);
 const GOLDEN = fileURLToPath(new URL('../../cmd/testdata/golden/create-remote.yaml', import.meta.url));
 const NAMESPACE = 'istio-system';
 const READER = 'istio-reader-service-account';
@@ -81,17 +82,6 @@ function userOf(kubeconfig: string): unknown {
   return (load(kubeconfig) as { users: { user: unknown }[] }).users[0]?.user;
 }
 
-type Webhook = ChildProcessByStdio<null, Readable, Readable> & { port: number };
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 /** A TCP port nothing listens on. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -105,7 +95,7 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
   let primary: TestCluster;
   let remote: TestCluster;
   let tls: TlsFixture | undefined;
-  let webhook: Webhook | undefined;
+  let webhook: WebhookProcess | undefined;
   let dir: string | undefined;
   /** The first secret, for cluster ID "east". */
   let east: ReturnType<typeof parseSecret>;
@@ -121,73 +111,16 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
     return file;
   };
 
-  async function startWebhook(fixture: TlsFixture): Promise<Webhook> {
-    const child = spawn(
-      WEBHOOK_BIN,
-      [
-        ...[
-          '--kubeconfig',
-          primary.kubeconfigPath,
-          '--tls-cert-file',
-          fixture.certFile,
-          '--tls-key-file',
-          fixture.keyFile,
-        ],
-        ...[
-          '--address',
-          '127.0.0.1',
-          '--port',
-          '0',
-          '--local-cluster-id',
-          'primary',
-          '--namespace',
-          NAMESPACE,
-        ],
-        ...['--mode', 'enforce', '--shutdown-delay', '0'],
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk;
-        const line = output.split('\n').find((entry) => entry.includes('remote-secret-webhook listening'));
-        if (line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
-      });
-      child.on('exit', (code) => {
-        reject(new Error(`the webhook exited ${String(code)}:\n${output}`));
-      });
+  async function startWebhook(fixture: TlsFixture): Promise<WebhookProcess> {
+    const child = await startWebhookProcess({
+      tls: fixture,
+      kubeconfigPath: primary.kubeconfigPath,
+      mode: 'enforce',
+      localClusterId: 'primary',
+      namespace: NAMESPACE,
     });
-    await eventually(
-      async () =>
-        (await send(undefined, { port, ca: fixture.ca.certificatePem, path: '/readyz' })).status === 200,
-    );
-    // Register the shipped configuration, pointed at this process, and wait until it judges.
-    const shipped = load(readFileSync(WEBHOOK_MANIFEST, 'utf8')) as { webhooks: { clientConfig: unknown }[] };
-    const configuration = {
-      ...shipped,
-      webhooks: shipped.webhooks.map((entry) => ({
-        ...entry,
-        clientConfig: {
-          url: `https://127.0.0.1:${String(port)}/validate`,
-          caBundle: Buffer.from(fixture.ca.certificatePem).toString('base64'),
-        },
-      })),
-    };
-    const registered = await onPrimary(['apply', '-f', '-'], JSON.stringify(configuration));
-    expect(registered.status, registered.stderr).toBe(0);
-    const probe = JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'probe', namespace: NAMESPACE, labels: { 'istio/multiCluster': 'true' } },
-      stringData: { probe: kubeconfigFixture('exec') },
-    });
-    await eventually(async () => {
-      const result = await onPrimary(['apply', '--dry-run=server', '-f', '-'], probe);
-      return result.stderr.includes('denied the request');
-    });
-    return Object.assign(child, { port });
+    await registerShippedWebhook(primary.kubeconfigPath, child, fixture, NAMESPACE);
+    return child;
   }
 
   beforeAll(async () => {
@@ -206,11 +139,7 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
   });
 
   afterAll(async () => {
-    if (webhook !== undefined && webhook.exitCode === null) {
-      const exited = new Promise((resolve) => webhook?.on('exit', resolve));
-      webhook.kill('SIGTERM');
-      await exited;
-    }
+    await stopWebhookProcess(webhook);
     await stopAllClusters();
     if (tls !== undefined) rmSync(tls.dir, { recursive: true, force: true });
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,5 @@
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,6 +9,12 @@ import { send } from '../../webhook/testdata/client.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import {
+  eventually,
+  startWebhookProcess,
+  stopWebhookProcess,
+  type WebhookProcess,
+} from '../harness/webhook.ts';
 
 /**
  * The webhook on a real kube-apiserver: registered from the shipped manifest's rules (url form,
@@ -17,7 +22,6 @@ import { kubectl } from '../harness/kubectl.ts';
  */
 const binaryPath = inject('kubeTestenvBinary');
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/remote-secret-webhook', import.meta.url));
 const MANIFEST = fileURLToPath(
   new URL('../../manifests/base/validatingwebhookconfiguration.yaml', import.meta.url),
 );
@@ -50,72 +54,10 @@ function remoteSecret(name: string, clusters: Record<string, string>, labelled =
   });
 }
 
-type Webhook = ChildProcessByStdio<null, Readable, Readable> & { port: number; output: () => string };
-
-async function startWebhook(tls: TlsFixture, kubeconfigPath: string, mode: string): Promise<Webhook> {
-  const child = spawn(
-    BIN,
-    [
-      '--kubeconfig',
-      kubeconfigPath,
-      '--tls-cert-file',
-      tls.certFile,
-      '--tls-key-file',
-      tls.keyFile,
-      '--address',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--local-cluster-id',
-      LOCAL_CLUSTER_ID,
-      '--namespace',
-      NAMESPACE,
-      '--mode',
-      mode,
-      '--shutdown-delay',
-      '0',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      const line = output.split('\n').find((entry) => entry.includes('remote-secret-webhook listening'));
-      if (line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on('exit', (code) => {
-      reject(new Error(`the webhook exited ${String(code)}:\n${output}`));
-    });
-  });
-  const webhook = Object.assign(child, { port, output: () => output });
-  await eventually(
-    async () => (await send(undefined, { port, ca: tls.ca.certificatePem, path: '/readyz' })).status === 200,
-  );
-  return webhook;
-}
-
-async function stopWebhook(webhook: Webhook): Promise<void> {
-  if (webhook.exitCode !== null) return;
-  const exited = new Promise((resolve) => webhook.on('exit', resolve));
-  webhook.kill('SIGTERM');
-  await exited;
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 describe.skipIf(binaryPath === null)('the admission webhook on a real API server', () => {
   let cluster: TestCluster;
   let tls: TlsFixture;
-  let webhook: Webhook;
+  let webhook: WebhookProcess;
   const apply = (manifest: string, ...flags: string[]) =>
     kubectl(cluster.kubeconfigPath, ['apply', ...flags, '-f', '-'], { input: manifest });
   const metric = async (name: string): Promise<number> => {
@@ -161,7 +103,13 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
       const created = await kubectl(cluster.kubeconfigPath, ['create', 'namespace', namespace]);
       expect(created.status, created.stderr).toBe(0);
     }
-    webhook = await startWebhook(tls, cluster.kubeconfigPath, 'enforce');
+    webhook = await startWebhookProcess({
+      tls,
+      kubeconfigPath: cluster.kubeconfigPath,
+      mode: 'enforce',
+      localClusterId: LOCAL_CLUSTER_ID,
+      namespace: NAMESPACE,
+    });
     await register(webhook.port, (stderr) =>
       stderr.includes(`admission webhook "${WEBHOOK_NAME}" denied the request`),
     );
@@ -171,7 +119,7 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
     // beforeAll may have stopped half-way: stop and remove whatever it started.
     await Promise.allSettled([
       (async () => {
-        await stopWebhook(webhook);
+        await stopWebhookProcess(webhook);
       })(),
       Promise.resolve().then(() => {
         rmSync(tls.dir, { recursive: true, force: true });
@@ -307,8 +255,14 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
   });
 
   it('in warn mode admits the secret and kubectl prints a Warning', async () => {
-    await stopWebhook(webhook);
-    webhook = await startWebhook(tls, cluster.kubeconfigPath, 'warn');
+    await stopWebhookProcess(webhook);
+    webhook = await startWebhookProcess({
+      tls,
+      kubeconfigPath: cluster.kubeconfigPath,
+      mode: 'warn',
+      localClusterId: LOCAL_CLUSTER_ID,
+      namespace: NAMESPACE,
+    });
     await register(
       webhook.port,
       (stderr, status) => status === 0 && stderr.includes('Warning: remote secret'),
@@ -324,7 +278,7 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
   });
 
   it('with the webhook down, labelled writes fail closed and other Secrets are unaffected', async () => {
-    await stopWebhook(webhook);
+    await stopWebhookProcess(webhook);
     const labelled = await apply(
       remoteSecret('istio-remote-secret-south', { south: kubeconfigFixture('clean') }),
     );
