@@ -178,6 +178,9 @@ class Reader {
   private typeFieldLookalikes(root: Json): void {
     for (const key of Object.keys(root)) {
       if (key === 'apiVersion' || key === 'kind') continue;
+      // Only keys of 4 or 10 UTF-16 units can fold to "kind" or "apiversion" (the long s and the
+      // Kelvin sign are one unit each), so most keys are passed over without folding.
+      if (key.length !== 4 && key.length !== 10) continue;
       // Go's case folding also maps the long s and the Kelvin sign (which toLowerCase handles).
       const folded = key.toLowerCase().replace(/\u017f/g, 's');
       const field = folded === 'apiversion' ? 'apiVersion' : folded === 'kind' ? 'kind' : undefined;

@@ -148,7 +148,9 @@ function rebuild(config: KubeconfigV1): SanitizedKubeconfig {
 
 function withoutEmpty<T extends Record<string, unknown>>(fields: T): Record<string, never> & Partial<T> {
   const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) {
+  // for-in over a fresh object literal: no inherited keys, and no entries array on the hot path.
+  for (const key in fields) {
+    const value = fields[key];
     if (value !== undefined && value !== '' && value !== false) result[key] = value;
   }
   return result as Record<string, never> & Partial<T>;

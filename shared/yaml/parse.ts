@@ -89,7 +89,13 @@ export function readYaml(text: string, options: YamlReadOptions): YamlReadResult
       'a kubeconfig or Secret is far smaller than this; check that this is the right file',
     );
   }
-  if (strict) {
+  // In plain ASCII text (nearly every kubeconfig; a native byte count tells) js-yaml itself refuses
+  // the C0 controls go-yaml refuses, except DEL and controls in comments: only those need the full
+  // scan (see failFromException for what js-yaml refuses).
+  if (
+    strict &&
+    (Buffer.byteLength(text, 'utf8') !== text.length || text.includes('\x7f') || text.includes('#'))
+  ) {
     const odd = unsharedCharacter(text);
     if (odd !== undefined) return { ok: false, violation: odd };
   }
@@ -145,7 +151,7 @@ function goYamlTab(text: string, events: readonly Event[]): Violation | undefine
   const flowRoot =
     (root?.type === EVENT_ID.MAPPING || root?.type === EVENT_ID.SEQUENCE) &&
     root.style === COLLECTION_STYLE.FLOW;
-  if (flowRoot) return undefined;
+  if (flowRoot || !text.includes('\t')) return undefined;
   const match = BLOCK_TAB.exec(text);
   if (match === null) return undefined;
   return ambiguous(
@@ -161,10 +167,12 @@ function goYamlTab(text: string, events: readonly Event[]): Violation | undefine
  * last value (a token, a server) would differ by a newline.
  */
 function goYamlFinalBlockScalar(text: string, events: readonly Event[]): Violation | undefined {
-  const trimmed = text.replace(/[ \t]+$/, '');
-  if (trimmed === '' || /[\n\r]$/.test(trimmed)) return undefined;
-  // The last character of the text that is not a space: a final line break never came.
-  const end = trimmed.length - 1;
+  // The last character of the text that is not a space or tab (a loop: an end-anchored regular
+  // expression would retry at every run of spaces in the text).
+  let end = text.length - 1;
+  while (end >= 0 && (text.charCodeAt(end) === 32 || text.charCodeAt(end) === 9)) end -= 1;
+  if (end < 0 || text.charCodeAt(end) === 10 || text.charCodeAt(end) === 13) return undefined;
+  // A final line break never came.
   const last = events.findLast((event) => event.type === EVENT_ID.SCALAR);
   if (last?.type !== EVENT_ID.SCALAR) return undefined;
   const block = last.style === SCALAR_STYLE.LITERAL_BLOCK || last.style === SCALAR_STYLE.FOLDED_BLOCK;
@@ -187,14 +195,18 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
   // Nodes below each open collection, and the anchors awaiting their node's size.
   const counts: number[] = [0];
   const pendingAnchors: (string | undefined)[] = [];
-  // Each open collection: flow style ({...} or [...]) or not, mapping or not, children so far.
-  const parents: { flow: boolean; mapping: boolean; children: number }[] = [];
+  // Each open collection, in parallel arrays (this loop runs on every admission request): flow
+  // style ({...} or [...]) or not, mapping or not, and how many children it has so far.
+  const flows: boolean[] = [];
+  const mappings: boolean[] = [];
+  const children: number[] = [];
   /** Count a new node in its parent; true when it is a mapping key. */
   const enter = (): boolean => {
-    const parent = parents.at(-1);
-    if (parent === undefined) return false;
-    parent.children += 1;
-    return parent.mapping && parent.children % 2 === 1;
+    const top = children.length - 1;
+    if (top < 0) return false;
+    const count = (children[top] ?? 0) + 1;
+    children[top] = count;
+    return mappings[top] === true && count % 2 === 1;
   };
   const anchorSizes = new Map<string, number>();
   let expanded = 0;
@@ -202,7 +214,8 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
 
   const closeNode = (size: number, anchor: string | undefined): void => {
     if (anchor !== undefined) anchorSizes.set(anchor, size);
-    counts[counts.length - 1] = (counts.at(-1) ?? 0) + size;
+    const top = counts.length - 1;
+    counts[top] = (counts[top] ?? 0) + size;
   };
 
   for (const event of events) {
@@ -233,11 +246,9 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
           return goYamlAnchorViolation(text, event.anchorStart);
         }
         counts.push(0);
-        parents.push({
-          flow: event.style === COLLECTION_STYLE.FLOW,
-          mapping: event.type === EVENT_ID.MAPPING,
-          children: 0,
-        });
+        flows.push(event.style === COLLECTION_STYLE.FLOW);
+        mappings.push(event.type === EVENT_ID.MAPPING);
+        children.push(0);
         pendingAnchors.push(
           event.anchorStart === -1 ? undefined : text.slice(event.anchorStart, event.anchorEnd),
         );
@@ -246,7 +257,9 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
         // A POP closes a collection or a document; documents have no pending anchor entry.
         if (counts.length > 1) {
           const size = (counts.pop() ?? 0) + 1;
-          parents.pop();
+          flows.pop();
+          mappings.pop();
+          children.pop();
           closeNode(size, pendingAnchors.pop());
         }
         break;
@@ -258,7 +271,7 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
           if (!isGoYamlAnchor(text, event.anchorStart, event.anchorEnd)) {
             return goYamlAnchorViolation(text, event.anchorStart);
           }
-          if (isKey && !isGoYamlSimpleKey(text.slice(event.valueStart, event.valueEnd))) {
+          if (isKey && !isGoYamlSimpleKey(text, event.valueStart, event.valueEnd)) {
             return ambiguous(
               text,
               event.valueStart,
@@ -275,7 +288,7 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
               'client-go refuses the escapes \\/ and \\u surrogate pairs (JSON has them, YAML 1.1 does not); write the character itself',
             );
           }
-          if (event.style === SCALAR_STYLE.PLAIN && parents.at(-1)?.flow === true) {
+          if (event.style === SCALAR_STYLE.PLAIN && flows[flows.length - 1] === true) {
             const reason = goYamlFlowDisagreement(text, event.valueStart, event.valueEnd);
             if (reason !== undefined) return ambiguous(text, event.valueStart, reason);
           }
@@ -310,7 +323,7 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
             'write the values out instead of repeating them through aliases',
           );
         }
-        counts[counts.length - 1] = (counts.at(-1) ?? 0) + size;
+        counts[counts.length - 1] = (counts[counts.length - 1] ?? 0) + size;
         break;
       }
     }
@@ -338,7 +351,8 @@ const TIMESTAMP_START = /^[0-9]{4}-/;
  * Messages never quote the value unless it is one of YAML's fixed words: it may be a token.
  */
 export function goYamlDisagreement(value: string): string | undefined {
-  if (YAML11_BOOLEANS.has(value) || YAML11_ON_OFF.has(value)) {
+  // The words are at most 3 characters; checking the length first spares hashing a long value.
+  if (value.length <= 3 && (YAML11_BOOLEANS.has(value) || YAML11_ON_OFF.has(value))) {
     return `the plain value "${value}" is a boolean in YAML 1.1 (client-go) but a string in YAML 1.2; quote it`;
   }
   if (value === '<<') return 'merge keys (<<) are read differently by YAML libraries; write the keys out';
@@ -375,8 +389,13 @@ function goYamlAnchorViolation(text: string, position: number): Violation {
 }
 
 /** go-yaml v2 drops a would-be key that spans lines or runs past 1024 characters, failing the load. */
-function isGoYamlSimpleKey(raw: string): boolean {
-  return raw.length <= 1000 && !/[\n\r]/.test(raw);
+function isGoYamlSimpleKey(text: string, start: number, end: number): boolean {
+  if (end - start > 1000) return false;
+  for (let index = start; index < end; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code === 10 || code === 13) return false;
+  }
+  return true;
 }
 
 /**
@@ -437,6 +456,15 @@ function ambiguous(text: string, position: number, reason: string): Violation {
 }
 
 function failFromException(error: unknown, text: string, strict = true): YamlReadResult {
+  // js-yaml refuses control characters as "non-printable"; say which one and why, as for the rest.
+  if (
+    strict &&
+    error instanceof YAMLException &&
+    (error.reason.includes('non-printable') || error.reason.includes('expected valid JSON character'))
+  ) {
+    const odd = unsharedCharacter(text);
+    if (odd !== undefined) return { ok: false, violation: odd };
+  }
   if (!(error instanceof YAMLException)) {
     // js-yaml documents that anything may be thrown on hostile input; deep recursion is the known case.
     if (error instanceof RangeError) {
