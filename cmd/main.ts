@@ -381,7 +381,135 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
       },
     )
-    .demandCommand(1, 'Name a command: check, create, verify or webhook-cert')
+    .command(
+      'audit',
+      "Audit the remote secrets stored in the primary with the webhook's decision, plus risk notes; or list the webhook's rejections",
+      (command) =>
+        command
+          .options({
+            ...PRIMARY_CLUSTER_OPTIONS,
+            namespace: {
+              alias: 'n',
+              type: 'string',
+              requiresArg: true,
+              default: 'istio-system',
+              describe: 'Namespace of the remote secrets in the primary',
+            },
+            'all-namespaces': {
+              alias: 'A',
+              type: 'boolean',
+              default: false,
+              describe: 'Audit every namespace',
+            },
+            'local-cluster-id': {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                "The primary cluster's own ID (istiod's CLUSTER_ID); a remote secret must not claim it",
+            },
+            allow: {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS (repeatable, or comma-separated)',
+            },
+            output: {
+              alias: 'o',
+              type: 'string',
+              choices: ['table', 'json', 'yaml'],
+              default: 'table',
+              describe: 'Output format',
+            },
+            strict: {
+              type: 'boolean',
+              default: false,
+              describe: 'Exit with status 1 on risk notes too, not only on violations',
+            },
+            'expiring-within': {
+              type: 'string',
+              requiresArg: true,
+              default: '168h',
+              describe: 'Note tokens that expire within this long',
+            },
+            limit: {
+              type: 'number',
+              requiresArg: true,
+              default: 500,
+              describe: 'Objects per list request; the rest are read page by page',
+            },
+            'request-timeout': {
+              type: 'string',
+              requiresArg: true,
+              default: '30s',
+              describe: 'Deadline for each API request',
+            },
+            rejections: {
+              type: 'boolean',
+              default: false,
+              describe:
+                "List the webhook's RemoteSecretRejected Events instead (time, user, secret, clusters, codes)",
+            },
+            since: {
+              type: 'string',
+              requiresArg: true,
+              describe: 'With --rejections: only those from this long ago on, like 24h',
+            },
+          })
+          .example('$0 audit --context west', 'Audit the remote secrets in istio-system of the primary west')
+          .example('$0 audit -A -o json', 'Audit every namespace, as JSON')
+          .example('$0 audit --rejections --since 24h', 'Who tried to apply unsafe remote secrets today')
+          .epilog(
+            'Exit status: 0 no violations (risk notes alone, unless --strict); 1 a violation, a risk note with --strict, or an unreadable secret; 2 usage error, or the secrets cannot be listed.',
+          ),
+      async (args) => {
+        const { parseDuration } = await import('../shared/time/duration.ts');
+        const duration = (flag: string, value: string): number => {
+          const ms = parseDuration(value);
+          if (ms === undefined || ms <= 0) {
+            throw new UsageError(`--${flag} "${value}" is not a positive duration; write it like 24h`);
+          }
+          return ms;
+        };
+        if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > 10_000) {
+          throw new UsageError(`--limit ${String(args.limit)}: use a whole number from 1 to 10000`);
+        }
+        if (args.since !== undefined && !args.rejections) {
+          throw new UsageError('--since goes with --rejections');
+        }
+        const now = new Date();
+        const { parseAllowList } = await import('./allow.ts');
+        const { runAudit } = await import('./audit.ts');
+        exitCode = await runAudit(
+          {
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+            scope: args['all-namespaces'] ? { allNamespaces: true } : { namespace: args.namespace },
+            localClusterId: args['local-cluster-id'],
+            allow: parseAllowList(toList(args.allow)),
+            output: args.output === 'json' ? 'json' : args.output === 'yaml' ? 'yaml' : 'table',
+            strict: args.strict,
+            pageSize: args.limit,
+            expiringWithinMs: duration('expiring-within', args['expiring-within']),
+            requestTimeoutMs: duration('request-timeout', args['request-timeout']),
+            rejections: args.rejections
+              ? {
+                  since:
+                    args.since === undefined
+                      ? undefined
+                      : new Date(now.getTime() - duration('since', args.since)),
+                }
+              : undefined,
+          },
+          {
+            stdout: process.stdout,
+            progress: process.stderr.isTTY ? process.stderr : undefined,
+            env: environment(),
+            now: () => now,
+          },
+        );
+      },
+    )
+    .demandCommand(1, 'Name a command: audit, check, create, verify or webhook-cert')
     .strict()
     .recommendCommands()
     .help()

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decideAdmission } from '../shared/admission/decide.ts';
 import { parseAdmissionReview } from '../shared/admission/review.ts';
 import { admissionReview, kubeconfigFixture, secretObject } from '../shared/admission/testdata/reviews.ts';
-import { ADMITTED_REASON, EventRecorder, REJECTED_REASON, type EventBody } from './events.ts';
+import { readRejection } from '../shared/audit/rejections.ts';
+import { ADMITTED_REASON, buildEvent, EventRecorder, REJECTED_REASON, type EventBody } from './events.ts';
 
 function decided(mode: 'enforce' | 'warn' | 'audit', dryRun = false, kubeconfig = 'token-file') {
   const parsed = parseAdmissionReview(
@@ -67,5 +68,39 @@ describe('EventRecorder', () => {
     for (let index = 0; index < 105; index += 1) events.record(request, decision);
     expect(sent).toHaveLength(100);
     expect(results.filter((result) => result === 'dropped')).toHaveLength(5);
+  });
+
+  it('carries who, what and the codes as annotations that `audit --rejections` reads back', () => {
+    const { request, decision } = decided('enforce');
+    const event = buildEvent(request, decision, 'webhook-0');
+    expect(event.metadata.annotations).toMatchObject({
+      'remote-secret-webhook/user': 'jane@example.com',
+      'remote-secret-webhook/operation': 'CREATE',
+      'remote-secret-webhook/violation-codes': 'token-file',
+      'remote-secret-webhook/clusters': 'east',
+    });
+    expect(readRejection(event)).toEqual({
+      time: event.lastTimestamp.toISOString(),
+      user: 'jane@example.com',
+      operation: 'CREATE',
+      secret: 'istio-system/istio-remote-secret-east',
+      clusters: ['east'],
+      codes: ['token-file'],
+      violations: [{ cluster: 'east', code: 'token-file', path: 'users[0].user.tokenFile' }],
+      count: 1,
+    });
+  });
+
+  it('is read back from its message alone, as an older webhook wrote it', () => {
+    const { request, decision } = decided('enforce');
+    const event = buildEvent(request, decision, 'webhook-0');
+    const old = { ...event, metadata: { name: event.metadata.name, namespace: event.metadata.namespace } };
+    expect(readRejection(old)).toMatchObject({
+      user: 'jane@example.com',
+      operation: 'CREATE',
+      clusters: ['east'],
+      codes: ['token-file'],
+      violations: [{ cluster: 'east', code: 'token-file', path: 'users[0].user.tokenFile' }],
+    });
   });
 });

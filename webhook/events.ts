@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { violationsOf, type AdmissionDecision } from '../shared/admission/decide.ts';
 import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
+import { EVENT_ANNOTATION_PREFIX, REJECTED_REASON } from '../shared/audit/rejections.ts';
 
+export { EVENT_ANNOTATION_PREFIX, REJECTED_REASON };
 export const COMPONENT = 'remote-secret-webhook';
-export const REJECTED_REASON = 'RemoteSecretRejected';
 /** warn and audit modes admit the secret; the Event says so with its own reason. */
 export const ADMITTED_REASON = 'RemoteSecretAdmittedWithViolations';
 const MAX_PENDING = 100;
@@ -16,7 +17,11 @@ const MAX_MESSAGE = 1024;
  * declared type, so this is handed to `createNamespacedEvent` as it is.
  */
 export interface EventBody {
-  readonly metadata: { readonly name: string; readonly namespace: string };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly annotations: Readonly<Record<string, string>>;
+  };
   readonly involvedObject: {
     readonly apiVersion: string;
     readonly kind: string;
@@ -115,6 +120,7 @@ export function buildEvent(
     metadata: {
       name: `${name || 'remote-secret'}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`,
       namespace,
+      annotations: eventAnnotations(request, decision),
     },
     involvedObject: {
       apiVersion: 'v1',
@@ -134,6 +140,18 @@ export function buildEvent(
     lastTimestamp: now,
     count: 1,
   };
+}
+
+/** User and operation, and the audit annotations the admission response carries (codes, paths). */
+function eventAnnotations(request: AdmissionRequest, decision: AdmissionDecision): Record<string, string> {
+  const fields: Record<string, string> = {
+    user: request.userInfo.username,
+    operation: request.operation,
+    ...decision.response.auditAnnotations,
+  };
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, value]) => [`${EVENT_ANNOTATION_PREFIX}${key}`, oneLine(value)]),
+  );
 }
 
 function splitRef(ref: string, fallbackNamespace: string): [string, string] {

@@ -16,7 +16,8 @@ export async function listRemoteSecrets(client: KubeClient, namespace: string): 
   return list.items.map((item) => wireSecret(item));
 }
 
-function wireSecret(item: V1Secret): SecretManifest {
+/** A listed Secret as a wire object: list items come without kind and apiVersion. */
+export function wireSecret(item: V1Secret): SecretManifest {
   const metadata = item.metadata;
   return {
     apiVersion: 'v1',

@@ -1,0 +1,124 @@
+import type { AuditReport, ClusterFinding } from '../shared/audit/audit.ts';
+import type { Rejection } from '../shared/audit/rejections.ts';
+import { emitYaml } from '../shared/yaml/emit.ts';
+
+/**
+ * `-o json|yaml`: one document, the documented schema (docs/audit.md). Findings carry codes,
+ * paths and messages from the shared decision and the risk notes, never a token or a key.
+ */
+export function auditDocument(report: AuditReport): unknown {
+  return {
+    kind: 'RemoteSecretAudit',
+    summary: report.summary,
+    clusters: report.clusters.map((finding) => ({
+      secret: finding.secret,
+      cluster: finding.cluster,
+      status: statusOf(finding),
+      violations: finding.violations.map((found) => ({
+        code: found.code,
+        path: found.path,
+        message: found.message,
+        ...(found.hint === undefined ? {} : { hint: found.hint }),
+      })),
+      risks: finding.risks.map((note) => ({ code: note.code, path: note.path, message: note.message })),
+    })),
+    sharedClusterIds: report.sharedClusterIds.map((shared) => ({
+      cluster: shared.cluster,
+      secrets: shared.secrets,
+    })),
+    errors: report.errors.map((error) => ({ source: error.source, message: error.message })),
+  };
+}
+
+export function renderAuditJson(report: AuditReport): string {
+  return `${JSON.stringify(auditDocument(report), null, 2)}\n`;
+}
+
+export function renderAuditYaml(report: AuditReport): string {
+  return emitYaml(auditDocument(report));
+}
+
+/** `violation` beats `risk` beats `ok`: the worst finding names the row. */
+export function statusOf(finding: ClusterFinding): 'violation' | 'risk' | 'ok' {
+  if (finding.violations.length > 0) return 'violation';
+  return finding.risks.length > 0 ? 'risk' : 'ok';
+}
+
+/**
+ * One row per secret and cluster with its codes, then one line per finding with its path and
+ * message, then the cluster IDs held by several secrets and a summary line.
+ */
+export function renderAuditTable(report: AuditReport): string {
+  const lines: string[] = [];
+  if (report.clusters.length > 0) {
+    lines.push(
+      ...table([
+        ['SECRET', 'CLUSTER', 'STATUS', 'VIOLATIONS', 'RISKS'],
+        ...report.clusters.map((finding) => [
+          finding.secret,
+          finding.cluster || '(none)',
+          statusOf(finding).toUpperCase(),
+          codes(finding.violations),
+          codes(finding.risks),
+        ]),
+      ]),
+    );
+    for (const finding of report.clusters) {
+      const where = `${finding.secret} ${finding.cluster || '(none)'}`;
+      for (const found of finding.violations) {
+        lines.push(`${where}: ${found.code} at ${found.path || '(whole kubeconfig)'}: ${found.message}`);
+      }
+      for (const note of finding.risks)
+        lines.push(`${where}: risk ${note.code} at ${note.path}: ${note.message}`);
+    }
+  }
+  for (const shared of report.sharedClusterIds) {
+    lines.push(
+      `cluster ID "${shared.cluster}" is held by ${shared.secrets.join(', ')}; istiod keeps the first`,
+    );
+  }
+  const { summary } = report;
+  const clean = report.clusters.filter((finding) => statusOf(finding) === 'ok').length;
+  lines.push(
+    `${plural(summary.secrets, 'secret')}, ${plural(summary.clusters, 'cluster')}: ${clean} ok, ${plural(summary.violations, 'violation')}, ${plural(summary.risks, 'risk note')}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export function rejectionsDocument(rejections: readonly Rejection[]): unknown {
+  return { kind: 'RemoteSecretRejections', rejections };
+}
+
+export function renderRejectionsTable(rejections: readonly Rejection[]): string {
+  if (rejections.length === 0) return 'no rejections\n';
+  return `${table([
+    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES'],
+    ...rejections.map((rejection) => [
+      rejection.time === '' ? '-' : `${rejection.time.slice(0, 19)}Z`,
+      rejection.user || '(unknown)',
+      rejection.operation || '-',
+      rejection.secret,
+      rejection.clusters.join(',') || '-',
+      rejection.codes.join(',') || '-',
+    ]),
+  ]).join('\n')}\n`;
+}
+
+function codes(found: readonly { code: string }[]): string {
+  return found.length === 0 ? '-' : [...new Set(found.map((entry) => entry.code))].join(',');
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) =>
+    row
+      .map((value, column) => (column === row.length - 1 ? value : value.padEnd((widths[column] ?? 0) + 3)))
+      .join('')
+      .trimEnd(),
+  );
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,126 @@
+/** The reason of the Event the webhook writes for each refused secret (webhook/events.ts). */
+export const REJECTED_REASON = 'RemoteSecretRejected';
+/**
+ * Prefix of that Event's annotations: who did what, and the codes found where, as data, so
+ * `audit --rejections` need not parse the message (which is clipped at 1 KiB).
+ */
+export const EVENT_ANNOTATION_PREFIX = 'remote-secret-webhook/';
+
+/** One refused apply of a remote secret, as the webhook's Event recorded it. */
+export interface Rejection {
+  /** ISO time of the Event (last seen), or '' when the Event carries none. */
+  readonly time: string;
+  readonly user: string;
+  readonly operation: string;
+  /** `namespace/name` of the refused secret. */
+  readonly secret: string;
+  readonly clusters: readonly string[];
+  readonly codes: readonly string[];
+  /** Codes with where they were found, when the Event carries them. */
+  readonly violations: readonly { readonly cluster: string; readonly code: string; readonly path: string }[];
+  readonly count: number;
+}
+
+/**
+ * Read one Event (untrusted: anyone who may create Events can write one with this reason) into
+ * a Rejection. Annotations win; an Event from an older webhook without them is read from its
+ * message, `CREATE by alice rejected: 2 violations: exec at east: users[0].user.exec; ...`.
+ */
+export function readRejection(event: unknown): Rejection | undefined {
+  const object = record(event);
+  if (object === undefined || object['reason'] !== REJECTED_REASON) return undefined;
+  const metadata = record(object['metadata']) ?? {};
+  const annotations = record(metadata['annotations']) ?? {};
+  const involved = record(object['involvedObject']) ?? {};
+  const note = (key: string): string | undefined => text(annotations[`${EVENT_ANNOTATION_PREFIX}${key}`]);
+  const message = text(object['message']) ?? '';
+  const fromMessage = parseMessage(message);
+  const violations = parseViolations(note('violations')) ?? fromMessage.violations;
+  const codes = note('violation-codes')
+    ?.split(',')
+    .filter((code) => code !== '') ?? [...new Set(violations.map((found) => found.code))];
+  const clusters = note('clusters')
+    ?.split(',')
+    .filter((cluster) => cluster !== '') ?? [
+    ...new Set(violations.map((found) => found.cluster).filter((cluster) => cluster !== '')),
+  ];
+  const namespace = text(involved['namespace']) ?? text(metadata['namespace']) ?? '';
+  const name = text(involved['name']) ?? '';
+  const count = object['count'];
+  return {
+    time: timeOf(object, metadata),
+    user: note('user') ?? fromMessage.user,
+    operation: note('operation') ?? fromMessage.operation,
+    secret: namespace === '' ? name : `${namespace}/${name}`,
+    clusters,
+    codes,
+    violations,
+    count: typeof count === 'number' && Number.isInteger(count) && count > 0 ? count : 1,
+  };
+}
+
+/** Newest first, and only those at or after `since` (when given); undated Events sort last. */
+export function selectRejections(rejections: readonly Rejection[], since: Date | undefined): Rejection[] {
+  const from = since?.toISOString();
+  return rejections
+    .filter((rejection) => from === undefined || (rejection.time !== '' && rejection.time >= from))
+    .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : a.secret.localeCompare(b.secret)));
+}
+
+function timeOf(event: Record<string, unknown>, metadata: Record<string, unknown>): string {
+  for (const value of [
+    event['lastTimestamp'],
+    event['eventTime'],
+    event['firstTimestamp'],
+    metadata['creationTimestamp'],
+  ]) {
+    const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+    if (date !== undefined && Number.isFinite(date.getTime())) return date.toISOString();
+  }
+  return '';
+}
+
+const MESSAGE = /^(\S+) by (.*?) rejected: \d+ violations?: (.*)$/s;
+
+function parseMessage(message: string): {
+  user: string;
+  operation: string;
+  violations: Rejection['violations'];
+} {
+  const match = MESSAGE.exec(message);
+  if (match === null) return { user: '', operation: '', violations: [] };
+  const [, operation = '', user = '', summary = ''] = match;
+  const violations = summary
+    .split('; ')
+    .map((part) => /^([a-z-]+) at (?:([^:\s]+): )?(.*)$/.exec(part))
+    .filter((found) => found !== null)
+    .map(([, code = '', cluster = '', path = '']) => ({ code, cluster, path }));
+  return { user: user === '(unknown user)' ? '' : user, operation, violations };
+}
+
+function parseViolations(value: string | undefined): Rejection['violations'] | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  return parsed.flatMap((entry: unknown) => {
+    const found = record(entry);
+    const code = text(found?.['code']);
+    if (found === undefined || code === undefined) return [];
+    return [{ code, cluster: text(found['cluster']) ?? '', path: text(found['path']) ?? '' }];
+  });
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { reviewKubeconfig } from '../kubeconfig/review.ts';
+import { DEFAULT_EXPIRING_WITHIN_MS, isLinkLocal, riskNotes, type RiskOptions } from './risk-notes.ts';
+import { expIn, jwt, kubeconfigText, NOW, type KubeconfigSpec } from './testdata/kubeconfigs.ts';
+
+const options = { now: NOW, expiringWithinMs: DEFAULT_EXPIRING_WITHIN_MS };
+
+/** As the audit does it: reviewed by our parser and sanitizer, then noted from the rebuilt config. */
+function kubeconfigRiskNotes(text: string, risk: RiskOptions) {
+  const review = reviewKubeconfig(text, { allow: new Set() });
+  return review.allowed ? riskNotes(review.config, risk) : [];
+}
+
+describe('kubeconfigRiskNotes', () => {
+  it.each<{ name: string; spec: KubeconfigSpec; notes: { code: string; path: string }[] }>([
+    { name: 'a bound token with a long life, over https', spec: {}, notes: [] },
+    {
+      name: 'an expired token',
+      spec: { token: { exp: expIn(-1) } },
+      notes: [{ code: 'token-expired', path: 'users[0].user.token' }],
+    },
+    {
+      name: 'a token that expires this instant',
+      spec: { token: { exp: expIn(0) } },
+      notes: [{ code: 'token-expired', path: 'users[0].user.token' }],
+    },
+    {
+      name: 'a token that expires within the week',
+      spec: { token: { exp: expIn(6) } },
+      notes: [{ code: 'token-expiring-soon', path: 'users[0].user.token' }],
+    },
+    { name: 'a token that expires in eight days', spec: { token: { exp: expIn(8) } }, notes: [] },
+    {
+      name: 'a legacy token without exp',
+      spec: { token: { iss: 'kubernetes/serviceaccount' } },
+      notes: [{ code: 'token-never-expires', path: 'users[0].user.token' }],
+    },
+    { name: 'a token that is not a JWT', spec: { token: 'static-token-abc' }, notes: [] },
+    { name: 'a JWT with an unreadable exp', spec: { token: { exp: 'soon' } }, notes: [] },
+    {
+      name: 'insecure-skip-tls-verify',
+      spec: { insecure: true },
+      notes: [{ code: 'insecure-skip-tls-verify', path: 'clusters[0].cluster.insecure-skip-tls-verify' }],
+    },
+    {
+      name: 'a proxy-url',
+      spec: { proxyUrl: 'http://proxy.corp:3128' },
+      notes: [{ code: 'proxy-url', path: 'clusters[0].cluster.proxy-url' }],
+    },
+    {
+      name: 'a plain http server',
+      spec: { server: 'http://10.0.0.1:8080' },
+      notes: [{ code: 'plain-http-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'the IPv4 metadata address',
+      spec: { server: 'https://169.254.169.254' },
+      notes: [{ code: 'link-local-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'the AWS IPv6 metadata address over http',
+      spec: { server: 'http://[fd00:ec2::254]' },
+      notes: [
+        { code: 'plain-http-server', path: 'clusters[0].cluster.server' },
+        { code: 'link-local-server', path: 'clusters[0].cluster.server' },
+      ],
+    },
+    {
+      name: 'the IPv4 metadata address written as IPv4-mapped IPv6',
+      spec: { server: 'https://[::ffff:169.254.169.254]:443' },
+      notes: [{ code: 'link-local-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'the GCE metadata host name',
+      spec: { server: 'https://metadata.google.internal' },
+      notes: [{ code: 'link-local-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'several risks at once, in document order',
+      spec: { insecure: true, proxyUrl: 'socks5://p:1080', token: { exp: expIn(-3) } },
+      notes: [
+        { code: 'insecure-skip-tls-verify', path: 'clusters[0].cluster.insecure-skip-tls-verify' },
+        { code: 'proxy-url', path: 'clusters[0].cluster.proxy-url' },
+        { code: 'token-expired', path: 'users[0].user.token' },
+      ],
+    },
+  ])('$name', ({ spec, notes }) => {
+    const found = kubeconfigRiskNotes(kubeconfigText(spec), options);
+    expect(found.map(({ code, path }) => ({ code, path }))).toEqual(notes);
+  });
+
+  it('never puts the token in a message', () => {
+    const token = jwt({ exp: expIn(-1), sub: 'secret-subject-xyz' });
+    const found = kubeconfigRiskNotes(kubeconfigText({ token, insecure: true }), options);
+    expect(found).toHaveLength(2);
+    for (const note of found) {
+      expect(note.message).not.toContain(token.split('.')[1]);
+      expect(note.message).not.toContain('secret-subject-xyz');
+    }
+  });
+
+  it('has no notes for a rejected kubeconfig (its violations fail the audit)', () => {
+    expect(kubeconfigRiskNotes('{ not: [yaml', options)).toEqual([]);
+    expect(kubeconfigRiskNotes(kubeconfigText({ exec: true, insecure: true }), options)).toEqual([]);
+  });
+
+  it('honours a custom expiry window', () => {
+    const text = kubeconfigText({ token: { exp: expIn(20) } });
+    expect(kubeconfigRiskNotes(text, { now: NOW, expiringWithinMs: 30 * 86_400_000 })[0]?.code).toBe(
+      'token-expiring-soon',
+    );
+  });
+});
+
+describe('isLinkLocal', () => {
+  it.each([
+    { host: '169.254.169.254', linkLocal: true },
+    { host: '169.254.0.1', linkLocal: true },
+    { host: '[fd00:ec2::254]', linkLocal: true },
+    { host: '[fe80::1]', linkLocal: true },
+    { host: '[::ffff:169.254.169.254]', linkLocal: true },
+    { host: 'metadata.google.internal', linkLocal: true },
+    { host: 'METADATA.google.internal.', linkLocal: true },
+    { host: '10.0.0.1', linkLocal: false },
+    { host: '[fd00:ec2::253]', linkLocal: false },
+    { host: 'remote.example.com', linkLocal: false },
+  ])('$host: $linkLocal', ({ host, linkLocal }) => {
+    expect(isLinkLocal(host)).toBe(linkLocal);
+  });
+});

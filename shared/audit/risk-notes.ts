@@ -1,0 +1,155 @@
+import { BlockList, isIP } from 'node:net';
+import { decodeJwt } from 'jose';
+import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+
+/**
+ * Risks an auditor should see that are not violations: istiod loads such a kubeconfig, but it
+ * may stop working (an expiring token), never stop working (a legacy token), or send its
+ * credential somewhere it should not (no TLS check, a proxy, plain http, a metadata address).
+ * Codes are stable API, like violation codes: add, never rename.
+ */
+export type RiskCode =
+  | 'token-expired'
+  | 'token-expiring-soon'
+  | 'token-never-expires'
+  | 'insecure-skip-tls-verify'
+  | 'proxy-url'
+  | 'plain-http-server'
+  | 'link-local-server';
+
+export interface RiskNote {
+  readonly code: RiskCode;
+  /** Where, like `clusters[0].cluster.proxy-url`; never a value that could hold a credential. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface RiskOptions {
+  readonly now: Date;
+  /** A token that expires within this long is noted as expiring soon. */
+  readonly expiringWithinMs: number;
+}
+
+/** Seven days: long enough to rotate a remote secret through a weekly change window. */
+export const DEFAULT_EXPIRING_WITHIN_MS = 7 * 24 * 3_600_000;
+
+/**
+ * Risk notes for a kubeconfig the sanitizer allowed, read from its rebuilt fields: the text was
+ * parsed by our own parser once, for the decision, and never by client-node. A rejected
+ * kubeconfig gets no notes: it already fails the audit with its violations.
+ */
+export function riskNotes(config: SanitizedKubeconfig, options: RiskOptions): RiskNote[] {
+  const notes: RiskNote[] = [];
+  config.clusters.forEach(({ name, cluster }, index) => {
+    const path = `clusters[${index}].cluster`;
+    if (cluster['insecure-skip-tls-verify'] === true) {
+      notes.push({
+        code: 'insecure-skip-tls-verify',
+        path: `${path}.insecure-skip-tls-verify`,
+        message: `cluster "${name}" does not verify the server's certificate; anyone on the path can read the token`,
+      });
+    }
+    const proxy = cluster['proxy-url'];
+    if (typeof proxy === 'string' && proxy !== '') {
+      notes.push({
+        code: 'proxy-url',
+        path: `${path}.proxy-url`,
+        message: `cluster "${name}" is reached through a proxy; istiod sends its requests there`,
+      });
+    }
+    const server = cluster['server'];
+    if (typeof server === 'string') notes.push(...serverNotes(name, server, `${path}.server`));
+  });
+  config.users.forEach(({ name, user }, index) => {
+    const token = user['token'];
+    if (typeof token === 'string' && token !== '') {
+      notes.push(...tokenNotes(name, token, `users[${index}].user.token`, options));
+    }
+  });
+  return notes;
+}
+
+function serverNotes(name: string, server: string, path: string): RiskNote[] {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    return []; // validation already reports a server that is not a URL
+  }
+  const notes: RiskNote[] = [];
+  if (url.protocol === 'http:') {
+    notes.push({
+      code: 'plain-http-server',
+      path,
+      message: `cluster "${name}" is reached over plain http; the token crosses the network in clear text`,
+    });
+  }
+  if (isLinkLocal(url.hostname)) {
+    notes.push({
+      code: 'link-local-server',
+      path,
+      message: `cluster "${name}" points at a link-local address (${url.hostname}), where cloud metadata services answer; istiod would send its token there`,
+    });
+  }
+  return notes;
+}
+
+// Link-local ranges, plus the IPv6 addresses of the AWS metadata service and its IPv4-mapped form.
+const LINK_LOCAL = new BlockList();
+LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
+LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
+LINK_LOCAL.addAddress('fd00:ec2::254', 'ipv6');
+LINK_LOCAL.addSubnet('::ffff:169.254.0.0', 112, 'ipv6');
+const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instance-data.ec2.internal']);
+
+export function isLinkLocal(hostname: string): boolean {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const family = isIP(host);
+  if (family === 4) return LINK_LOCAL.check(host, 'ipv4');
+  if (family === 6) return LINK_LOCAL.check(host, 'ipv6');
+  return METADATA_HOSTS.has(host.toLowerCase().replace(/\.$/, ''));
+}
+
+/**
+ * The token's `exp`, decoded without verifying anything (only the issuer could). A token that
+ * is not a JWT (a static token file entry) has no readable lifetime and gets no note.
+ */
+function tokenNotes(user: string, token: string, path: string, options: RiskOptions): RiskNote[] {
+  let exp: unknown;
+  try {
+    exp = decodeJwt(token).exp;
+  } catch {
+    return [];
+  }
+  if (exp === undefined) {
+    return [
+      {
+        code: 'token-never-expires',
+        path,
+        message: `user "${user}" holds a token that never expires (a legacy ServiceAccount token); re-create the secret with \`kubectl remote-secret create\` for a bound token`,
+      },
+    ];
+  }
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return [];
+  const expires = new Date(exp * 1000);
+  const left = expires.getTime() - options.now.getTime();
+  if (left <= 0) {
+    return [
+      {
+        code: 'token-expired',
+        path,
+        message: `user "${user}" holds a token that expired at ${expires.toISOString()}; istiod cannot reach this cluster`,
+      },
+    ];
+  }
+  if (left <= options.expiringWithinMs) {
+    return [
+      {
+        code: 'token-expiring-soon',
+        path,
+        message: `user "${user}" holds a token that expires at ${expires.toISOString()}; rotate the remote secret before then`,
+      },
+    ];
+  }
+  return [];
+}
