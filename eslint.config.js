@@ -23,6 +23,7 @@ export default tseslint.config(
       'test/kube-testenv/**',
       'test/oracle/**',
       'eslint.config.js',
+      '**/testdata/**/*.cjs',
     ],
   },
   eslint.configs.recommended,

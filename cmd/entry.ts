@@ -1,4 +1,9 @@
-// The plugin's executable entry: bundled into dist/plugin/ by `npm run build` (lazy commands become chunks).
+// The plugin's executable entry, bundled by `npm run build` into one CommonJS file,
+// dist/plugin/kubectl-remote_secret.cjs: Node loads a single CommonJS file faster than a tree of
+// ES modules, and each command's code (with the built-in modules it needs) is only evaluated
+// when that command runs.
 import { main } from './main.ts';
 
-process.exitCode = await main(process.argv.slice(2));
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
