@@ -10,7 +10,7 @@ import { canonicalKubeconfig, kubeconfigVariant } from './generate.ts';
  * Malformed and hostile input for the two readers of untrusted text: `reviewKubeconfig` (a
  * kubeconfig) and `readSecretManifests` (what `check` reads). Whatever the input, they return
  * an answer with a reason and never throw; the limits hold. No timings: a bounded number of
- * cases, each of which must end. (The webhook's AdmissionReview path is not built yet.)
+ * cases, each of which must end. The webhook's AdmissionReview path: admission-fuzz.test.ts.
  */
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? '') > 0 ? Number(process.env['FUZZ_RUNS']) : 10_000;
