@@ -15,7 +15,14 @@ import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef } from '../shared/remote-secret/model.ts';
 import { emitYaml } from '../shared/yaml/emit.ts';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, writeError, writeWarning } from './cli-io.ts';
+import {
+  EXIT_FINDINGS,
+  EXIT_OK,
+  EXIT_USAGE,
+  writeError,
+  writeErrorWithHint,
+  writeWarning,
+} from './cli-io.ts';
 import {
   rejectionsDocument,
   renderAuditJson,
@@ -68,7 +75,7 @@ export async function runAudit(options: AuditCommandOptions, io: AuditIo): Promi
     return await auditStored(client, options, io);
   } catch (error) {
     if (error instanceof KubeconfigError || error instanceof KubeError) {
-      writeError(`${error.message}${error.hint === undefined ? '' : `\nhint: ${error.hint}`}`);
+      writeErrorWithHint(error);
       return EXIT_USAGE;
     }
     throw error;

@@ -19,3 +19,11 @@ export function writeError(message: string): void {
 export function writeWarning(message: string): void {
   process.stderr.write(`warning: ${message}\n`);
 }
+
+/** An error that says what to check: printed as `error: ...` and, when it has one, `hint: ...`. */
+export function writeErrorWithHint(error: {
+  readonly message: string;
+  readonly hint?: string | undefined;
+}): void {
+  writeError(error.hint === undefined ? error.message : `${error.message}\nhint: ${error.hint}`);
+}

@@ -12,7 +12,15 @@ import {
 } from '../shared/remote-secret/manifests.ts';
 import type { RemoteSecret } from '../shared/remote-secret/model.ts';
 import { verifySecrets } from '../shared/remote-secret/verify.ts';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, writeError, writeWarning } from './cli-io.ts';
+import {
+  EXIT_FINDINGS,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  writeError,
+  writeErrorWithHint,
+  writeWarning,
+} from './cli-io.ts';
 import { readInput } from './inputs.ts';
 import { renderVerifyJson, renderVerifyTable } from './render-verify.ts';
 
@@ -76,7 +84,7 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
       }
     } catch (error) {
       if (error instanceof KubeconfigError || error instanceof KubeError) {
-        writeError(`${error.message}${error.hint === undefined ? '' : `\nhint: ${error.hint}`}`);
+        writeErrorWithHint(error);
         return EXIT_USAGE;
       }
       throw error;

@@ -5,7 +5,7 @@ import {
   installWebhookCertificate,
   type WebhookCertificateOptions,
 } from '../shared/pki/webhook-certificate.ts';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, writeError } from './cli-io.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, writeErrorWithHint } from './cli-io.ts';
 
 export interface WebhookCertOptions extends WebhookCertificateOptions {
   readonly kubeconfig: string | undefined;
@@ -44,7 +44,7 @@ export async function runWebhookCert(options: WebhookCertOptions, io: WebhookCer
     return EXIT_OK;
   } catch (error) {
     if (error instanceof KubeconfigError || error instanceof KubeError) {
-      writeError(`${error.message}${error.hint === undefined ? '' : `\nhint: ${error.hint}`}`);
+      writeErrorWithHint(error);
       return error instanceof KubeconfigError ? EXIT_USAGE : EXIT_FINDINGS;
     }
     throw error;

@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -28,4 +29,28 @@ export function runPlugin(
   });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * The built plugin without blocking this process (an e2e test's webhook child keeps logging to
+ * us meanwhile). Never the user's own kubeconfig: KUBECONFIG is empty and HOME a temp folder, so
+ * every run must name its kubeconfig.
+ */
+export function runPluginAsync(args: readonly string[], input = ''): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PLUGIN, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, KUBECONFIG: '', HOME: tmpdir(), NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      resolve({ status, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
 }

@@ -1,11 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
 import { jwt, kubeconfigText } from '../../shared/audit/testdata/kubeconfigs.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
-import { PLUGIN, REPO_ROOT } from '../cli.ts';
+import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
 import {
@@ -28,12 +27,6 @@ const LOCAL_CLUSTER_ID = 'primary';
 const DAY_MS = 86_400_000;
 const EXPIRED = jwt({ exp: Math.floor((Date.now() - DAY_MS) / 1000) });
 const VALID = jwt({ exp: Math.floor((Date.now() + 300 * DAY_MS) / 1000) });
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 interface AuditJson {
   kind: string;
@@ -59,23 +52,7 @@ interface RejectionsJson {
   }[];
 }
 
-function plugin(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PLUGIN, args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, KUBECONFIG: '', HOME: tmpdir(), NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const plugin = runPluginAsync;
 
 function remoteSecret(namespace: string, name: string, clusters: Record<string, string>): string {
   return JSON.stringify({

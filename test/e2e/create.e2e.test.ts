@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GOLDEN_PLACEHOLDERS } from '../../cmd/testdata/placeholders.ts';
 import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
-import { PLUGIN, REPO_ROOT } from '../cli.ts';
+import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
 import {
@@ -31,32 +31,7 @@ const GOLDEN = fileURLToPath(new URL('../../cmd/testdata/golden/create-remote.ya
 const NAMESPACE = 'istio-system';
 const READER = 'istio-reader-service-account';
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The built plugin, without blocking this process (the webhook child logs to us meanwhile). */
-function plugin(args: readonly string[], input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PLUGIN, args, {
-      cwd: REPO_ROOT,
-      // Never the user's own kubeconfig: every run names its kubeconfig.
-      env: { ...process.env, KUBECONFIG: '', HOME: tmpdir(), NO_COLOR: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+const plugin = runPluginAsync;
 
 interface SecretOut {
   readonly metadata: {
