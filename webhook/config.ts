@@ -22,6 +22,12 @@ export interface WebhookConfig {
   readonly shutdownDelayMs: number;
   readonly shutdownTimeoutMs: number;
   readonly events: boolean;
+  /** Between background audit passes; 0: no background audit at all. */
+  readonly auditIntervalMs: number;
+  /** Secrets per list request of a background audit pass (`limit`). */
+  readonly auditPageSize: number;
+  /** Write a wgpolicyk8s.io PolicyReport per watched namespace after each pass. */
+  readonly policyReport: boolean;
   readonly logLevel: string;
 }
 
@@ -90,8 +96,29 @@ const OPTIONS = {
   events: {
     type: 'boolean',
     default: true,
-    describe: 'Write a Warning Event for each secret with violations (--no-events to turn off)',
+    describe:
+      'Write a Warning Event for each secret with violations, at admission and from the background audit (--no-events to turn off)',
     group: 'Kubernetes:',
+  },
+  'audit-interval': {
+    type: 'number',
+    default: 60,
+    describe:
+      'Seconds between background audits of the stored remote secrets (metrics, one Event per newly non-compliant secret); changes seen by the informer start one sooner. 0 turns the background audit off',
+    group: 'Background audit:',
+  },
+  'audit-page-size': {
+    type: 'number',
+    default: 250,
+    describe: 'Secrets per list request of a background audit (limit/continue), which bounds its memory',
+    group: 'Background audit:',
+  },
+  'policy-report': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Also write the results as a wgpolicyk8s.io/v1alpha2 PolicyReport per watched namespace (needs the CRD and the RBAC rule in manifests/base/rbac.yaml)',
+    group: 'Background audit:',
   },
   address: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'Server:' },
   port: { type: 'number', default: 8443, describe: 'HTTPS port', group: 'Server:' },
@@ -197,6 +224,9 @@ interface RawArgs {
   readonly kubeconfig?: string | undefined;
   readonly context?: string | undefined;
   readonly events: boolean;
+  readonly 'audit-interval': number;
+  readonly 'audit-page-size': number;
+  readonly 'policy-report': boolean;
   readonly address: string;
   readonly port: number;
   readonly 'request-timeout': number;
@@ -240,6 +270,15 @@ function validate(args: RawArgs): WebhookConfig {
   const keepAlive = seconds(args['keep-alive-timeout'], '--keep-alive-timeout', 1, 3600);
   const shutdownDelay = seconds(args['shutdown-delay'], '--shutdown-delay', 0, 300);
   const shutdownTimeout = seconds(args['shutdown-timeout'], '--shutdown-timeout', 0.1, 3600);
+  const auditInterval = args['audit-interval'];
+  if (auditInterval !== 0) seconds(auditInterval, '--audit-interval', 1, 86_400, ' (or 0 to turn it off)');
+  const auditPageSize = args['audit-page-size'];
+  if (!Number.isInteger(auditPageSize) || auditPageSize < 1 || auditPageSize > 10_000) {
+    throw new ConfigError(`--audit-page-size ${auditPageSize}: use a whole number from 1 to 10000`);
+  }
+  if (args['policy-report'] && auditInterval === 0) {
+    throw new ConfigError('--policy-report needs the background audit: set --audit-interval above 0');
+  }
   if (shutdownTimeout <= shutdownDelay) {
     throw new ConfigError(
       `--shutdown-timeout (${shutdownTimeout}s) must be longer than --shutdown-delay (${shutdownDelay}s)`,
@@ -262,6 +301,9 @@ function validate(args: RawArgs): WebhookConfig {
     shutdownDelayMs: shutdownDelay * 1000,
     shutdownTimeoutMs: shutdownTimeout * 1000,
     events: args.events,
+    auditIntervalMs: auditInterval * 1000,
+    auditPageSize,
+    policyReport: args['policy-report'],
     logLevel: args['log-level'],
   };
 }
@@ -285,9 +327,9 @@ function readableFile(path: string | undefined, flag: string): string {
   return path;
 }
 
-function seconds(value: number, flag: string, min: number, max: number): number {
+function seconds(value: number, flag: string, min: number, max: number, or = ''): number {
   if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${flag} ${value}: must be a number of seconds from ${min} to ${max}`);
+    throw new ConfigError(`${flag} ${value}: must be a number of seconds from ${min} to ${max}${or}`);
   }
   return value;
 }

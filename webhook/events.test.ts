@@ -3,7 +3,16 @@ import { decideAdmission } from '../shared/admission/decide.ts';
 import { parseAdmissionReview } from '../shared/admission/review.ts';
 import { admissionReview, kubeconfigFixture, secretObject } from '../shared/admission/testdata/reviews.ts';
 import { readRejection } from '../shared/audit/rejections.ts';
-import { ADMITTED_REASON, buildEvent, EventRecorder, REJECTED_REASON, type EventBody } from './events.ts';
+import type { StoredSecretStatus } from '../shared/audit/background.ts';
+import {
+  ADMITTED_REASON,
+  buildEvent,
+  buildNonCompliantEvent,
+  EventRecorder,
+  NONCOMPLIANT_REASON,
+  REJECTED_REASON,
+  type EventBody,
+} from './events.ts';
 
 function decided(mode: 'enforce' | 'warn' | 'audit', dryRun = false, kubeconfig = 'token-file') {
   const parsed = parseAdmissionReview(
@@ -102,5 +111,114 @@ describe('EventRecorder', () => {
       codes: ['token-file'],
       violations: [{ cluster: 'east', code: 'token-file', path: 'users[0].user.tokenFile' }],
     });
+  });
+});
+
+describe('EventRecorder.send', () => {
+  const event = (name: string) => buildNonCompliantEvent(status({ name }), 'webhook-0', NOW);
+
+  it.each([
+    { answer: () => Promise.resolve({}), result: 'created' },
+    {
+      answer: () => Promise.reject(Object.assign(new Error('AlreadyExists'), { code: 409 })),
+      result: 'exists',
+    },
+    { answer: () => Promise.reject(Object.assign(new Error('Forbidden'), { code: 403 })), result: 'failed' },
+  ])('resolves $result and reports it', async ({ answer, result }) => {
+    const results: string[] = [];
+    const events = new EventRecorder({ create: answer, onResult: (found) => results.push(found) });
+    expect(await events.send(event('a'))).toBe(result);
+    expect(results).toEqual([result]);
+  });
+});
+
+const NOW = new Date('2026-06-01T00:00:00Z');
+
+function status(fields: Partial<StoredSecretStatus> = {}): StoredSecretStatus {
+  const name = fields.name ?? 'istio-remote-secret-east';
+  return {
+    namespace: 'istio-system',
+    name,
+    secret: `istio-system/${name}`,
+    uid: 'uid-1',
+    resourceVersion: '42',
+    clusters: ['east', 'west'],
+    violations: [
+      { cluster: 'east', code: 'exec', path: 'users[0].user.exec' },
+      { cluster: 'west', code: 'token-file', path: 'users[0].user.tokenFile' },
+    ],
+    risks: [],
+    hints: ['re-create it with `kubectl remote-secret create`'],
+    ...fields,
+  };
+}
+
+describe('buildNonCompliantEvent', () => {
+  it('points at the Secret and names clusters, codes, paths and the fix', () => {
+    const event = buildNonCompliantEvent(status(), 'webhook-0', NOW);
+    expect(event).toMatchObject({
+      type: 'Warning',
+      reason: NONCOMPLIANT_REASON,
+      action: 'Audit',
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: 'istio-system',
+        name: 'istio-remote-secret-east',
+        uid: 'uid-1',
+      },
+      reportingComponent: 'remote-secret-webhook',
+      reportingInstance: 'webhook-0',
+      count: 1,
+    });
+    expect(event.message).toBe(
+      'stored remote secret istio-system/istio-remote-secret-east is non-compliant: 2 violations in 2 clusters: exec at east: users[0].user.exec; token-file at west: users[0].user.tokenFile; fix: re-create it with `kubectl remote-secret create`',
+    );
+    expect(event.metadata.annotations).toEqual({
+      'remote-secret-webhook/found-by': 'background-audit',
+      'remote-secret-webhook/violation-codes': 'exec,token-file',
+      'remote-secret-webhook/clusters': 'east,west',
+      'remote-secret-webhook/violations':
+        '[{"cluster":"east","code":"exec","path":"users[0].user.exec"},{"cluster":"west","code":"token-file","path":"users[0].user.tokenFile"}]',
+      'remote-secret-webhook/resource-version': '42',
+    });
+    // Not a rejection: `audit --rejections` does not list it.
+    expect(readRejection(event)).toBeUndefined();
+  });
+
+  it('is named after the secret and its state: the same state, the same name', () => {
+    const name = (fields: Partial<StoredSecretStatus> = {}) =>
+      buildNonCompliantEvent(status(fields), 'webhook-1', new Date()).metadata.name;
+    expect(name()).toMatch(/^istio-remote-secret-east\.[0-9a-f]{16}$/);
+    expect(name()).toBe(buildNonCompliantEvent(status(), 'webhook-0', NOW).metadata.name);
+    expect(name({ resourceVersion: '43' })).not.toBe(name());
+    expect(name({ uid: 'uid-2' })).not.toBe(name());
+    expect(name({ violations: [{ cluster: 'east', code: 'exec', path: 'users[0].user.exec' }] })).not.toBe(
+      name(),
+    );
+  });
+
+  it('keeps the name a DNS subdomain of at most 253 characters for the longest secret names', () => {
+    const long = `${'a'.repeat(235)}-${'b'.repeat(17)}`;
+    const { name } = buildNonCompliantEvent(status({ name: long }), 'webhook-0', NOW).metadata;
+    expect(name.length).toBeLessThanOrEqual(253);
+    expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
+  });
+
+  it('says "the secret" for a secret-level violation and clips the message at 1 KiB', () => {
+    const unreadable = buildNonCompliantEvent(
+      status({ clusters: [], violations: [{ cluster: '', code: 'invalid-secret', path: '' }], hints: [] }),
+      'webhook-0',
+      NOW,
+    );
+    expect(unreadable.message).toBe(
+      'stored remote secret istio-system/istio-remote-secret-east is non-compliant: 1 violation: invalid-secret at (secret)',
+    );
+    const many = Array.from({ length: 60 }, (_, index) => ({
+      cluster: `cluster-${String(index)}`,
+      code: 'exec' as const,
+      path: 'users[0].user.exec',
+    }));
+    expect(buildNonCompliantEvent(status({ violations: many }), 'webhook-0', NOW).message.length).toBe(1024);
   });
 });

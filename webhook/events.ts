@@ -1,14 +1,17 @@
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { violationsOf, type AdmissionDecision } from '../shared/admission/decide.ts';
 import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
+import type { StoredSecretStatus } from '../shared/audit/background.ts';
 import { EVENT_ANNOTATION_PREFIX, REJECTED_REASON } from '../shared/audit/rejections.ts';
 
 export { EVENT_ANNOTATION_PREFIX, REJECTED_REASON };
 export const COMPONENT = 'remote-secret-webhook';
 /** warn and audit modes admit the secret; the Event says so with its own reason. */
 export const ADMITTED_REASON = 'RemoteSecretAdmittedWithViolations';
+/** The background audit found a stored secret with violations that had none (or was not there). */
+export const NONCOMPLIANT_REASON = 'RemoteSecretNonCompliant';
 const MAX_PENDING = 100;
 const MAX_MESSAGE = 1024;
 
@@ -43,9 +46,15 @@ export interface EventBody {
 
 export type CreateEvent = (namespace: string, event: EventBody) => Promise<unknown>;
 
+/**
+ * `exists`: an Event of that name is there already (the background audit names its Events after
+ * the secret's state, so another replica, or this one before a restart, wrote it).
+ */
+export type EventResult = 'created' | 'exists' | 'failed' | 'dropped';
+
 export interface EventRecorderOptions {
   readonly create: CreateEvent;
-  readonly onResult: (result: 'created' | 'failed' | 'dropped', error?: unknown) => void;
+  readonly onResult: (result: EventResult, error?: unknown) => void;
   readonly instance?: string;
 }
 
@@ -56,44 +65,60 @@ export interface EventRecorderOptions {
  */
 export class EventRecorder {
   private pending = 0;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<EventResult>>();
   private readonly instance: string;
 
   constructor(private readonly options: EventRecorderOptions) {
     this.instance = options.instance ?? hostname();
   }
 
+  get reportingInstance(): string {
+    return this.instance;
+  }
+
   record(request: AdmissionRequest, decision: AdmissionDecision): void {
     if (request.dryRun || decision.secret === undefined) return;
     if (decision.verdict !== 'rejected' && decision.verdict !== 'warned' && decision.verdict !== 'audited')
       return;
+    void this.send(buildEvent(request, decision, this.instance));
+  }
+
+  /**
+   * Write one Event, within the same bound as admission Events; resolves with the result (also
+   * reported to `onResult`) and never rejects.
+   */
+  send(event: EventBody): Promise<EventResult> {
     if (this.pending >= MAX_PENDING) {
       this.options.onResult('dropped');
-      return;
+      return Promise.resolve('dropped');
     }
-    const event = buildEvent(request, decision, this.instance);
-    const namespace = event.metadata.namespace;
     this.pending += 1;
-    const sent = this.options
-      .create(namespace, event)
+    const sent: Promise<EventResult> = this.options
+      .create(event.metadata.namespace, event)
       .then(
-        () => {
-          this.options.onResult('created');
-        },
-        (error: unknown) => {
-          this.options.onResult('failed', error);
-        },
+        (): EventResult => 'created',
+        (error: unknown): EventResult => (isAlreadyExists(error) ? 'exists' : this.failed(error)),
       )
+      .then((result) => {
+        if (result !== 'failed') this.options.onResult(result);
+        return result;
+      })
       .finally(() => {
         this.pending -= 1;
         this.inFlight.delete(sent);
       });
     this.inFlight.add(sent);
+    return sent;
+  }
+
+  private failed(error: unknown): 'failed' {
+    this.options.onResult('failed', error);
+    return 'failed';
   }
 
   /** Wait for Events already handed to the API server (shutdown, tests). */
   async flush(): Promise<void> {
-    await Promise.all([...this.inFlight]);
+    await Promise.all(this.inFlight);
   }
 }
 
@@ -165,4 +190,75 @@ function objectUid(object: unknown): string | undefined {
   if (metadata === null || typeof metadata !== 'object') return undefined;
   const uid = (metadata as { uid?: unknown }).uid;
   return typeof uid === 'string' && uid !== '' ? uid : undefined;
+}
+
+/**
+ * The Warning Event for a stored secret the background audit found newly non-compliant. Its name
+ * is derived from the secret's uid, resourceVersion and codes, so every replica, and this one
+ * after a restart, writes the same Event for the same state, and the API server keeps one
+ * (409 for the others). Codes, cluster IDs and paths only; never a kubeconfig.
+ */
+export function buildNonCompliantEvent(status: StoredSecretStatus, instance: string, now: Date): EventBody {
+  const codes = [...new Set(status.violations.map((found) => found.code))];
+  const clusters = [...new Set(status.violations.map((found) => found.cluster).filter((id) => id !== ''))];
+  const summary = status.violations
+    .map(
+      ({ cluster, code, path }) => `${code} at ${cluster === '' ? '' : `${cluster}: `}${path || '(secret)'}`,
+    )
+    .join('; ');
+  const count = status.violations.length;
+  const fix = status.hints.length === 0 ? '' : `; fix: ${status.hints.join('; ')}`;
+  const message = oneLine(
+    `stored remote secret ${status.secret} is non-compliant: ${plural(count, 'violation')}${clusters.length === 0 ? '' : ` in ${plural(clusters.length, 'cluster')}`}: ${summary}${fix}`,
+  );
+  const state = createHash('sha256')
+    .update([status.secret, status.uid ?? '', status.resourceVersion ?? '', codes.join(',')].join('\u0000'))
+    .digest('hex')
+    .slice(0, 16);
+  const annotations: Record<string, string> = {
+    'found-by': 'background-audit',
+    'violation-codes': codes.join(','),
+    clusters: clusters.join(','),
+    violations: JSON.stringify(status.violations.map(({ cluster, code, path }) => ({ cluster, code, path }))),
+    ...(status.resourceVersion === undefined ? {} : { 'resource-version': status.resourceVersion }),
+  };
+  return {
+    metadata: {
+      // A DNS subdomain of at most 253 characters: the secret's name (one too), cut and trimmed.
+      name: `${status.name.slice(0, 236).replace(/[-.]+$/, '') || 'remote-secret'}.${state}`,
+      namespace: status.namespace,
+      annotations: Object.fromEntries(
+        Object.entries(annotations).map(([key, value]) => [
+          `${EVENT_ANNOTATION_PREFIX}${key}`,
+          oneLine(value),
+        ]),
+      ),
+    },
+    involvedObject: {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: status.namespace,
+      name: status.name,
+      ...(status.uid === undefined ? {} : { uid: status.uid }),
+    },
+    type: 'Warning',
+    reason: NONCOMPLIANT_REASON,
+    message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
+    action: 'Audit',
+    source: { component: COMPONENT, host: instance },
+    reportingComponent: COMPONENT,
+    reportingInstance: instance,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** client-node's ApiException carries the HTTP status as `code`. */
+function isAlreadyExists(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 409;
 }

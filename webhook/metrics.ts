@@ -10,6 +10,19 @@ export interface WebhookMetrics {
   readonly certificateExpiry: Gauge;
   readonly tlsReloads: Counter<'result'>;
   readonly events: Counter<'result'>;
+  readonly audit: BackgroundAuditMetrics;
+}
+
+/** The background audit's view of the stored secrets, as of its last complete pass. */
+export interface BackgroundAuditMetrics {
+  /** Stored secrets having each violation code; a code that went away stays, at 0. */
+  readonly noncompliant: Gauge<'code'>;
+  readonly noncompliantSecrets: Gauge;
+  readonly secrets: Gauge;
+  readonly runs: Counter<'result'>;
+  readonly lastRunTimestamp: Gauge;
+  readonly lastRunDuration: Gauge;
+  readonly policyReports: Counter<'result'>;
 }
 
 export interface IndexSize {
@@ -63,10 +76,50 @@ export function createMetrics(
     }),
     events: new Counter({
       name: 'remote_secret_webhook_events_total',
-      help: 'Kubernetes Events for secrets with violations, by result (created, failed, dropped)',
+      help: 'Kubernetes Events for secrets with violations, by result (created, exists, failed, dropped)',
       labelNames: ['result'],
       registers: [registry],
     }),
+    audit: {
+      noncompliant: new Gauge({
+        name: 'remote_secret_noncompliant',
+        help: 'Stored remote secrets with this violation code, as of the last complete background audit (0 once none has it)',
+        labelNames: ['code'],
+        registers: [registry],
+      }),
+      noncompliantSecrets: new Gauge({
+        name: 'remote_secret_noncompliant_secrets',
+        help: 'Stored remote secrets with at least one violation, as of the last complete background audit',
+        registers: [registry],
+      }),
+      secrets: new Gauge({
+        name: 'remote_secret_audit_secrets',
+        help: 'Stored remote secrets the last complete background audit decided',
+        registers: [registry],
+      }),
+      runs: new Counter({
+        name: 'remote_secret_audit_runs_total',
+        help: 'Background audit passes, by result (ok, failed)',
+        labelNames: ['result'],
+        registers: [registry],
+      }),
+      lastRunTimestamp: new Gauge({
+        name: 'remote_secret_audit_last_run_timestamp_seconds',
+        help: 'When the last complete background audit ended (Unix time)',
+        registers: [registry],
+      }),
+      lastRunDuration: new Gauge({
+        name: 'remote_secret_audit_last_run_duration_seconds',
+        help: 'How long the last complete background audit took, list and decide',
+        registers: [registry],
+      }),
+      policyReports: new Counter({
+        name: 'remote_secret_audit_policy_reports_total',
+        help: 'PolicyReport writes (--policy-report), by result (written, failed)',
+        labelNames: ['result'],
+        registers: [registry],
+      }),
+    },
   };
   new Gauge({
     name: 'remote_secret_webhook_index_secrets',

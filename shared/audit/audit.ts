@@ -51,15 +51,25 @@ export class Auditor {
   private readonly indexes = new Map<string, ClusterIdIndex>();
   private readonly clusters: ClusterFinding[] = [];
   private readonly errors: ManifestError[] = [];
-  private secrets = 0;
+  private readonly totals = { secrets: 0, clusters: 0, violations: 0, risks: 0 };
 
-  constructor(private readonly options: AuditOptions) {}
+  /**
+   * `keepFindings: false` (the webhook's background audit) hands each page's findings back from
+   * `add` and keeps only the cluster ID indexes and the counts, so `report()` has a summary and
+   * shared cluster IDs but no `clusters`: memory stays flat however many secrets are stored.
+   */
+  constructor(
+    private readonly options: AuditOptions,
+    private readonly retention: { readonly keepFindings: boolean } = { keepFindings: true },
+  ) {}
 
-  add(secrets: readonly RemoteSecret[], errors: readonly ManifestError[] = []): void {
-    this.errors.push(...errors);
+  /** Audit these secrets (one page); returns their findings, in order. */
+  add(secrets: readonly RemoteSecret[], errors: readonly ManifestError[] = []): ClusterFinding[] {
+    if (this.retention.keepFindings) this.errors.push(...errors);
+    const found: ClusterFinding[] = [];
     for (const secret of secrets) {
       const ref = secretRef(secret);
-      this.secrets += 1;
+      this.totals.secrets += 1;
       let index = this.indexes.get(secret.namespace);
       if (index === undefined) {
         index = new ClusterIdIndex();
@@ -79,14 +89,20 @@ export class Auditor {
       claims.upsert(ref, new Map(secret.clusters.map((cluster) => [cluster.id, ''])));
       secret.clusters.forEach((cluster, position) => {
         const config = cluster.kubeconfig.ok ? allowed.get(cluster.kubeconfig.text) : undefined;
-        this.clusters.push({
+        const finding: ClusterFinding = {
           secret: ref,
           cluster: cluster.id,
           violations: decisions[position]?.violations ?? [],
           risks: config === undefined ? [] : riskNotes(config, this.options),
-        });
+        };
+        this.totals.clusters += 1;
+        this.totals.violations += finding.violations.length;
+        this.totals.risks += finding.risks.length;
+        found.push(finding);
       });
     }
+    if (this.retention.keepFindings) this.clusters.push(...found);
+    return found;
   }
 
   report(): AuditReport {
@@ -97,12 +113,7 @@ export class Auditor {
       clusters: this.clusters,
       sharedClusterIds,
       errors: this.errors,
-      summary: {
-        secrets: this.secrets,
-        clusters: this.clusters.length,
-        violations: this.clusters.reduce((sum, finding) => sum + finding.violations.length, 0),
-        risks: this.clusters.reduce((sum, finding) => sum + finding.risks.length, 0),
-      },
+      summary: { ...this.totals },
     };
   }
 }

@@ -12,12 +12,24 @@ function describe(scope: Scope): string {
   return 'namespace' in scope ? `in namespace ${scope.namespace}` : 'in all namespaces';
 }
 
-/** Pages of the multicluster Secrets istiod would read, `limit` at a time. */
+/** Pages of the multicluster Secrets istiod would read, `limit` at a time, as wire objects. */
 export function remoteSecretPages(
   client: KubeClient,
   scope: Scope,
   limit: number,
 ): FetchPage<SecretManifest> {
+  const pages = storedSecretPages(client, scope, limit);
+  return async (token) => {
+    const page = await pages(token);
+    return { items: page.items.map((item) => wireSecret(item)), continueToken: page.continueToken };
+  };
+}
+
+/**
+ * The same pages as client-node returns them, with the server's metadata (uid, resourceVersion)
+ * that the webhook's background audit names its Events and reports by.
+ */
+export function storedSecretPages(client: KubeClient, scope: Scope, limit: number): FetchPage<V1Secret> {
   const labelSelector = `${MULTICLUSTER_LABEL}=true`;
   return async (token) => {
     const request = { labelSelector, limit, ...(token === undefined ? {} : { _continue: token }) };
@@ -26,10 +38,7 @@ export function remoteSecretPages(
         ? client.core.listNamespacedSecret({ ...request, namespace: scope.namespace }, options)
         : client.core.listSecretForAllNamespaces(request, options),
     );
-    return {
-      items: list.items.map((item: V1Secret) => wireSecret(item)),
-      continueToken: list.metadata?._continue,
-    };
+    return { items: list.items, continueToken: list.metadata?._continue };
   };
 }
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
-import { DEFAULT_EXPIRING_WITHIN_MS, isLinkLocal, riskNotes, type RiskOptions } from './risk-notes.ts';
+import {
+  DEFAULT_EXPIRING_WITHIN_MS,
+  isLinkLocal,
+  isLoopback,
+  riskNotes,
+  type RiskOptions,
+} from './risk-notes.ts';
 import { expIn, jwt, kubeconfigText, NOW, type KubeconfigSpec } from './testdata/kubeconfigs.ts';
 
 const options = { now: NOW, expiringWithinMs: DEFAULT_EXPIRING_WITHIN_MS };
@@ -76,6 +82,39 @@ describe('kubeconfigRiskNotes', () => {
       notes: [{ code: 'link-local-server', path: 'clusters[0].cluster.server' }],
     },
     {
+      name: 'a loopback IPv4 server',
+      spec: { server: 'https://127.0.0.1:6443' },
+      notes: [{ code: 'loopback-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'anywhere in 127.0.0.0/8',
+      spec: { server: 'https://127.1.2.3' },
+      notes: [{ code: 'loopback-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'the IPv6 loopback address',
+      spec: { server: 'https://[::1]:6443' },
+      notes: [{ code: 'loopback-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'localhost, over plain http',
+      spec: { server: 'http://localhost:8080' },
+      notes: [
+        { code: 'plain-http-server', path: 'clusters[0].cluster.server' },
+        { code: 'loopback-server', path: 'clusters[0].cluster.server' },
+      ],
+    },
+    {
+      name: 'a name under localhost, with a trailing dot',
+      spec: { server: 'https://api.LOCALHOST.:6443' },
+      notes: [{ code: 'loopback-server', path: 'clusters[0].cluster.server' }],
+    },
+    {
+      name: 'a certificate-authority file on istiod’s disk',
+      spec: { caFile: '/etc/ssl/certs/ca-certificates.crt' },
+      notes: [{ code: 'certificate-authority-file', path: 'clusters[0].cluster.certificate-authority' }],
+    },
+    {
       name: 'several risks at once, in document order',
       spec: { insecure: true, proxyUrl: 'socks5://p:1080', token: { exp: expIn(-3) } },
       notes: [
@@ -97,6 +136,12 @@ describe('kubeconfigRiskNotes', () => {
       expect(note.message).not.toContain(token.split('.')[1]);
       expect(note.message).not.toContain('secret-subject-xyz');
     }
+  });
+
+  it('names the CA file, quoted, and only quotes what is on one line', () => {
+    const [note] = kubeconfigRiskNotes(kubeconfigText({ caFile: '/var/run/secrets/ca.crt' }), options);
+    expect(note?.message).toContain('"/var/run/secrets/ca.crt" on istiod\'s disk');
+    expect(note?.message).toContain('certificate-authority-data');
   });
 
   it('has no notes for a rejected kubeconfig (its violations fail the audit)', () => {
@@ -126,5 +171,26 @@ describe('isLinkLocal', () => {
     { host: 'remote.example.com', linkLocal: false },
   ])('$host: $linkLocal', ({ host, linkLocal }) => {
     expect(isLinkLocal(host)).toBe(linkLocal);
+  });
+});
+
+describe('isLoopback', () => {
+  it.each([
+    { host: '127.0.0.1', loopback: true },
+    { host: '127.255.255.254', loopback: true },
+    { host: '0.0.0.0', loopback: true },
+    { host: '[::1]', loopback: true },
+    { host: '[::]', loopback: true },
+    { host: '[::ffff:127.0.0.1]', loopback: true },
+    { host: 'localhost', loopback: true },
+    { host: 'Localhost.', loopback: true },
+    { host: 'kube.localhost', loopback: true },
+    { host: '128.0.0.1', loopback: false },
+    { host: '[::2]', loopback: false },
+    { host: 'localhost.example.com', loopback: false },
+    { host: 'mylocalhost', loopback: false },
+    { host: '169.254.169.254', loopback: false },
+  ])('$host: $loopback', ({ host, loopback }) => {
+    expect(isLoopback(host)).toBe(loopback);
   });
 });

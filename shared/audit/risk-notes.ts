@@ -1,11 +1,13 @@
 import { BlockList, isIP } from 'node:net';
 import { decodeJwt } from 'jose';
+import { quote } from '../kubeconfig/quote.ts';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 
 /**
  * Risks an auditor should see that are not violations: istiod loads such a kubeconfig, but it
- * may stop working (an expiring token), never stop working (a legacy token), or send its
- * credential somewhere it should not (no TLS check, a proxy, plain http, a metadata address).
+ * may stop working (an expiring token), never stop working (a legacy token), send its
+ * credential somewhere it should not (no TLS check, a proxy, plain http, a metadata address),
+ * talk to itself (a loopback server) or read a file of its own disk (a CA path).
  * Codes are stable API, like violation codes: add, never rename.
  */
 export type RiskCode =
@@ -15,7 +17,9 @@ export type RiskCode =
   | 'insecure-skip-tls-verify'
   | 'proxy-url'
   | 'plain-http-server'
-  | 'link-local-server';
+  | 'link-local-server'
+  | 'loopback-server'
+  | 'certificate-authority-file';
 
 export interface RiskNote {
   readonly code: RiskCode;
@@ -47,6 +51,16 @@ export function riskNotes(config: SanitizedKubeconfig, options: RiskOptions): Ri
         code: 'insecure-skip-tls-verify',
         path: `${path}.insecure-skip-tls-verify`,
         message: `cluster "${name}" does not verify the server's certificate; anyone on the path can read the token`,
+      });
+    }
+    // Istio's sanitizer leaves a CA path alone (it is only used to verify the server, never
+    // sent), so it is no violation; but istiod reads that file from its own disk.
+    const caFile = cluster['certificate-authority'];
+    if (typeof caFile === 'string' && caFile !== '') {
+      notes.push({
+        code: 'certificate-authority-file',
+        path: `${path}.certificate-authority`,
+        message: `cluster "${name}" reads its CA bundle from ${quote(caFile)} on istiod's disk, where it may be missing or trust more than the remote's API server; embed it as certificate-authority-data`,
       });
     }
     const proxy = cluster['proxy-url'];
@@ -84,6 +98,13 @@ function serverNotes(name: string, server: string, path: string): RiskNote[] {
       message: `cluster "${name}" is reached over plain http; the token crosses the network in clear text`,
     });
   }
+  if (isLoopback(url.hostname)) {
+    notes.push({
+      code: 'loopback-server',
+      path,
+      message: `cluster "${name}" points at a loopback address (${url.hostname}); from the primary's istiod that is istiod's own pod, never the remote cluster`,
+    });
+  }
   if (isLinkLocal(url.hostname)) {
     notes.push({
       code: 'link-local-server',
@@ -108,6 +129,26 @@ export function isLinkLocal(hostname: string): boolean {
   if (family === 4) return LINK_LOCAL.check(host, 'ipv4');
   if (family === 6) return LINK_LOCAL.check(host, 'ipv6');
   return METADATA_HOSTS.has(host.toLowerCase().replace(/\.$/, ''));
+}
+
+// 127.0.0.0/8 and ::1, their IPv4-mapped form, and the unspecified addresses, which Linux
+// connects to the local host as well.
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('0.0.0.0', 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addAddress('::', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** A host (as `URL#hostname` gives it) that names the machine making the request. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const family = isIP(host);
+  if (family === 4) return LOOPBACK.check(host, 'ipv4');
+  if (family === 6) return LOOPBACK.check(host, 'ipv6');
+  const name = host.toLowerCase().replace(/\.$/, '');
+  // RFC 6761: localhost and every name under it resolve to loopback.
+  return name === 'localhost' || name.endsWith('.localhost');
 }
 
 /**

@@ -119,6 +119,27 @@ describe('RemoteSecretController', () => {
     await controller.stop();
   });
 
+  it('tells onChange about the first list and every add, update and delete', async () => {
+    const server = fakeServer();
+    server.setList([secret('a', '1', 'east'), secret('b', '2', 'west')]);
+    const changes: string[] = [];
+    const controller = new RemoteSecretController({
+      kubeConfig: new KubeConfig(),
+      namespaces: ['istio-system'],
+      log,
+      onChange: (namespace) => changes.push(namespace),
+      ...server,
+    });
+    await controller.start();
+    expect(changes).toEqual(['istio-system', 'istio-system']);
+    const stream = server.streams[0];
+    stream?.push('ADDED', secret('c', '3', 'north'));
+    stream?.push('MODIFIED', secret('a', '4', 'east'));
+    stream?.push('DELETED', secret('b', '5'));
+    expect(changes).toHaveLength(5);
+    await controller.stop();
+  });
+
   it('retries a failed list and becomes synced when the API server answers', async () => {
     const server = fakeServer();
     server.setList([secret('a', '1', 'east')]);

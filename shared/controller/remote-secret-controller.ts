@@ -32,6 +32,11 @@ export interface RemoteSecretControllerOptions {
   readonly watch?: WatchFn;
   /** First delay before restarting a failed list or watch; it doubles up to 30 s. */
   readonly retryDelayMs?: number;
+  /**
+   * Called after each add, update or delete the informer applies (the first list included), so
+   * a consumer (the background audit) can schedule work; it must be cheap and not throw.
+   */
+  readonly onChange?: (namespace: string) => void;
 }
 
 /**
@@ -112,11 +117,13 @@ export class RemoteSecretController {
       // The informer caches the object it handed us; keep only its metadata there.
       delete secret.data;
       delete secret.stringData;
+      this.options.onChange?.(namespace);
     };
     informer.on('add', upsert);
     informer.on('update', upsert);
     informer.on('delete', (secret) => {
       this.index.delete(keyOf(secret));
+      this.options.onChange?.(namespace);
     });
     informer.on('error', (error: unknown) => {
       if (this.stopped) return;

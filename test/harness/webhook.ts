@@ -22,6 +22,8 @@ export interface WebhookProcessOptions {
   readonly mode: 'enforce' | 'warn' | 'audit';
   readonly localClusterId: string;
   readonly namespace: string;
+  /** More flags, e.g. `--audit-interval 1`. */
+  readonly extraArgs?: readonly string[];
 }
 
 /**
@@ -37,6 +39,7 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
       ...['--address', '127.0.0.1', '--port', '0'],
       ...['--local-cluster-id', options.localClusterId, '--namespace', options.namespace],
       ...['--mode', options.mode, '--shutdown-delay', '0'],
+      ...(options.extraArgs ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

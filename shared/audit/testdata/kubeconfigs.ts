@@ -4,6 +4,8 @@ export interface KubeconfigSpec {
   readonly server?: string;
   readonly insecure?: boolean;
   readonly proxyUrl?: string;
+  /** A `certificate-authority` file path in place of the embedded CA. */
+  readonly caFile?: string;
   /** A raw token, or the claims of a JWT to build. */
   readonly token?: string | Record<string, unknown>;
   readonly exec?: boolean;
@@ -33,7 +35,9 @@ export function kubeconfigText(spec: KubeconfigSpec = {}): string {
     `    server: ${spec.server ?? 'https://10.0.0.1:6443'}`,
     spec.insecure === true
       ? '    insecure-skip-tls-verify: true'
-      : '    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==',
+      : spec.caFile === undefined
+        ? '    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=='
+        : `    certificate-authority: ${spec.caFile}`,
     ...(spec.proxyUrl === undefined ? [] : [`    proxy-url: ${spec.proxyUrl}`]),
   ];
   const user =

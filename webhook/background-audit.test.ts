@@ -1,0 +1,369 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { kubeconfigFixture } from '../shared/admission/testdata/reviews.ts';
+import type { FetchPage } from '../shared/audit/pages.ts';
+import type { PolicyReportManifest } from '../shared/audit/policy-report.ts';
+import { kubeconfigText } from '../shared/audit/testdata/kubeconfigs.ts';
+import { KubeError } from '../shared/kube/errors.ts';
+import { REDACT_PATHS } from './audit.ts';
+import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
+import { NONCOMPLIANT_REASON, type EventBody, type EventResult } from './events.ts';
+import { createMetrics } from './metrics.ts';
+
+const EXEC = kubeconfigText({ exec: true });
+const CLEAN = kubeconfigText();
+
+/** The API server's store: secrets by name, listed `limit` at a time as client-node returns them. */
+function store(namespace = 'istio-system') {
+  const secrets = new Map<string, V1Secret>();
+  let version = 0;
+  let lists = 0;
+  let failNext = false;
+  const put = (name: string, data: Record<string, string>) => {
+    version += 1;
+    // As parsed JSON off the wire (client-node's own model instances are no different here).
+    const wire = JSON.stringify({
+      metadata: {
+        name,
+        namespace,
+        uid: `uid-${name}`,
+        resourceVersion: String(version),
+        labels: { 'istio/multiCluster': 'true' },
+      },
+      data: Object.fromEntries(
+        Object.entries(data).map(([id, text]) => [id, Buffer.from(text).toString('base64')]),
+      ),
+    });
+    secrets.set(name, JSON.parse(wire) as V1Secret);
+  };
+  const pages =
+    (limit: number): ((ns: string) => FetchPage<V1Secret>) =>
+    () =>
+    (token) => {
+      lists += 1;
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new KubeError('timeout', 'no answer while trying to list Secrets'));
+      }
+      const all = [...secrets.values()].sort((a, b) =>
+        (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
+      );
+      const start = token === undefined ? 0 : Number(token);
+      const end = start + limit;
+      return Promise.resolve({
+        items: all.slice(start, end),
+        continueToken: end < all.length ? String(end) : undefined,
+      });
+    };
+  return {
+    put,
+    remove: (name: string) => secrets.delete(name),
+    pages,
+    get lists() {
+      return lists;
+    },
+    failNextList: () => {
+      failNext = true;
+    },
+  };
+}
+
+function setup(options: { events?: EventResult | 'off'; reports?: boolean; maxEventsPerPass?: number } = {}) {
+  const api = store();
+  const metrics = createMetrics(() => ({ secretCount: 0, clusterCount: 0 }), { defaultMetrics: false });
+  const lines: Record<string, unknown>[] = [];
+  const log = pino(
+    { level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const sent: EventBody[] = [];
+  const names = new Set<string>();
+  const written: PolicyReportManifest[] = [];
+  const audit = new BackgroundAudit({
+    namespaces: ['istio-system'],
+    pages: api.pages(2),
+    allow: new Set(),
+    localClusterId: 'primary',
+    metrics: metrics.audit,
+    log,
+    ...(options.maxEventsPerPass === undefined ? {} : { maxEventsPerPass: options.maxEventsPerPass }),
+    events:
+      options.events === 'off'
+        ? undefined
+        : {
+            reportingInstance: 'webhook-0',
+            send: (event) => {
+              sent.push(event);
+              if (options.events !== undefined && options.events !== 'off')
+                return Promise.resolve(options.events);
+              // Named after the secret's state: the API server keeps the first of a name.
+              if (names.has(event.metadata.name)) return Promise.resolve('exists');
+              names.add(event.metadata.name);
+              return Promise.resolve('created');
+            },
+          },
+    policyReports:
+      options.reports === true
+        ? new PolicyReportWriter({
+            log,
+            onResult: () => undefined,
+            apply: (report) => {
+              written.push(report);
+              return Promise.resolve();
+            },
+          })
+        : undefined,
+  });
+  const gauge = async (name: string) =>
+    Object.fromEntries(
+      (await metrics.registry.getSingleMetric(name)?.get())?.values.map((value) => [
+        value.labels['code'] ?? '',
+        value.value,
+      ]) ?? [],
+    );
+  return { api, audit, metrics, lines, sent, written, gauge };
+}
+
+describe('BackgroundAudit', () => {
+  it('exports per-code counts and writes one Event per newly non-compliant secret, over several passes', async () => {
+    const { api, audit, sent, gauge, lines } = setup();
+    api.put('a-exec', { east: EXEC });
+    api.put('b-token-file', { west: kubeconfigFixture('token-file') });
+    api.put('c-local', { primary: CLEAN });
+    api.put('d-clean', { north: CLEAN });
+    api.put('e-exec-too', { south: EXEC, far: EXEC });
+    for (let pass = 0; pass < 3; pass += 1) expect(await audit.runPass()).toBe(true);
+    expect(await gauge('remote_secret_noncompliant')).toEqual({
+      exec: 2,
+      'token-file': 1,
+      'local-cluster-id': 1,
+    });
+    expect(await gauge('remote_secret_noncompliant_secrets')).toEqual({ '': 4 });
+    expect(await gauge('remote_secret_audit_secrets')).toEqual({ '': 5 });
+    expect(sent.map((event) => event.involvedObject.name).sort()).toEqual([
+      'a-exec',
+      'b-token-file',
+      'c-local',
+      'e-exec-too',
+    ]);
+    expect(sent.every((event) => event.reason === NONCOMPLIANT_REASON)).toBe(true);
+    // Five secrets, two a page: three list requests a pass.
+    expect(api.lists).toBe(9);
+    const announced = lines.filter((line) => line['msg'] === 'stored remote secret is non-compliant');
+    expect(announced).toHaveLength(4);
+    expect(announced[0]).toMatchObject({ audit: true, secret: 'istio-system/a-exec', codes: ['exec'] });
+    const everything = JSON.stringify(lines);
+    expect(everything).not.toContain('/bin/sh');
+    expect(everything).not.toContain('eyJ');
+  });
+
+  it('announces again after a fix and a relapse, and brings the gauge down on a fix', async () => {
+    const { api, audit, sent, gauge } = setup();
+    api.put('a', { east: EXEC });
+    await audit.runPass();
+    api.put('a', { east: CLEAN });
+    await audit.runPass();
+    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 0 });
+    api.put('a', { east: EXEC });
+    await audit.runPass();
+    expect(sent).toHaveLength(2);
+    expect(sent[0]?.metadata.name).not.toBe(sent[1]?.metadata.name);
+  });
+
+  it('after a restart (a new tracker) writes the same Event name, which the API server already has', async () => {
+    const first = setup();
+    first.api.put('a', { east: EXEC });
+    await first.audit.runPass();
+    const restarted = setup();
+    restarted.api.put('a', { east: EXEC });
+    await restarted.audit.runPass();
+    expect(restarted.sent[0]?.metadata.name).toBe(first.sent[0]?.metadata.name);
+  });
+
+  it('retries an Event that could not be written, and not one that exists', async () => {
+    const failing = setup({ events: 'failed' });
+    failing.api.put('a', { east: EXEC });
+    await failing.audit.runPass();
+    await failing.audit.runPass();
+    expect(failing.sent).toHaveLength(2);
+    const existing = setup({ events: 'exists' });
+    existing.api.put('a', { east: EXEC });
+    await existing.audit.runPass();
+    await existing.audit.runPass();
+    expect(existing.sent).toHaveLength(1);
+  });
+
+  it('with --no-events logs each newly non-compliant secret once', async () => {
+    const { api, audit, lines } = setup({ events: 'off' });
+    api.put('a', { east: EXEC });
+    await audit.runPass();
+    await audit.runPass();
+    expect(lines.filter((line) => line['msg'] === 'stored remote secret is non-compliant')).toHaveLength(1);
+  });
+
+  it('announces at most maxEventsPerPass a pass, and the rest in the next passes', async () => {
+    const { api, audit, sent } = setup({ maxEventsPerPass: 2 });
+    for (const name of ['a', 'b', 'c', 'd', 'e']) api.put(name, { [`cluster-${name}`]: EXEC });
+    const counts: number[] = [];
+    for (let pass = 0; pass < 4; pass += 1) {
+      await audit.runPass();
+      counts.push(sent.length);
+    }
+    expect(counts).toEqual([2, 4, 5, 5]);
+  });
+
+  it('changes no gauge and forgets nothing when a list fails half-way', async () => {
+    const { api, audit, sent, gauge, metrics } = setup();
+    api.put('a', { east: EXEC });
+    await audit.runPass();
+    api.remove('a');
+    api.failNextList();
+    expect(await audit.runPass()).toBe(false);
+    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 1 });
+    api.put('a', { east: EXEC });
+    await audit.runPass();
+    expect(sent).toHaveLength(1);
+    const runs = await metrics.audit.runs.get();
+    expect(runs.values.map((value) => [value.labels['result'], value.value])).toEqual([
+      ['ok', 2],
+      ['failed', 1],
+    ]);
+  });
+
+  it('writes one PolicyReport per namespace with --policy-report', async () => {
+    const { api, audit, written } = setup({ reports: true });
+    api.put('a', { east: EXEC });
+    api.put('b', { west: CLEAN });
+    await audit.runPass();
+    expect(written).toHaveLength(1);
+    expect(written[0]?.metadata).toMatchObject({ name: 'remote-secret-audit', namespace: 'istio-system' });
+    expect(written[0]?.summary).toMatchObject({ fail: 1, pass: 1 });
+  });
+});
+
+describe('PolicyReportWriter', () => {
+  it('warns once while the CRD is missing, and says when reports are written again', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino(
+      {},
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    let missing = true;
+    const results: string[] = [];
+    const writer = new PolicyReportWriter({
+      log,
+      onResult: (result) => results.push(result),
+      apply: () =>
+        missing
+          ? Promise.reject(new KubeError('not-found', 'the server could not find the requested resource'))
+          : Promise.resolve(),
+    });
+    const report = { metadata: { namespace: 'istio-system' } } as PolicyReportManifest;
+    for (let pass = 0; pass < 3; pass += 1) expect(await writer.write(report)).toBe(false);
+    missing = false;
+    expect(await writer.write(report)).toBe(true);
+    expect(lines.map((line) => [line['level'], line['msg']])).toEqual([
+      [40, expect.stringContaining('the PolicyReport CRD (policyreports.wgpolicyk8s.io) is not installed')],
+      [30, 'PolicyReports are written again'],
+    ]);
+    expect(results).toEqual(['failed', 'failed', 'failed', 'written']);
+  });
+});
+
+describe('AuditScheduler', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Passes end when the test says so (`finish`), so the fake clock never races a pass. */
+  function scheduler(options: { hold?: boolean } = {}) {
+    vi.useFakeTimers();
+    let passes = 0;
+    let finish: () => void = () => undefined;
+    const schedule = new AuditScheduler({
+      run: () => {
+        passes += 1;
+        if (options.hold !== true) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+      },
+      intervalMs: 60_000,
+      debounceMs: 1000,
+      maxDelayMs: 10_000,
+    });
+    return {
+      schedule,
+      passes: () => passes,
+      finish: async () => {
+        finish();
+        await vi.advanceTimersByTimeAsync(0);
+      },
+    };
+  }
+
+  it('runs once shortly after start, then every interval', async () => {
+    const { schedule, passes } = scheduler();
+    schedule.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(passes()).toBe(1);
+    await vi.advanceTimersByTimeAsync(59_999);
+    expect(passes()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(passes()).toBe(2);
+    await schedule.stop();
+  });
+
+  it('makes one pass of a burst of 1,000 changes', async () => {
+    const { schedule, passes } = scheduler();
+    schedule.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    for (let change = 0; change < 1000; change += 1) schedule.changed();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(passes()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(passes()).toBe(2);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(passes()).toBe(2);
+    await schedule.stop();
+  });
+
+  it('does not let a steady stream of changes put a pass off beyond maxDelay', async () => {
+    const { schedule, passes } = scheduler();
+    for (let second = 0; second < 10; second += 1) {
+      schedule.changed();
+      await vi.advanceTimersByTimeAsync(999);
+    }
+    expect(passes()).toBe(0);
+    schedule.changed();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(passes()).toBe(1);
+    await schedule.stop();
+  });
+
+  it('never runs two passes at once; changes during a pass make one more after it', async () => {
+    const { schedule, passes, finish } = scheduler({ hold: true });
+    schedule.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(passes()).toBe(1);
+    schedule.changed();
+    schedule.changed();
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(passes()).toBe(1);
+    await finish();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(passes()).toBe(2);
+    await finish();
+    await schedule.stop();
+  });
+
+  it('runs nothing after stop', async () => {
+    const { schedule, passes } = scheduler();
+    schedule.start();
+    await schedule.stop();
+    schedule.changed();
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(passes()).toBe(0);
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseCommandLine } from './config.ts';
+
+// Any readable file passes the start-up check; the certificate itself is read later.
+const FILES = ['--tls-cert-file', '/etc/hostname', '--tls-key-file', '/etc/hostname'];
+
+async function config(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const parsed = await parseCommandLine([...FILES, ...args], env, () => undefined);
+  if (parsed.kind !== 'run') throw new Error('expected a configuration');
+  return parsed.config;
+}
+
+describe('background audit flags', () => {
+  it('defaults to a pass a minute, 250 secrets a page, no PolicyReport', async () => {
+    expect(await config([])).toMatchObject({
+      auditIntervalMs: 60_000,
+      auditPageSize: 250,
+      policyReport: false,
+    });
+  });
+
+  it.each([
+    { args: ['--audit-interval', '0'], env: {}, expected: { auditIntervalMs: 0 } },
+    { args: ['--audit-interval', '2.5'], env: {}, expected: { auditIntervalMs: 2500 } },
+    {
+      args: [],
+      env: { REMOTE_SECRET_WEBHOOK_AUDIT_INTERVAL: '300' },
+      expected: { auditIntervalMs: 300_000 },
+    },
+    { args: [], env: { REMOTE_SECRET_WEBHOOK_POLICY_REPORT: 'true' }, expected: { policyReport: true } },
+    { args: ['--policy-report'], env: {}, expected: { policyReport: true } },
+    { args: [], env: { REMOTE_SECRET_WEBHOOK_AUDIT_PAGE_SIZE: '50' }, expected: { auditPageSize: 50 } },
+  ])('reads $args $env', async ({ args, env, expected }) => {
+    expect(await config(args, env)).toMatchObject(expected);
+  });
+
+  it.each([
+    {
+      args: ['--audit-interval', '0.5'],
+      message: '--audit-interval 0.5: must be a number of seconds from 1 to 86400 (or 0 to turn it off)',
+    },
+    { args: ['--audit-interval', 'soon'], message: '--audit-interval NaN: must be a number of seconds' },
+    { args: ['--audit-interval', '-1'], message: '--audit-interval -1' },
+    { args: ['--audit-page-size', '0'], message: '--audit-page-size 0: use a whole number from 1 to 10000' },
+    { args: ['--audit-page-size', '2.5'], message: '--audit-page-size 2.5' },
+    {
+      args: ['--audit-interval', '0', '--policy-report'],
+      message: '--policy-report needs the background audit: set --audit-interval above 0',
+    },
+  ])('refuses $args', async ({ args, message }) => {
+    const parsed = config(args);
+    await expect(parsed).rejects.toBeInstanceOf(ConfigError);
+    await expect(parsed).rejects.toThrow(message);
+  });
+});
