@@ -1,29 +1,41 @@
-# The admission webhook image: `docker build -t remote-secret-webhook .`
-# Build with the full toolchain, ship the bundle and production dependencies only, run as non-root.
+# The admission webhook image:
+#   docker build -t ghcr.io/kubectl-remote-secret/remote-secret-webhook:0.1.0 .
+# The build stage type-checks the webhook and shared/ (not the plugin in cmd/) and bundles them,
+# @kubernetes/client-node included, into one ES module. The image is that file on distroless
+# Node.js 24: no shell, no npm, no node_modules, running as the distroless nonroot user (65532),
+# nothing written to its filesystem.
+# test/e2e/image-layout.e2e.test.ts lays out the final stage from this file and serves admission
+# requests from it; keep the final stage to ENV, LABEL, WORKDIR, COPY, USER, EXPOSE, ENTRYPOINT.
+# Tags are not digests: pin both images by digest where your registry policy asks for it.
 
-FROM node:24-bookworm-slim AS build
+# The bundle is plain JavaScript, so it is built once on the build machine's own platform for
+# every target platform (docker buildx build --platform linux/amd64,linux/arm64).
+FROM --platform=$BUILDPLATFORM node:24-trixie-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# No install scripts: nothing the bundle needs runs one (esbuild finds its binary as an optional
+# dependency), and the pinned `node` dev dependency would only download a second Node.js.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY shared ./shared
 COPY webhook ./webhook
-COPY cmd ./cmd
 RUN npx tsc -p tsconfig.build.json --noEmit && npm run bundle:webhook
 
-FROM node:24-bookworm-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-# Production dependencies only: @kubernetes/client-node is loaded at run time, the rest is bundled.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-
-FROM node:24-bookworm-slim
+FROM gcr.io/distroless/nodejs24-debian13:nonroot
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="remote-secret-webhook" \
+      org.opencontainers.image.description="Admission webhook that checks Istio multicluster remote secrets (kubectl-remote-secret)" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist/remote-secret-webhook.mjs /src/dist/remote-secret-webhook.mjs.map ./dist/
-COPY package.json ./
-# A numeric user, so the kubelet can check runAsNonRoot; the root filesystem can be read-only.
+# The source map is for NODE_OPTIONS=--enable-source-maps when debugging. It is off by default:
+# with it the process holds about 275 MB instead of 125 MB, over the Deployment's memory limit.
+COPY --from=build /src/dist/remote-secret-webhook.mjs /src/dist/remote-secret-webhook.mjs.map /app/
 USER 65532:65532
 EXPOSE 8443
-ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/remote-secret-webhook.mjs"]
+# An ENTRYPOINT of our own, not the base image's bare `node` with a CMD: the Deployment's `args`
+# replace CMD, and must reach the webhook, not Node.
+ENTRYPOINT ["/nodejs/bin/node", "/app/remote-secret-webhook.mjs"]

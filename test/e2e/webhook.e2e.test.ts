@@ -128,22 +128,6 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
     await stopAllClusters();
   });
 
-  it('the shipped manifests are valid for the API server (kubectl apply --dry-run=server)', async () => {
-    for (const dir of ['manifests', 'manifests/overlays/warn']) {
-      const result = await kubectl(cluster.kubeconfigPath, [
-        'apply',
-        '--dry-run=server',
-        '-k',
-        `${REPO}/${dir}`,
-      ]);
-      expect(result.status, result.stderr).toBe(0);
-      expect(result.stdout).toContain(
-        'validatingwebhookconfiguration.admissionregistration.k8s.io/remote-secret-webhook',
-      );
-      expect(result.stdout).toContain('deployment.apps/remote-secret-webhook');
-    }
-  });
-
   it('accepts a clean remote secret', async () => {
     const result = await apply(
       remoteSecret('istio-remote-secret-east', { east: kubeconfigFixture('clean') }),
