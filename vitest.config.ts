@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{cmd,webhook,shared,test,bench}/**/*.test.ts'],
+          include: ['{cmd,webhook,shared,test,bench,scripts}/**/*.test.ts'],
           exclude: ['test/e2e/**', 'node_modules/**', 'dist/**'],
         },
       },

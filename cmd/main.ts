@@ -1,5 +1,8 @@
 import yargs from 'yargs';
+import { buildInfo } from './build-info.ts';
 import { EXIT_USAGE, UsageError, writeError } from './cli-io.ts';
+import { COMPLETION_SHELLS } from './completion.ts';
+import { versionLine } from './version.ts';
 
 /** --kubeconfig and --context of the primary cluster, for the commands that only talk to it. */
 const PRIMARY_CLUSTER_OPTIONS = {
@@ -509,12 +512,46 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
       },
     )
-    .demandCommand(1, 'Name a command: audit, check, create, verify or webhook-cert')
+    .command(
+      'version',
+      'Print the version, the git commit it was built from, the Node.js that runs it and the platform',
+      (command) =>
+        command
+          .option('output', {
+            alias: 'o',
+            describe: 'Output format',
+            choices: ['text', 'json'] as const,
+            default: 'text' as const,
+          })
+          .example('$0 version -o json', 'For a bug report'),
+      async (args) => {
+        // A static import of node:sea there: the single executable's code cache rules out import().
+        const { currentRuntime } = await import('./runtime.ts');
+        const { renderVersion, versionReport } = await import('./version.ts');
+        process.stdout.write(renderVersion(versionReport(buildInfo(), currentRuntime()), args.output));
+      },
+    )
+    .command(
+      'completion <shell>',
+      'Print a shell completion script for bash or zsh',
+      (command) =>
+        command
+          .positional('shell', { describe: 'The shell', choices: COMPLETION_SHELLS, demandOption: true })
+          .example(
+            '$0 completion bash > ~/.local/share/bash-completion/completions/kubectl-remote_secret',
+            'Complete kubectl-remote_secret in bash; kubectl_complete-remote_secret on PATH does `kubectl remote-secret`',
+          ),
+      async (args) => {
+        const { completionScript } = await import('./completion.ts');
+        process.stdout.write(completionScript(args.shell));
+      },
+    )
+    .demandCommand(1, 'Name a command: audit, check, completion, create, verify, version or webhook-cert')
     .strict()
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version(false)
+    .version('version', 'Show the version', versionLine(buildInfo()))
     // Laying out help text costs milliseconds that yargs spends on every run; wrap only when
     // help is going to be printed.
     .wrap(wantsHelp(argv) ? Math.min(110, process.stdout.columns || 100) : null)
