@@ -1,14 +1,23 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { cachedKubeconfigReview } from '../shared/kubeconfig/review-cache.ts';
 import { RemoteSecretController } from '../shared/controller/remote-secret-controller.ts';
+import { ReviewCache } from '../shared/remote-secret/review-cache.ts';
+import { storedSecretPages } from '../shared/audit/list.ts';
+import {
+  POLICY_REPORT_GROUP,
+  POLICY_REPORT_PLURAL,
+  POLICY_REPORT_VERSION,
+} from '../shared/audit/policy-report.ts';
+import { KubeClient } from '../shared/kube/client.ts';
 import { logDecision, REDACT_PATHS } from './audit.ts';
+import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
 import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
-import { EventRecorder } from './events.ts';
+import { COMPONENT, EventRecorder } from './events.ts';
 import { Lifecycle } from './lifecycle.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type WebhookMetrics } from './metrics.ts';
 import { createWebhookApp, createWebhookServer } from './server.ts';
 import { readKeyPair, TlsFilesError, TlsReloader } from './tls.ts';
 
@@ -77,10 +86,15 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     );
   }
 
+  // The background audit starts a pass soon after the informer sees a change (debounced).
+  const changes = { notify: (): void => undefined };
   const controller = new RemoteSecretController({
     kubeConfig,
     namespaces: config.namespaces,
     log: log.child({ component: 'controller' }),
+    onChange: () => {
+      changes.notify();
+    },
   });
   const metrics = createMetrics(() => controller.index);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
@@ -93,10 +107,16 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
         create: (namespace, body) => core.createNamespacedEvent({ namespace, body }),
         onResult: (result, error) => {
           metrics.events.inc({ result });
-          if (result !== 'created') eventLog.warn({ err: error, result }, 'could not record an Event');
+          if (result === 'failed' || result === 'dropped')
+            eventLog.warn({ err: error, result }, 'could not record an Event');
         },
       })
     : undefined;
+  const scheduler = backgroundAudit(config, kubeConfig, log, metrics, events);
+  if (scheduler !== undefined)
+    changes.notify = () => {
+      scheduler.changed();
+    };
   const lifecycle = new Lifecycle({
     notReady: () => (controller.synced ? undefined : 'the cluster ID index has not synced'),
   });
@@ -105,7 +125,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       mode: config.mode,
       allow: config.allow,
       localClusterId: config.localClusterId,
-      review: cachedKubeconfigReview(),
+      cache: new ReviewCache(),
       holderOf: (id, except) => controller.holderOf(id, except),
     },
     indexSynced: () => controller.synced,
@@ -160,6 +180,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     'remote-secret-webhook listening',
   );
   reloader.start();
+  scheduler?.start();
   void controller.start().catch((error: unknown) => {
     log.error({ err: error }, 'the remote secret informer could not start');
   });
@@ -174,8 +195,91 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
   );
   const clean = await lifecycle.drain(server, config.shutdownDelayMs, config.shutdownTimeoutMs);
   reloader.stop();
+  // Its list is aborted; Events or a PolicyReport still being written get a second at most.
+  await Promise.race([scheduler?.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   await controller.stop();
   await Promise.race([events?.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   log.info({ clean }, 'stopped');
   return clean ? EXIT_OK : EXIT_FAILED;
+}
+
+/** How long each list page (or PolicyReport write) of a background audit may take. */
+const AUDIT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** The background audit and what starts its passes, or undefined with --audit-interval 0. */
+function backgroundAudit(
+  config: WebhookConfig,
+  kubeConfig: KubeConfig,
+  log: Logger,
+  metrics: WebhookMetrics,
+  events: EventRecorder | undefined,
+): { start(): void; changed(): void; stop(): Promise<void> } | undefined {
+  if (config.auditIntervalMs === 0) return undefined;
+  const auditLog = log.child({ component: 'background-audit' });
+  // Aborted on shutdown, so a pass in the middle of a long list does not hold the exit up.
+  const abort = new AbortController();
+  const client = new KubeClient(k8s, kubeConfig, {
+    requestTimeoutMs: AUDIT_REQUEST_TIMEOUT_MS,
+    signal: abort.signal,
+  });
+  const customObjects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const audit = new BackgroundAudit({
+    namespaces: config.namespaces,
+    pages: (namespace) => storedSecretPages(client, { namespace }, config.auditPageSize),
+    allow: config.allow,
+    localClusterId: config.localClusterId,
+    metrics: metrics.audit,
+    log: auditLog,
+    signal: abort.signal,
+    events,
+    policyReports: config.policyReport
+      ? new PolicyReportWriter({
+          log: auditLog,
+          onResult: (result) => {
+            metrics.audit.policyReports.inc({ result });
+          },
+          apply: (report) =>
+            client.call(
+              `apply PolicyReport ${report.metadata.namespace}/${report.metadata.name}`,
+              (options) =>
+                customObjects.patchNamespacedCustomObject(
+                  {
+                    group: POLICY_REPORT_GROUP,
+                    version: POLICY_REPORT_VERSION,
+                    plural: POLICY_REPORT_PLURAL,
+                    namespace: report.metadata.namespace,
+                    name: report.metadata.name,
+                    body: report,
+                    fieldManager: COMPONENT,
+                    force: true,
+                  },
+                  options,
+                ),
+              { name: 'Content-Type', value: k8s.PatchStrategy.ServerSideApply },
+            ),
+        })
+      : undefined,
+  });
+  const scheduler = new AuditScheduler({
+    run: () => audit.runPass(),
+    intervalMs: config.auditIntervalMs,
+    debounceMs: Math.min(1000, config.auditIntervalMs),
+    maxDelayMs: Math.min(10_000, config.auditIntervalMs),
+  });
+  auditLog.info(
+    { intervalSeconds: config.auditIntervalMs / 1000, policyReport: config.policyReport },
+    'background audit on',
+  );
+  return {
+    start: () => {
+      scheduler.start();
+    },
+    changed: () => {
+      scheduler.changed();
+    },
+    stop: async () => {
+      abort.abort();
+      await scheduler.stop();
+    },
+  };
 }
