@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type * as Decide from '../shared/admission/decide.ts';
-import type * as ReviewCache from '../shared/kubeconfig/review-cache.ts';
+import type * as ReviewCache from '../shared/remote-secret/review-cache.ts';
 import type * as Pki from '../shared/pki/certificate.ts';
 import type * as Lifecycle from '../webhook/lifecycle.ts';
 import type * as Metrics from '../webhook/metrics.ts';
@@ -105,14 +105,14 @@ async function serve(kind: Kind): Promise<void> {
     const { createMetrics } = (await compiled('webhook/metrics.js')) as typeof Metrics;
     const { Lifecycle: LifecycleClass } = (await compiled('webhook/lifecycle.js')) as typeof Lifecycle;
     const { pino } = await import('pino');
-    const cache = (await compiled('shared/kubeconfig/review-cache.js')) as typeof ReviewCache;
+    const cache = (await compiled('shared/remote-secret/review-cache.js')) as typeof ReviewCache;
     const index = { secretCount: 0, clusterCount: 0 };
     const options: Decide.AdmissionOptions = {
       mode: 'enforce',
       allow: new Set(),
       localClusterId: 'primary',
       // As main.ts runs it; BENCH_NO_CACHE=1 measures a new kubeconfig on every request.
-      ...(process.env['BENCH_NO_CACHE'] === '1' ? {} : { review: cache.cachedKubeconfigReview() }),
+      ...(process.env['BENCH_NO_CACHE'] === '1' ? {} : { cache: new cache.ReviewCache() }),
       holderOf: () => undefined,
     };
     const app = createWebhookApp({

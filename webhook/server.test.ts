@@ -181,8 +181,21 @@ describe('webhook HTTP over real TLS', () => {
     expect(metrics).toMatch(/remote_secret_webhook_http_errors_total\{status="413",reason="too-large"\} 1/);
   });
 
-  it('answers 404 for other paths', async () => {
+  it('answers 404 for other paths, and 405 naming POST for another method on /validate', async () => {
     expect((await post(EXEC_REVIEW, { path: '/mutate' })).status).toBe(404);
+    const get = await post(undefined);
+    expect([get.status, get.headers['allow']]).toEqual([405, 'POST']);
+    expect((JSON.parse(get.body) as { message: string }).message).toContain('POST /validate');
+  });
+
+  it.each([
+    { why: 'a query string (the API server adds ?timeout=10s)', path: '/validate?timeout=10s' },
+    { why: 'a charset parameter', contentType: 'application/json; charset=utf-8' },
+    { why: 'upper case', contentType: 'Application/JSON' },
+  ])('takes a review with $why', async (options) => {
+    const reply = await post(EXEC_REVIEW, options);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toContain('"uid":"uid-exec"');
   });
 });
 

@@ -5,6 +5,7 @@ import {
   type KubeconfigReviewer,
 } from '../remote-secret/decide.ts';
 import { readRemoteSecretObject } from '../remote-secret/manifests.ts';
+import type { ReviewCache } from '../remote-secret/review-cache.ts';
 import { MULTICLUSTER_LABEL, secretRef } from '../remote-secret/model.ts';
 import { violation, type Violation, type ViolationCode } from '../violations.ts';
 import { renderAuditAnnotations, renderDenialMessage, renderWarnings } from './render.ts';
@@ -23,8 +24,10 @@ export interface AdmissionOptions {
   readonly allow: AllowList;
   /** The primary's own cluster ID (istiod's CLUSTER_ID). */
   readonly localClusterId?: string | undefined;
-  /** Defaults to `reviewKubeconfig`; the webhook memoizes it by content hash. */
+  /** Defaults to `reviewKubeconfig`. */
   readonly review?: KubeconfigReviewer | undefined;
+  /** The webhook's memory of reviewed values, by content hash. */
+  readonly cache?: ReviewCache | undefined;
   /** The secret (`namespace/name`) other than `except` that holds a cluster ID, from the index. */
   readonly holderOf: (clusterId: string, except: string) => string | undefined;
 }

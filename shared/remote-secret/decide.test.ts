@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideRemoteSecret, decideRemoteSecrets } from './decide.ts';
-import { readSecretManifests } from './manifests.ts';
+import { readSecretManifests, remoteCluster } from './manifests.ts';
 import type { RemoteSecret } from './model.ts';
 
 const KUBECONFIG = (name: string) =>
@@ -17,11 +17,7 @@ const secret = (name: string, ...clusters: string[]): RemoteSecret => ({
   source: `${name}.yaml:0`,
   namespace: 'istio-system',
   name,
-  clusters: clusters.map((id) => ({
-    id,
-    field: 'stringData',
-    kubeconfig: { ok: true, text: KUBECONFIG(id) },
-  })),
+  clusters: clusters.map((id) => remoteCluster(id, 'stringData', KUBECONFIG(id))),
 });
 
 const codes = (decisions: ReturnType<typeof decideRemoteSecrets>) =>

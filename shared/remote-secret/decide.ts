@@ -4,13 +4,16 @@ import { reviewKubeconfig } from '../kubeconfig/review.ts';
 import type { AllowList } from '../kubeconfig/sanitize.ts';
 import { violation, type Violation } from '../violations.ts';
 import { secretRef, type RemoteCluster, type RemoteSecret } from './model.ts';
+import type { ReviewCache } from './review-cache.ts';
 
 export interface DecideOptions {
   readonly allow: AllowList;
   /** The primary's own cluster ID (istiod's CLUSTER_ID); a remote secret must never claim it. */
   readonly localClusterId?: string | undefined;
-  /** How to review one kubeconfig; the webhook hands in a memoized `reviewKubeconfig`. */
+  /** How to review one kubeconfig; defaults to `reviewKubeconfig`. */
   readonly review?: KubeconfigReviewer | undefined;
+  /** Remembers violations by stored value (the webhook's); without it every value is reviewed. */
+  readonly cache?: ReviewCache | undefined;
 }
 
 export type KubeconfigReviewer = (
@@ -129,17 +132,20 @@ function clusterIdViolations(
   return found;
 }
 
-function kubeconfigViolations(cluster: RemoteCluster, options: DecideOptions): Violation[] {
-  if (!cluster.kubeconfig.ok) {
-    return [
-      violation(
-        'invalid-kubeconfig',
-        join(cluster.field, cluster.id),
-        cluster.kubeconfig.reason,
-        're-create the secret with `kubectl remote-secret create`',
-      ),
-    ];
-  }
-  const review = (options.review ?? reviewKubeconfig)(cluster.kubeconfig.text, { allow: options.allow });
-  return [...review.violations];
+function kubeconfigViolations(cluster: RemoteCluster, options: DecideOptions): readonly Violation[] {
+  const review = (): readonly Violation[] => {
+    const { kubeconfig } = cluster;
+    if (!kubeconfig.ok) {
+      return [
+        violation(
+          'invalid-kubeconfig',
+          join(cluster.field, cluster.id),
+          kubeconfig.reason,
+          're-create the secret with `kubectl remote-secret create`',
+        ),
+      ];
+    }
+    return (options.review ?? reviewKubeconfig)(kubeconfig.text, { allow: options.allow }).violations;
+  };
+  return options.cache === undefined ? review() : options.cache.violations(cluster, options.allow, review);
 }

@@ -1,4 +1,4 @@
-import { isStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
+import { decodeStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
 import { readYaml, type YamlLimits } from '../yaml/parse.ts';
 import { MULTICLUSTER_LABEL, type RemoteCluster, type RemoteSecret } from './model.ts';
 
@@ -149,29 +149,43 @@ function readClusters(
         return undefined;
       }
       // The API server merges stringData over data, key by key.
-      byId.set(id, {
-        id,
-        field,
-        kubeconfig: field === 'data' ? decodeBase64Text(value) : { ok: true, text: value },
-      });
+      byId.set(id, remoteCluster(id, field, value));
     }
   }
   return [...byId.values()];
 }
 
+/**
+ * One cluster of a secret. The kubeconfig is decoded on first use: the webhook's review cache
+ * answers a value it has seen before from the stored value alone.
+ */
+export function remoteCluster(id: string, field: RemoteCluster['field'], value: string): RemoteCluster {
+  let kubeconfig: RemoteCluster['kubeconfig'] | undefined;
+  return {
+    id,
+    field,
+    value,
+    get kubeconfig() {
+      kubeconfig ??= field === 'data' ? decodeBase64Text(value) : { ok: true, text: value };
+      return kubeconfig;
+    },
+  };
+}
+
 /** Secret data is standard base64 of the kubeconfig bytes, which must be UTF-8 text. */
 export function decodeBase64Text(value: string): RemoteCluster['kubeconfig'] {
-  const compact = withoutLineBreaks(value);
-  if (!isStandardBase64(compact)) {
-    return { ok: false, reason: 'the value is not valid base64' };
-  }
-  return decodeText(Buffer.from(compact, 'base64'));
+  const bytes = decodeStandardBase64(withoutLineBreaks(value));
+  if (bytes === undefined) return { ok: false, reason: 'the value is not valid base64' };
+  return decodeText(bytes);
 }
+
+// Stateless between calls (no `stream` option), so one decoder serves every value.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export function decodeText(bytes: Uint8Array, what = 'the value'): RemoteCluster['kubeconfig'] {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     return { ok: false, reason: `${what} is binary data, not UTF-8 text` };
   }

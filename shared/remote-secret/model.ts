@@ -8,6 +8,8 @@ export interface RemoteCluster {
   readonly id: string;
   /** Where the value came from; stringData wins over data for the same key, as the API server merges. */
   readonly field: 'data' | 'stringData';
+  /** The value as the Secret holds it: base64 under `data`, the text itself under `stringData`. */
+  readonly value: string;
   /** The kubeconfig text, or the reason it could not be decoded to text. */
   readonly kubeconfig:
     { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };

@@ -8,6 +8,7 @@ import {
   type ClusterProbe,
   type ProbeFactory,
 } from './verify.ts';
+import { remoteCluster } from './manifests.ts';
 import type { RemoteSecret } from './model.ts';
 import type { ResourcePermission } from './istio-reader-rbac.ts';
 
@@ -44,7 +45,7 @@ function secret(text: string, id = 'east'): RemoteSecret {
     source: 'test:0',
     namespace: 'istio-system',
     name: `istio-remote-secret-${id}`,
-    clusters: [{ id, field: 'stringData', kubeconfig: { ok: true, text } }],
+    clusters: [remoteCluster(id, 'stringData', text)],
   };
 }
 
@@ -174,9 +175,7 @@ describe('verify: one cluster', () => {
     const { factory, calls } = fakeProbe();
     const broken: RemoteSecret = {
       ...secret(''),
-      clusters: [
-        { id: 'east', field: 'data', kubeconfig: { ok: false, reason: 'the value is not valid base64' } },
-      ],
+      clusters: [remoteCluster('east', 'data', 'not base64!')],
     };
     const [result] = await verifySecrets([broken], OPTIONS, factory);
     expect(calls).toEqual([]);
