@@ -167,7 +167,7 @@ function tokenNotes(user: string, token: string, path: string, options: RiskOpti
       {
         code: 'token-never-expires',
         path,
-        message: `user "${user}" holds a token that never expires (a legacy ServiceAccount token); re-create the secret with \`kubectl remote-secret create\` for a bound token`,
+        message: `user "${user}" holds a token that never expires (a legacy ServiceAccount token); re-create the secret with \`kubectl remote-secret create --token-duration 720h\` for a token that expires`,
       },
     ];
   }
