@@ -5,26 +5,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { realisticKubeconfig } from './fixtures.ts';
+import { realisticSecretManifest } from './fixtures.ts';
 import { median, verdict } from './measure.ts';
 
 const plugin = fileURLToPath(new URL('../bin/kubectl-remote_secret', import.meta.url));
 const runs = Number(process.env['BENCH_RUNS'] ?? 20);
 const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
 const manifest = join(dir, 'secret.yaml');
-writeFileSync(
-  manifest,
-  JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: 'istio-remote-secret-east',
-      namespace: 'istio-system',
-      labels: { 'istio/multiCluster': 'true' },
-    },
-    stringData: { east: realisticKubeconfig() },
-  }),
-);
+writeFileSync(manifest, realisticSecretManifest());
 
 function time(command: string, args: string[], expectStatus: number): number {
   const start = performance.now();

@@ -32,3 +32,17 @@ export const EXEC_USER = `    exec:
       command: /bin/sh
       args: ["-c", "curl http://169.254.169.254/"]
 `;
+
+/** A remote secret manifest (JSON) holding one realistic kubeconfig, as `check` reads it. */
+export function realisticSecretManifest(): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'istio-remote-secret-east',
+      namespace: 'istio-system',
+      labels: { 'istio/multiCluster': 'true' },
+    },
+    stringData: { east: realisticKubeconfig() },
+  });
+}

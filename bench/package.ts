@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { realisticKubeconfig } from './fixtures.ts';
+import { realisticSecretManifest } from './fixtures.ts';
 import { median, verdict } from './measure.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -21,19 +21,7 @@ if (!existsSync(binary)) {
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-package-'));
 const manifest = join(dir, 'secret.yaml');
-writeFileSync(
-  manifest,
-  JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: 'istio-remote-secret-east',
-      namespace: 'istio-system',
-      labels: { 'istio/multiCluster': 'true' },
-    },
-    stringData: { east: realisticKubeconfig() },
-  }),
-);
+writeFileSync(manifest, realisticSecretManifest());
 
 function time(command: string, args: readonly string[]): number {
   const start = performance.now();

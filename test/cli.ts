@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { runProcess } from './harness/process.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PLUGIN = fileURLToPath(new URL('../bin/kubectl-remote_secret', import.meta.url));
@@ -37,20 +38,9 @@ export function runPlugin(
  * every run must name its kubeconfig.
  */
 export function runPluginAsync(args: readonly string[], input = ''): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PLUGIN, args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, KUBECONFIG: '', HOME: tmpdir(), NO_COLOR: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(input);
+  return runProcess(PLUGIN, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, KUBECONFIG: '', HOME: tmpdir(), NO_COLOR: '1' },
+    input,
   });
 }

@@ -147,6 +147,32 @@ export function buildEvent(
       namespace,
       annotations: eventAnnotations(request, decision),
     },
+    ...warningOnSecret({
+      namespace,
+      name,
+      uid,
+      reason: decision.verdict === 'rejected' ? REJECTED_REASON : ADMITTED_REASON,
+      message,
+      action: request.operation,
+      instance,
+      now,
+    }),
+  };
+}
+
+/** The part every Event of ours shares: a Warning about one Secret, from this webhook instance. */
+function warningOnSecret(event: {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string | undefined;
+  readonly reason: string;
+  readonly message: string;
+  readonly action: string;
+  readonly instance: string;
+  readonly now: Date;
+}): Omit<EventBody, 'metadata'> {
+  const { namespace, name, uid, message, instance, now } = event;
+  return {
     involvedObject: {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -155,9 +181,9 @@ export function buildEvent(
       ...(uid === undefined ? {} : { uid }),
     },
     type: 'Warning',
-    reason: decision.verdict === 'rejected' ? REJECTED_REASON : ADMITTED_REASON,
+    reason: event.reason,
     message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
-    action: request.operation,
+    action: event.action,
     source: { component: COMPONENT, host: instance },
     reportingComponent: COMPONENT,
     reportingInstance: instance,
@@ -234,23 +260,16 @@ export function buildNonCompliantEvent(status: StoredSecretStatus, instance: str
         ]),
       ),
     },
-    involvedObject: {
-      apiVersion: 'v1',
-      kind: 'Secret',
+    ...warningOnSecret({
       namespace: status.namespace,
       name: status.name,
-      ...(status.uid === undefined ? {} : { uid: status.uid }),
-    },
-    type: 'Warning',
-    reason: NONCOMPLIANT_REASON,
-    message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
-    action: 'Audit',
-    source: { component: COMPONENT, host: instance },
-    reportingComponent: COMPONENT,
-    reportingInstance: instance,
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
+      uid: status.uid,
+      reason: NONCOMPLIANT_REASON,
+      message,
+      action: 'Audit',
+      instance,
+      now,
+    }),
   };
 }
 

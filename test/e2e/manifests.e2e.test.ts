@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KubernetesObject, V1Container } from '@kubernetes/client-node';
@@ -8,6 +7,7 @@ import { startCluster, stopAllClusters, type TestCluster } from '../harness/clus
 import { finalStage, parseDockerfile } from '../harness/dockerfile.ts';
 import { kubectl, type KubectlResult } from '../harness/kubectl.ts';
 import { objectsOf, onlyObject, renderManifests, type RenderedManifests } from '../harness/manifests.ts';
+import { runProcess } from '../harness/process.ts';
 
 /**
  * `manifests/`: every installable kustomization renders, holds what issue 5 asks of the Deployment
@@ -371,18 +371,7 @@ describe.skipIf(binaryPath === null)('manifests/ on a real API server', () => {
 
 /** `kubectl remote-secret ...`, the plugin from this checkout on PATH (`npm run build` first). */
 function plugin(args: readonly string[]): Promise<KubectlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', ['remote-secret', ...args], {
-      env: { ...process.env, PATH: `${BIN}:${process.env['PATH'] ?? ''}`, KUBECONFIG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      resolve({ status, stdout, stderr });
-    });
+  return runProcess('kubectl', ['remote-secret', ...args], {
+    env: { ...process.env, PATH: `${BIN}:${process.env['PATH'] ?? ''}`, KUBECONFIG: '' },
   });
 }

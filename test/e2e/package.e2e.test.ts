@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   accessSync,
   chmodSync,
@@ -19,6 +19,7 @@ import { DEFAULT_BASE_URL } from '../../scripts/krew-manifest.ts';
 import type { CliRun } from '../cli.ts';
 import { REPO_ROOT } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
+import { runProcess } from '../harness/process.ts';
 
 /**
  * The released plugin: `npm run package` for this machine's platform, then the executable alone,
@@ -63,21 +64,7 @@ describe.skipIf(!canPackage)('the single-executable plugin, alone on PATH', () =
   let packageSeconds: number;
 
   const kubectl = (args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn('kubectl', args, {
-        cwd,
-        env: { PATH: path, HOME: cwd, KUBECONFIG: '', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (status) => {
-        resolve({ status, stdout, stderr });
-      });
-    });
+    runProcess('kubectl', args, { cwd, env: { PATH: path, HOME: cwd, KUBECONFIG: '', ...env } });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'package-e2e-'));

@@ -1,10 +1,6 @@
-import { spawn } from 'node:child_process';
+import { runProcess, type ProcessResult } from './process.ts';
 
-export interface KubectlResult {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type KubectlResult = ProcessResult;
 
 export interface KubectlOptions {
   /** Written to kubectl's stdin, e.g. a manifest for `apply -f -`. */
@@ -20,21 +16,10 @@ export function kubectl(
   args: readonly string[],
   options: KubectlOptions = {},
 ): Promise<KubectlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(options.kubectl ?? 'kubectl', ['--kubeconfig', kubeconfigPath, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 60_000,
-      // A user's own KUBECONFIG must never leak into a test.
-      env: { ...process.env, KUBECONFIG: kubeconfigPath },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
+  return runProcess(options.kubectl ?? 'kubectl', ['--kubeconfig', kubeconfigPath, ...args], {
+    timeout: options.timeoutMs ?? 60_000,
+    // A user's own KUBECONFIG must never leak into a test.
+    env: { ...process.env, KUBECONFIG: kubeconfigPath },
+    ...(options.input === undefined ? {} : { input: options.input }),
   });
 }
