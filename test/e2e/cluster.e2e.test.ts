@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import * as k8s from '@kubernetes/client-node';
+import { waitForObject } from '../../shared/kube/wait.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { httpsGet } from '../harness/https.ts';
 import { kubectl } from '../harness/kubectl.ts';
-import { waitForObject } from '../harness/watch.ts';
 
 const binaryPath = inject('kubeTestenvBinary');
 
@@ -83,11 +84,16 @@ describe.skipIf(binaryPath === null)('kube-testenv: a real control plane', () =>
     expect(applied.status, applied.stderr).toBe(0);
 
     const filled = await waitForObject(
+      k8s,
       primary.kubeConfig,
-      `/api/v1/namespaces/${namespace}/secrets`,
-      'reader-token',
+      {
+        collectionPath: `/api/v1/namespaces/${namespace}/secrets`,
+        name: 'reader-token',
+        timeoutMs: 15_000,
+        what: 'the token controller did not fill Secret reader-token',
+        hint: 'check the controller-manager log in the cluster directory',
+      },
       filledTokenSecret,
-      15_000,
     );
 
     const clusterCa = readFileSync(primary.caFile, 'utf8');

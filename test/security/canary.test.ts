@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runPlugin } from '../cli.ts';
+import { useCanary } from './canary-fixture.ts';
 
 /**
  * The security invariant: an untrusted kubeconfig goes through our parser and sanitizer, and
@@ -13,24 +13,7 @@ import { runPlugin } from '../cli.ts';
  * Positive controls show that both trip when client-node is handed the same kubeconfig.
  */
 describe('canary: check never reads token files nor runs exec plugins', () => {
-  let dir: string;
-  let canary: string;
-  let marker: string;
-  const OLD = new Date('2001-01-01T00:00:00Z');
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'remote-secret-canary-'));
-    canary = join(dir, 'canary-token');
-    marker = join(dir, 'exec-ran');
-    writeFileSync(canary, 'canary-token-value\n');
-    utimesSync(canary, OLD, new Date());
-  });
-
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const accessed = () => statSync(canary).atimeMs !== OLD.getTime();
+  const fx = useCanary('remote-secret-canary-');
 
   function hostileKubeconfig(): string {
     return JSON.stringify({
@@ -43,19 +26,11 @@ describe('canary: check never reads token files nor runs exec plugins', () => {
         {
           name: 'u',
           user: {
-            'token-file': canary,
-            exec: {
-              apiVersion: 'client.authentication.k8s.io/v1',
-              command: '/bin/sh',
-              args: [
-                '-c',
-                `touch '${marker}'; echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"x"}}'`,
-              ],
-              interactiveMode: 'Never',
-            },
+            'token-file': fx.tokenFile,
+            exec: fx.execPlugin(),
           },
         },
-        { name: 'spare', user: { tokenFile: canary } },
+        { name: 'spare', user: { tokenFile: fx.tokenFile } },
       ],
     });
   }
@@ -76,13 +51,13 @@ describe('canary: check never reads token files nor runs exec plugins', () => {
   it('positive control: client-node reads the canary while loading and runs exec on first use', async () => {
     const config = new KubeConfig();
     config.loadFromString(hostileKubeconfig());
-    expect(accessed()).toBe(true);
+    expect(fx.accessed()).toBe(true);
     await config.applyToHTTPSOptions({});
-    expect(existsSync(marker)).toBe(true);
+    expect(existsSync(fx.marker)).toBe(true);
   });
 
   it('the whole check path rejects it and touches neither the canary nor the marker', () => {
-    const manifest = join(dir, 'secret.json');
+    const manifest = join(fx.dir, 'secret.json');
     writeFileSync(manifest, secretManifest(hostileKubeconfig()));
     for (const output of ['text', 'json']) {
       const run = runPlugin(['check', manifest, '-o', output]);
@@ -92,7 +67,7 @@ describe('canary: check never reads token files nor runs exec plugins', () => {
     }
     const fromStdin = runPlugin(['check', '-'], { input: readFileSync(manifest, 'utf8') });
     expect(fromStdin.status).toBe(1);
-    expect(accessed()).toBe(false);
-    expect(existsSync(marker)).toBe(false);
+    expect(fx.accessed()).toBe(false);
+    expect(existsSync(fx.marker)).toBe(false);
   });
 });

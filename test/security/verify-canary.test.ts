@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runPlugin } from '../cli.ts';
+import { useCanary } from './canary-fixture.ts';
 
 /**
  * verify builds a client from each secret's kubeconfig, so it is where an untrusted kubeconfig
@@ -11,24 +11,7 @@ import { runPlugin } from '../cli.ts';
  * run. (canary.test.ts shows that client-node itself would do both.)
  */
 describe('canary: verify never reads token files nor runs exec plugins', () => {
-  let dir: string;
-  let canary: string;
-  let marker: string;
-  const OLD = new Date('2001-01-01T00:00:00Z');
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'remote-secret-verify-canary-'));
-    canary = join(dir, 'canary-token');
-    marker = join(dir, 'exec-ran');
-    writeFileSync(canary, 'canary-token-value\n');
-    utimesSync(canary, OLD, new Date());
-  });
-
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const accessed = () => statSync(canary).atimeMs !== OLD.getTime();
+  const fx = useCanary('remote-secret-verify-canary-');
 
   function secret(user: Record<string, unknown>, extraUsers: object[] = []): string {
     const kubeconfig = JSON.stringify({
@@ -39,7 +22,7 @@ describe('canary: verify never reads token files nor runs exec plugins', () => {
       'current-context': 'c',
       users: [{ name: 'u', user }, ...extraUsers],
     });
-    const file = join(dir, 'secret.json');
+    const file = join(fx.dir, 'secret.json');
     writeFileSync(
       file,
       JSON.stringify({
@@ -56,23 +39,15 @@ describe('canary: verify never reads token files nor runs exec plugins', () => {
     return file;
   }
 
-  const exec = () => ({
-    apiVersion: 'client.authentication.k8s.io/v1',
-    command: '/bin/sh',
-    args: [
-      '-c',
-      `touch '${marker}'; echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"x"}}'`,
-    ],
-    interactiveMode: 'Never',
-  });
+  const exec = () => fx.execPlugin();
 
   it.each([
     {
       name: 'exec and token-file on the current user',
-      user: () => ({ 'token-file': canary, exec: exec() }),
+      user: () => ({ 'token-file': fx.tokenFile, exec: exec() }),
       extra: () => [],
     },
-    { name: 'tokenFile on the current user', user: () => ({ tokenFile: canary }), extra: () => [] },
+    { name: 'tokenFile on the current user', user: () => ({ tokenFile: fx.tokenFile }), extra: () => [] },
     {
       name: 'exec on another user only',
       user: () => ({ token: 'x' }),
@@ -85,7 +60,7 @@ describe('canary: verify never reads token files nor runs exec plugins', () => {
       expect(run.stdout).toMatch(/exec|token-file/);
       expect(run.stdout).not.toContain('canary-token-value');
     }
-    expect(accessed()).toBe(false);
-    expect(existsSync(marker)).toBe(false);
+    expect(fx.accessed()).toBe(false);
+    expect(existsSync(fx.marker)).toBe(false);
   });
 });
