@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           })
           .option('allow', {
             describe:
-              'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS: exec, tokenFile, clientKey, clientCertificate, or an auth provider name (repeatable, or comma-separated)',
+              "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces); repeatable",
             type: 'string',
             requiresArg: true,
           })
@@ -414,7 +414,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               type: 'string',
               requiresArg: true,
               describe:
-                'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS (repeatable, or comma-separated)',
+                "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (comma-separated, no spaces); repeatable",
             },
             output: {
               alias: 'o',

@@ -3,13 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { buildRemoteSecret, renderRemoteKubeconfig, type RemoteAuth } from '../shared/remote-secret/build.ts';
 import { planRemote } from '../shared/remote-secret/plan.ts';
 import { DRY_RUN_TOKEN, renderDryRun, renderSecret } from './render-create.ts';
+import { FIXTURE_CA_DATA } from '../test/testdata/pki/fixture-ca.ts';
 import { GOLDEN_PLACEHOLDERS } from './testdata/placeholders.ts';
 
 const GOLDEN = new URL('./testdata/golden/', import.meta.url);
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 
-/** Compare with a golden file, or rewrite it when UPDATE_GOLDEN=1. */
-function golden(name: string, actual: string): void {
+/**
+ * Compare with a golden file, or rewrite it when UPDATE_GOLDEN=1. Rendering needs a CA that
+ * parses; the golden files hold the placeholder instead, as the end-to-end test writes them.
+ */
+function golden(name: string, rendered: string): void {
+  const actual = rendered.replaceAll(FIXTURE_CA_DATA, GOLDEN_PLACEHOLDERS.caData);
   const file = new URL(name, GOLDEN);
   if (UPDATE) writeFileSync(file, actual);
   expect(actual).toBe(readFileSync(file, 'utf8'));
@@ -19,7 +24,7 @@ function secret(options: { type?: 'remote' | 'config'; auth?: RemoteAuth; token?
   const kubeconfig = renderRemoteKubeconfig({
     clusterId: 'east',
     server: GOLDEN_PLACEHOLDERS.server,
-    caData: GOLDEN_PLACEHOLDERS.caData,
+    caData: FIXTURE_CA_DATA,
     auth: options.auth ?? { kind: 'bearer-token', token: options.token ?? GOLDEN_PLACEHOLDERS.token },
   });
   if (!kubeconfig.ok) throw new Error('kubeconfig refused');

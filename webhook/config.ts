@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import yargs from 'yargs';
 import { ADMISSION_MODES, type AdmissionMode } from '../shared/admission/decide.ts';
-import { AllowListError, parseAllowList } from '../shared/kubeconfig/allow-list.ts';
+import { parseAllowList } from '../shared/kubeconfig/allow-list.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 
 /** Every setting, read once in `main`, validated, then passed down. */
@@ -76,7 +76,7 @@ const OPTIONS = {
     type: 'string',
     array: true,
     describe:
-      'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS: exec, tokenFile, clientKey, clientCertificate, or an auth provider name (repeatable or comma-separated)',
+      "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces); repeatable",
     group: 'Policy:',
   },
   namespace: {
@@ -256,13 +256,7 @@ function validate(args: RawArgs): WebhookConfig {
       throw new ConfigError(`--namespace ${namespace}: not a namespace name`);
     }
   }
-  let allow: AllowList;
-  try {
-    allow = parseAllowList((args.allow ?? []).map(String));
-  } catch (error) {
-    if (error instanceof AllowListError) throw new ConfigError(error.message, { cause: error });
-    throw error;
-  }
+  const allow: AllowList = parseAllowList((args.allow ?? []).map(String));
   const port = args.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ConfigError(`--port ${port}: not a port`);

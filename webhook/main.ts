@@ -20,6 +20,7 @@ import { Lifecycle } from './lifecycle.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
 import { createWebhookApp, createWebhookServer } from './server.ts';
 import { readKeyPair, TlsFilesError, TlsReloader } from './tls.ts';
+import { allowListWarnings } from '../shared/kubeconfig/allow-list.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -179,6 +180,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     },
     'remote-secret-webhook listening',
   );
+  for (const warning of allowListWarnings(config.allow)) log.warn({ allow: [...config.allow] }, warning);
   reloader.start();
   scheduler?.start();
   void controller.start().catch((error: unknown) => {

@@ -66,12 +66,6 @@ describe('bin/remote-secret-webhook', () => {
       message: '--local-cluster-id "has space"',
     },
     {
-      why: 'a mistyped allow option',
-      args: ['--allow', 'tokenfile'],
-      env: {},
-      message: 'did you mean tokenFile?',
-    },
-    {
       why: 'a namespace that is no name',
       args: ['--namespace', 'Istio_System'],
       env: {},

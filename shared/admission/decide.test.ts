@@ -177,12 +177,12 @@ describe('decideAdmission: what is checked and what passes untouched', () => {
 
   it('honours the allow-list like PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS', () => {
     const object = secretObject({
-      data: { east: kubeconfigFixture('exec'), north: kubeconfigFixture('auth-provider') },
+      data: { east: kubeconfigFixture('exec'), north: kubeconfigFixture('token-file') },
     });
     expect(decideAdmission(request({ object }), options()).verdict).toBe('rejected');
-    expect(decideAdmission(request({ object }), options({ allow: new Set(['exec', 'gcp']) })).verdict).toBe(
-      'allowed',
-    );
+    expect(
+      decideAdmission(request({ object }), options({ allow: new Set(['exec', 'tokenFile']) })).verdict,
+    ).toBe('allowed');
   });
 
   it('takes the namespace from the request when the object has none', () => {

@@ -3,6 +3,7 @@ import { sanitizeKubeconfig, type SanitizedKubeconfig } from '../kubeconfig/sani
 import { UnverifiableError } from '../remote-secret/verify.ts';
 import { loadClientNode } from './client-node.ts';
 import { kubeConfigFromSanitized } from './probe.ts';
+import { FIXTURE_CA_DATA } from '../../test/testdata/pki/fixture-ca.ts';
 
 const k8s = await loadClientNode();
 
@@ -31,12 +32,12 @@ describe('kubeConfigFromSanitized', () => {
       k8s,
       sanitized(
         { token: 't0k' },
-        { 'certificate-authority-data': 'Y2E=', 'tls-server-name': 'api.internal' },
+        { 'certificate-authority-data': FIXTURE_CA_DATA, 'tls-server-name': 'api.internal' },
       ),
     );
     expect(config.getCurrentCluster()).toMatchObject({
       server: 'https://10.0.0.1:6443',
-      caData: 'Y2E=',
+      caData: FIXTURE_CA_DATA,
       tlsServerName: 'api.internal',
       skipTLSVerify: false,
     });
@@ -51,7 +52,11 @@ describe('kubeConfigFromSanitized', () => {
       sanitized({
         'auth-provider': {
           name: 'oidc',
-          config: { 'id-token': 'id.jwt.sig', 'idp-issuer-url': 'https://issuer' },
+          config: {
+            'id-token': 'id.jwt.sig',
+            'idp-issuer-url': 'https://issuer.example',
+            'client-id': 'istiod',
+          },
         },
       }),
     );
@@ -68,7 +73,12 @@ describe('kubeConfigFromSanitized', () => {
     { name: 'group impersonation', user: { token: 't', as: 'bob', 'as-groups': ['admins'] }, cluster: {} },
     {
       name: 'oidc without an id-token',
-      user: { 'auth-provider': { name: 'oidc', config: {} } },
+      user: {
+        'auth-provider': {
+          name: 'oidc',
+          config: { 'idp-issuer-url': 'https://issuer.example', 'client-id': 'istiod' },
+        },
+      },
       cluster: {},
     },
   ])('refuses $name: verify cannot reproduce it, and reads no file', ({ user, cluster }) => {

@@ -1,37 +1,39 @@
 import { INSECURE_OPTIONS, type AllowList } from './sanitize.ts';
 
-/** An allow-list entry that names no option: a usage error for whoever set it. */
-export class AllowListError extends Error {
-  readonly code = 'invalid-allow-list';
-  constructor(message: string) {
-    super(message);
-    this.name = 'AllowListError';
-  }
+/**
+ * `--allow` values -> the set istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS holds for
+ * the same text. Istio splits the variable on "," and keeps every piece exactly as written (no
+ * trimming, case-sensitive), so a value copied from istiod's environment means the same here;
+ * repeated flags are joined with ",". Nothing is refused: an entry that allows nothing in istiod
+ * allows nothing here, and `allowListWarnings` says so.
+ */
+export function parseAllowList(values: readonly string[]): AllowList {
+  return new Set(values.join(',').split(','));
 }
 
-const PROVIDER_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
-
-/**
- * `exec`, `tokenFile,gcp`, ... -> the set Istio's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS
- * would hold. Option names are case-sensitive there, so a near miss is an error, not a no-op.
- */
-export function parseAllowList(values: readonly string[], flag = '--allow'): AllowList {
-  const allow = new Set<string>();
-  for (const value of values.flatMap((entry) => entry.split(','))) {
-    const option = value.trim();
-    if (option === '') continue;
-    const known = (INSECURE_OPTIONS as readonly string[]).find(
-      (name) => name.toLowerCase() === option.toLowerCase(),
+/** One line per entry that does not do what it looks like it does, in istiod and here alike. */
+export function allowListWarnings(allow: AllowList, flag = '--allow'): string[] {
+  const warnings: string[] = [];
+  for (const entry of allow) {
+    if (entry === '' || (INSECURE_OPTIONS as readonly string[]).includes(entry)) continue;
+    const meant = (INSECURE_OPTIONS as readonly string[]).find(
+      (option) => option.toLowerCase() === entry.trim().toLowerCase(),
     );
-    if (known !== undefined && known !== option) {
-      throw new AllowListError(`${flag} ${option}: did you mean ${known}? Option names are case-sensitive`);
-    }
-    if (known === undefined && !PROVIDER_NAME.test(option)) {
-      throw new AllowListError(
-        `${flag} ${option}: not an option name; use exec, tokenFile, clientKey, clientCertificate or an auth provider name`,
+    if (meant !== undefined) {
+      warnings.push(
+        `${flag}: ${JSON.stringify(entry)} allows nothing: istiod compares option names exactly (case and spaces count); write ${meant}`,
+      );
+    } else if (entry === 'oidc') {
+      warnings.push(`${flag}: oidc is always allowed; the entry changes nothing`);
+    } else if (entry.trim() !== entry) {
+      warnings.push(
+        `${flag}: ${JSON.stringify(entry)} allows nothing: istiod does not trim spaces around names; write ${JSON.stringify(entry.trim())}`,
+      );
+    } else {
+      warnings.push(
+        `${flag}: ${JSON.stringify(entry)} lets the auth provider of that name past istiod's sanitizer, but istiod's client-go has ${entry === 'gcp' || entry === 'azure' ? 'removed it' : 'no provider of that name'}, so such kubeconfigs still fail`,
       );
     }
-    allow.add(option);
   }
-  return allow;
+  return warnings;
 }

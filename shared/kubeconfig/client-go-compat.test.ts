@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { reviewKubeconfig } from './review.ts';
-import { isValidProxyUrl } from './validate.ts';
+import { proxyUrlProblem } from './go-url.ts';
+
+const isValidProxyUrl = (url: string): boolean => proxyUrlProblem(url) === undefined;
 
 /**
  * Differences from client-go that the differential suite in test/differential found; each has a

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { reviewKubeconfig } from './review.ts';
+import { FIXTURE_CA_DATA } from '../../test/testdata/pki/fixture-ca.ts';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.payload.CANARY-TOKEN-never-printed';
 
@@ -15,7 +16,7 @@ function kubeconfig(
     clusters: [
       {
         name: 'east',
-        cluster: { server: 'https://10.0.0.1:6443', 'certificate-authority-data': 'TFMwdA==' },
+        cluster: { server: 'https://10.0.0.1:6443', 'certificate-authority-data': FIXTURE_CA_DATA },
       },
     ],
     contexts: [{ name: 'east', context: { cluster: 'east', user: 'east' } }],
@@ -73,7 +74,7 @@ describe('sanitizeKubeconfig: Istio rules on every user', () => {
       path: 'users[0].user.client-key',
       edit: (u: Json) => {
         delete u['token'];
-        u['client-certificate-data'] = 'TFMwdA==';
+        u['client-certificate-data'] = FIXTURE_CA_DATA;
         u['client-key'] = '/etc/key.pem';
       },
     },
@@ -84,20 +85,8 @@ describe('sanitizeKubeconfig: Istio rules on every user', () => {
       edit: (u: Json) => {
         delete u['token'];
         u['client-certificate'] = '/etc/cert.pem';
-        u['client-key-data'] = 'TFMwdA==';
+        u['client-key-data'] = FIXTURE_CA_DATA;
       },
-    },
-    {
-      code: 'auth-provider',
-      option: 'gcp',
-      path: 'users[0].user.auth-provider',
-      edit: (u: Json) => (u['auth-provider'] = { name: 'gcp', config: { 'cmd-path': '/bin/gcloud' } }),
-    },
-    {
-      code: 'auth-provider',
-      option: 'azure',
-      path: 'users[0].user.auth-provider',
-      edit: (u: Json) => (u['auth-provider'] = { name: 'azure' }),
     },
   ])('rejects $code at $path unless $option is allowed', ({ code, option, path, edit }) => {
     const text = kubeconfig((config) => {
@@ -110,13 +99,48 @@ describe('sanitizeKubeconfig: Istio rules on every user', () => {
     expect(review(text, [option]).allowed).toBe(true);
   });
 
-  it('allows the oidc auth provider', () => {
+  it.each([
+    { name: 'gcp', config: { 'cmd-path': '/bin/gcloud' } },
+    { name: 'azure', config: {} },
+    { name: 'openstack', config: {} },
+  ])(
+    "rejects the $name auth provider, and still when allow-listed: istiod's client-go cannot build it",
+    ({ name, config }) => {
+      const text = kubeconfig((kubeconfigJson) => (user(kubeconfigJson)['auth-provider'] = { name, config }));
+      const refused = review(text);
+      expect(refused.violations.map((found) => [found.code, found.path])).toEqual([
+        ['auth-provider', 'users[0].user.auth-provider'],
+      ]);
+      const allowed = review(text, [name]);
+      expect(allowed.violations.map((found) => [found.code, found.path])).toEqual([
+        ['auth-provider', 'users[0].user.auth-provider'],
+      ]);
+      expect(allowed.violations[0]?.message).toMatch(/removed from client-go|no auth provider named/);
+    },
+  );
+
+  it('allows the oidc auth provider with an issuer and a client ID, as client-go needs', () => {
     const text = kubeconfig((config) => {
       const u = user(config);
       delete u['token'];
-      u['auth-provider'] = { name: 'oidc', config: { 'idp-issuer-url': 'https://issuer' } };
+      u['auth-provider'] = {
+        name: 'oidc',
+        config: { 'idp-issuer-url': 'https://issuer.example', 'client-id': 'istiod' },
+      };
     });
     expect(review(text).allowed).toBe(true);
+  });
+
+  it.each([
+    { missing: 'idp-issuer-url', config: { 'client-id': 'istiod' } },
+    { missing: 'client-id', config: { 'idp-issuer-url': 'https://issuer.example' } },
+  ])('refuses an oidc auth provider without $missing, which client-go refuses', ({ missing, config }) => {
+    const text = kubeconfig((kubeconfigJson) => {
+      const u = user(kubeconfigJson);
+      delete u['token'];
+      u['auth-provider'] = { name: 'oidc', config };
+    });
+    expect(review(text).violations.map((found) => found.message)).toEqual([expect.stringContaining(missing)]);
   });
 
   it('checks every user, not only the current one, and reports all violations in order', () => {
@@ -306,7 +330,8 @@ describe('exec interactiveMode, as client-go validates and defaults it', () => {
     { apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Never', valid: true },
     { apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Sometimes', valid: false },
     { apiVersion: 'client.authentication.k8s.io/v1beta1', interactiveMode: undefined, valid: true },
-    { apiVersion: 'client.authentication.k8s.io/v1alpha1', interactiveMode: undefined, valid: true },
+    // client-go dropped v1alpha1: its exec authenticator refuses the version.
+    { apiVersion: 'client.authentication.k8s.io/v1alpha1', interactiveMode: undefined, valid: false },
   ])(
     '$apiVersion with interactiveMode $interactiveMode: valid $valid',
     ({ apiVersion, interactiveMode, valid }) => {
@@ -315,7 +340,11 @@ describe('exec interactiveMode, as client-go validates and defaults it', () => {
       const result = review(withExec(exec), ['exec']);
       expect(result.allowed).toBe(valid);
       if (!valid)
-        expect(result.violations.map((found) => found.path)).toEqual(['users[0].user.exec.interactiveMode']);
+        expect(result.violations.map((found) => found.path)).toEqual([
+          apiVersion.endsWith('v1alpha1')
+            ? 'users[0].user.exec.apiVersion'
+            : 'users[0].user.exec.interactiveMode',
+        ]);
     },
   );
 });

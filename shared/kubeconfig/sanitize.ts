@@ -1,4 +1,5 @@
 import { violation, type Violation } from '../violations.ts';
+import { clientConfigViolations } from './client-config.ts';
 import { quote } from './quote.ts';
 import type { AuthInfo, KubeconfigV1 } from './model.ts';
 import { readKubeconfig } from './read.ts';
@@ -31,8 +32,9 @@ const FIX =
 
 /**
  * Decide whether istiod may use this kubeconfig, following Istio's secret controller: it must
- * load and validate as client-go would, and no user (not only the current one) may run code or
- * read files on istiod's disk unless the operator allowed that option. Returns every violation,
+ * load and validate as client-go would, no user (not only the current one) may run code or read
+ * files on istiod's disk unless the operator allowed that option, and client-go must be able to
+ * build a client from the current context. Returns every violation,
  * in document order, or the config rebuilt field by field so nothing unreviewed passes through.
  */
 export function sanitizeKubeconfig(data: unknown, allow: AllowList): SanitizeResult {
@@ -41,6 +43,8 @@ export function sanitizeKubeconfig(data: unknown, allow: AllowList): SanitizeRes
   config.users.forEach(({ name, user }, index) => {
     violations.push(...authViolations(name, user, `users[${index}].user`, allow));
   });
+  // Then istiod builds the client; a kubeconfig refused so far never gets that far.
+  if (violations.length === 0) violations.push(...clientConfigViolations(config, allow));
   if (violations.length > 0) return { allowed: false, violations };
   return { allowed: true, violations: [], config: rebuild(config) };
 }

@@ -1,5 +1,5 @@
-import { isIPv6 } from 'node:net';
 import { violation, type Violation } from '../violations.ts';
+import { proxyUrlProblem } from './go-url.ts';
 import { quote } from './quote.ts';
 import type { AuthInfo, Cluster, KubeconfigV1 } from './model.ts';
 
@@ -197,9 +197,8 @@ function clusterProblems(cluster: Cluster): [string, string][] {
   const problems: [string, string][] = [];
   if (cluster.server === '') problems.push(['.server', 'no server is set']);
   const proxy = cluster['proxy-url'];
-  if (proxy !== '' && !isValidProxyUrl(proxy)) {
-    problems.push(['.proxy-url', 'proxy-url must be an http, https or socks5 URL']);
-  }
+  const proxyProblem = proxy === '' ? undefined : proxyUrlProblem(proxy);
+  if (proxyProblem !== undefined) problems.push(['.proxy-url', `invalid proxy-url: ${proxyProblem}`]);
   if (cluster['certificate-authority'] !== '' && cluster['certificate-authority-data'] !== '') {
     problems.push([
       '.certificate-authority',
@@ -207,74 +206,6 @@ function clusterProblems(cluster: Cluster): [string, string][] {
     ]);
   }
   return problems;
-}
-
-/**
- * client-go's parseProxyURL: Go's url.Parse must succeed and the scheme must be http, https or
- * socks5 (a URL without a scheme is refused). This ports the checks of url.Parse that can fail
- * for such a URL: control characters, the port, the host's characters, userinfo, % escapes.
- */
-export function isValidProxyUrl(value: string): boolean {
-  const hash = value.indexOf('#');
-  const url = hash === -1 ? value : value.slice(0, hash);
-  if (hasAsciiControl(url)) return false;
-  if (hash !== -1 && !hasValidEscapes(value.slice(hash + 1))) return false;
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
-  if (scheme === null || !['http', 'https', 'socks5'].includes(scheme[1]?.toLowerCase() ?? '')) {
-    return false;
-  }
-  const rest = url.slice(scheme[0].length).split('?')[0] ?? '';
-  // Go keeps "scheme:text" without a leading slash as an opaque URL and checks nothing more.
-  if (!rest.startsWith('/')) return true;
-  if (!rest.startsWith('//')) return hasValidEscapes(rest);
-  const slash = rest.indexOf('/', 2);
-  const authority = rest.slice(2, slash === -1 ? undefined : slash);
-  const path = slash === -1 ? '' : rest.slice(slash);
-  const at = authority.lastIndexOf('@');
-  const userinfo = authority.slice(0, Math.max(at, 0));
-  return (
-    isValidGoHost(authority.slice(at + 1)) &&
-    /^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(userinfo) &&
-    hasValidEscapes(userinfo) &&
-    hasValidEscapes(path)
-  );
-}
-
-/** url.parseHost: a bracketed IPv6 literal or a name, an optional numeric port, no odd characters. */
-function isValidGoHost(host: string): boolean {
-  const open = host.lastIndexOf('[');
-  if (open > 0) return false;
-  if (open === 0) {
-    const close = host.lastIndexOf(']');
-    if (close < 0 || !/^(?::[0-9]*)?$/.test(host.slice(close + 1))) return false;
-    const literal = host.slice(1, close);
-    const zone = literal.indexOf('%25');
-    const address = zone === -1 ? literal : literal.slice(0, zone);
-    return isValidHostText(address) && hasValidEscapes(literal) && isIPv6(address);
-  }
-  // Older Go takes the port after the last colon; Go 1.26 refuses more than one colon for
-  // http(s). Either way a port must be digits.
-  const colon = host.lastIndexOf(':');
-  if (colon !== -1 && !/^:[0-9]*$/.test(host.slice(colon))) return false;
-  return isValidHostText(host);
-}
-
-/** url.unescape in host mode: % escapes only for bytes >= 0x80 (or %25), few ASCII characters. */
-function isValidHostText(host: string): boolean {
-  if (!hasValidEscapes(host) || /%[0-7][0-9A-Fa-f]/.test(host.replace(/%25/g, ''))) return false;
-  return /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"%]|\P{ASCII})*$/u.test(host);
-}
-
-function hasAsciiControl(text: string): boolean {
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
-}
-
-function hasValidEscapes(text: string): boolean {
-  return !/%(?![0-9A-Fa-f]{2})/.test(text);
 }
 
 export function isDns1123Label(value: string): boolean {

@@ -11,6 +11,7 @@ import {
 import { remoteCluster } from './manifests.ts';
 import type { RemoteSecret } from './model.ts';
 import type { ResourcePermission } from './istio-reader-rbac.ts';
+import { FIXTURE_CA_DATA } from '../../test/testdata/pki/fixture-ca.ts';
 
 const NOW = new Date('2026-05-01T00:00:00Z');
 
@@ -31,7 +32,11 @@ function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unkno
     clusters: [
       {
         name: 'east',
-        cluster: { server: 'https://10.0.0.1:6443', 'certificate-authority-data': 'Y2E=', ...cluster },
+        cluster: {
+          server: 'https://10.0.0.1:6443',
+          'certificate-authority-data': FIXTURE_CA_DATA,
+          ...cluster,
+        },
       },
     ],
     contexts: [{ name: 'east', context: { cluster: 'east', user: 'east' } }],
@@ -163,7 +168,20 @@ describe('verify: one cluster', () => {
     const { factory } = fakeProbe();
     const idToken = jwt({ exp: Date.parse('2026-06-01T00:00:00Z') / 1000 });
     const [result] = await verifySecrets(
-      [secret(kubeconfig({ 'auth-provider': { name: 'oidc', config: { 'id-token': idToken } } }))],
+      [
+        secret(
+          kubeconfig({
+            'auth-provider': {
+              name: 'oidc',
+              config: {
+                'id-token': idToken,
+                'idp-issuer-url': 'https://issuer.example',
+                'client-id': 'istiod',
+              },
+            },
+          }),
+        ),
+      ],
       OPTIONS,
       factory,
     );

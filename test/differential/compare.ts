@@ -1,59 +1,90 @@
 import { createHash } from 'node:crypto';
 import type { SanitizeResult } from '../../shared/kubeconfig/sanitize.ts';
 import type { Violation } from '../../shared/violations.ts';
-import type { OracleResult } from './oracle.ts';
-
-/** Where istiod's BuildClientsFromConfig would stop with this kubeconfig, if anywhere. */
-export type IstiodStage = 'empty' | 'load' | 'validate' | 'sanitize' | 'client-config';
-
-export type IstiodVerdict =
-  | { readonly accepted: true }
-  | { readonly accepted: false; readonly stage: IstiodStage; readonly detail: string };
-
-/**
- * Read the oracle's report as istiod's decision, in istiod's order: empty value, Load, Validate,
- * sanitizer, client config. Validate's "unable to read" errors do not count: they depend on
- * istiod's disk (a certificate-authority path may well exist there), not on the kubeconfig.
- */
-export function istiodVerdict(result: OracleResult): IstiodVerdict {
-  if (result.empty) return { accepted: false, stage: 'empty', detail: 'kubeconfig is empty' };
-  if (result.loadError !== null) return { accepted: false, stage: 'load', detail: result.loadError };
-  if (result.validateErrors.length > 0) {
-    return { accepted: false, stage: 'validate', detail: result.validateErrors.join('; ') };
-  }
-  if (result.unsafe.length > 0) {
-    return { accepted: false, stage: 'sanitize', detail: result.unsafe.join('; ') };
-  }
-  if (result.clientConfigError !== null) {
-    return { accepted: false, stage: 'client-config', detail: result.clientConfigError };
-  }
-  return { accepted: true };
-}
+import type { AllowList } from '../../shared/kubeconfig/sanitize.ts';
+import type { IstiodStage, OracleResult } from './oracle.ts';
 
 export type Comparison =
-  /** Both allow and see the same contexts, users, tokens and servers, or both refuse. */
+  /** Both allow and read the same contexts, users, tokens and servers, or both refuse. */
   | { readonly kind: 'agree' }
-  /** We allow; istiod would load and validate it and finds exec, a file or an unsafe provider. */
+  /**
+   * We allow; istiod stops only because a file the kubeconfig names is missing from the oracle's
+   * empty working directory (a client key, a CA file the allow-list permits). On istiod's disk
+   * the file may exist; such a case counts as agreement only when client-go reads nothing the
+   * allow-list forbids.
+   */
+  | { readonly kind: 'disk-dependent'; readonly detail: string }
+  /** We allow; istiod's sanitizer refuses it (exec, a file, an unsafe provider): a bypass. */
   | { readonly kind: 'false-allow'; readonly detail: string }
   /** We refuse what istiod would use. Each such case must be a deliberate difference. */
   | { readonly kind: 'stricter'; readonly violations: readonly Violation[] }
-  /** We allow what istiod would refuse for a structural reason (not a bypass, but a wrong answer). */
+  /** We allow what istiod refuses for a structural reason (not a bypass, but a wrong answer). */
   | { readonly kind: 'lenient'; readonly stage: IstiodStage; readonly detail: string }
   /** Both allow, but read different values: one reader is wrong about what istiod connects to. */
   | { readonly kind: 'different-reading'; readonly detail: string };
 
-export function compare(ours: SanitizeResult, oracle: OracleResult): Comparison {
-  const verdict = istiodVerdict(oracle);
+/**
+ * Compare our decision with istiod's on one kubeconfig, both under the same allow-list (`allow`
+ * is our parse of the value the oracle was started with).
+ */
+export function compare(
+  ours: SanitizeResult,
+  oracle: OracleResult,
+  allow: AllowList = new Set(),
+): Comparison {
+  const { verdict } = oracle;
   if (!ours.allowed) {
     return verdict.accepted ? { kind: 'stricter', violations: ours.violations } : { kind: 'agree' };
   }
   if (!verdict.accepted) {
-    if (verdict.stage === 'sanitize') return { kind: 'false-allow', detail: verdict.detail };
-    return { kind: 'lenient', stage: verdict.stage, detail: verdict.detail };
+    if (verdict.stage === 'sanitize') return { kind: 'false-allow', detail: verdict.error };
+    if (isDiskDependent(oracle)) {
+      const forbidden = forbiddenReadings(oracle, allow);
+      return forbidden.length > 0
+        ? { kind: 'false-allow', detail: `client-go reads ${forbidden.join(', ')} (${verdict.error})` }
+        : { kind: 'disk-dependent', detail: verdict.error };
+    }
+    return { kind: 'lenient', stage: verdict.stage, detail: verdict.error };
   }
   const differences = readingDifferences(ours.config, oracle);
   if (differences.length > 0) return { kind: 'different-reading', detail: differences.join('; ') };
   return { kind: 'agree' };
+}
+
+/**
+ * istiod stopped only because of a file a kubeconfig names: Validate could not open it in the
+ * oracle's empty directory, or client-go read a file that exists on this machine (an absolute path
+ * such as /etc/passwd) and found no key or certificate in it.
+ */
+function isDiskDependent(oracle: OracleResult): boolean {
+  const { verdict } = oracle;
+  if (verdict.accepted) return false;
+  if (verdict.stage === 'validate') return oracle.validateErrors.length === 0 && oracle.fileErrors.length > 0;
+  return (
+    verdict.stage === 'clients' &&
+    oracle.users.some((user) => user.clientKey || user.clientCertificate) &&
+    /tls: |open /.test(verdict.error)
+  );
+}
+
+/**
+ * A guard for disk-dependent cases only, where istiod's sanitizer never ran: the options in
+ * client-go's reading that the allow-list does not permit. It can only turn agreement into a
+ * failure, never the other way.
+ */
+function forbiddenReadings(oracle: OracleResult, allow: AllowList): string[] {
+  return oracle.users.flatMap((user) => {
+    const found: string[] = [];
+    if (user.exec && !allow.has('exec')) found.push(`${user.name}: exec`);
+    if (user.tokenFile && !allow.has('tokenFile')) found.push(`${user.name}: tokenFile`);
+    if (user.clientKey && !allow.has('clientKey')) found.push(`${user.name}: clientKey`);
+    if (user.clientCertificate && !allow.has('clientCertificate'))
+      found.push(`${user.name}: clientCertificate`);
+    if (user.authProvider !== null && user.authProvider !== 'oidc' && !allow.has(user.authProvider)) {
+      found.push(`${user.name}: auth provider ${user.authProvider}`);
+    }
+    return found;
+  });
 }
 
 type SanitizedConfig = Extract<SanitizeResult, { allowed: true }>['config'];
@@ -121,8 +152,10 @@ export function describeComparison(comparison: Comparison): string {
   switch (comparison.kind) {
     case 'agree':
       return 'agree';
+    case 'disk-dependent':
+      return `disk-dependent: ${comparison.detail}`;
     case 'false-allow':
-      return `FALSE ALLOW: client-go sees ${comparison.detail}`;
+      return `FALSE ALLOW: istiod refuses it: ${comparison.detail}`;
     case 'stricter':
       return `stricter: ${comparison.violations.map((found) => `${found.code} (${found.message})`).join('; ')}`;
     case 'lenient':
@@ -130,21 +163,4 @@ export function describeComparison(comparison: Comparison): string {
     case 'different-reading':
       return `different reading: ${comparison.detail}`;
   }
-}
-
-/**
- * client-go Validate errors we do not mirror yet. They only matter when the operator allows an
- * insecure option (with an empty allow-list the sanitizer refuses the same kubeconfig anyway).
- */
-export const UNMIRRORED_VALIDATE_ERRORS: readonly { readonly error: RegExp; readonly reason: string }[] = [];
-
-/** Whether every one of client-go's load and validate errors is a known, unmirrored one. */
-export function onlyUnmirrored(result: OracleResult): boolean {
-  return (
-    result.loadError === null &&
-    result.validateErrors.length > 0 &&
-    result.validateErrors.every((error) =>
-      UNMIRRORED_VALIDATE_ERRORS.some(({ error: known }) => known.test(error)),
-    )
-  );
 }

@@ -1,17 +1,17 @@
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /**
- * The client-go oracle (test/oracle): a Go program that reads kubeconfigs with clientcmd.Load and
- * clientcmd.Validate as istiod does and reports what istiod would see. This module finds Go,
- * builds the oracle once per source hash into a cache outside the repository, and runs batches.
+ * The Istio oracle (`istio-testenv oracle`, test/oracle): Istio's own client builder, the one
+ * istiod's secret controller calls for each cluster of a remote secret, answers whether istiod
+ * would use a kubeconfig; client-go (the version Istio pins) reports what it read, for comparing
+ * the two readings when both accept. This module runs it on batches of kubeconfigs.
  */
 
-export const ORACLE_SOURCE_DIR = fileURLToPath(new URL('../oracle/', import.meta.url));
+/** istiod's allow-list of insecure kubeconfig options, which the oracle sets only from its flag. */
+export const ISTIOD_ALLOW_LIST_ENV = 'PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS';
 
 /** One kubeconfig to inspect. Bytes are sent as they are, so any input survives the trip. */
 export interface OracleCase {
@@ -36,22 +36,30 @@ export interface OracleCluster {
   readonly certificateAuthority: string;
 }
 
-/** What istiod would see in one kubeconfig (see test/oracle/main.go for each field). */
+/** Where istiod's client builder stopped (test/oracle/oracle.go, stageOf). */
+export type IstiodStage = 'empty' | 'load' | 'validate' | 'sanitize' | 'client-config' | 'clients' | 'panic';
+
+export type IstiodVerdict =
+  | { readonly accepted: true }
+  | { readonly accepted: false; readonly stage: IstiodStage; readonly error: string };
+
+/** What istiod decides about one kubeconfig, and what client-go read in it. */
 export interface OracleResult {
   readonly id: string;
-  readonly empty: boolean;
-  readonly loadError: string | null;
-  readonly validateErrors: readonly string[];
-  readonly fileErrors: readonly string[];
+  readonly verdict: IstiodVerdict;
+  /** Whether client-go's Load read it; the fields below are empty otherwise. */
+  readonly loaded: boolean;
   readonly currentContext: string;
   readonly users: readonly OracleUser[];
   readonly clusters: readonly OracleCluster[];
-  readonly unsafe: readonly string[];
-  readonly clientConfigError: string | null;
+  /** clientcmd.Validate's errors about the config itself. */
+  readonly validateErrors: readonly string[];
+  /** Validate's "unable to read" errors: they depend on the disk of whoever loads it. */
+  readonly fileErrors: readonly string[];
 }
 
 export class OracleError extends Error {
-  readonly code: 'build-failed' | 'oracle-failed' | 'bad-output';
+  readonly code: 'oracle-failed' | 'bad-output';
   constructor(code: OracleError['code'], message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'OracleError';
@@ -59,107 +67,13 @@ export class OracleError extends Error {
   }
 }
 
-export type GoLookup =
-  | { readonly found: true; readonly go: string; readonly version: string }
-  | { readonly found: false; readonly reason: string };
-
-/** Whether a Go toolchain is on PATH (or at `GO`), without building anything. */
-export function findGo(env: NodeJS.ProcessEnv): GoLookup {
-  const go = env['GO'] ?? 'go';
-  const probe = spawnSync(go, ['env', 'GOVERSION'], {
-    encoding: 'utf8',
-    env: goEnv(env),
-    timeout: 60_000,
-  });
-  if (probe.error !== undefined) {
-    return { found: false, reason: `cannot run "${go}": ${probe.error.message}` };
-  }
-  if (probe.status !== 0) {
-    return { found: false, reason: `"${go} env GOVERSION" failed: ${probe.stderr.trim()}` };
-  }
-  return { found: true, go, version: probe.stdout.trim() };
-}
-
-/** The build environment: reproducible, no cgo, and never a toolchain download. */
-function goEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' };
-}
-
-/** sha256 over the oracle's sources and the toolchain version: the cache key of a build. */
-export async function oracleSourceHash(goVersion: string, sourceDir = ORACLE_SOURCE_DIR): Promise<string> {
-  const names = (await readdir(sourceDir))
-    .filter((name) => name === 'go.mod' || name === 'go.sum' || name.endsWith('.go'))
-    .sort();
-  const hash = createHash('sha256');
-  hash.update(`${goVersion}\0${process.platform}\0${process.arch}\0`);
-  for (const name of names) {
-    const content = await readFile(join(sourceDir, name));
-    hash.update(`${name}\0${String(content.length)}\0`);
-    hash.update(content);
-  }
-  return hash.digest('hex');
-}
-
-export function oracleCacheRoot(env: NodeJS.ProcessEnv): string {
-  const base = env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache');
-  return join(base, 'kubectl-remote-secret', 'oracle');
-}
-
-export interface BuildResult {
-  readonly binary: string;
-  readonly cached: boolean;
-}
-
-/**
- * Build the oracle into `<cache>/<hash>/oracle`, or reuse that binary. The build writes to a
- * temporary name and renames it, so test files building at the same time never see half a file.
- */
-export async function buildOracle(
-  go: string,
-  goVersion: string,
-  env: NodeJS.ProcessEnv,
-): Promise<BuildResult> {
-  const hash = await oracleSourceHash(goVersion);
-  const directory = join(oracleCacheRoot(env), hash);
-  const binary = join(directory, 'oracle');
-  if (await isFile(binary)) return { binary, cached: true };
-  await mkdir(directory, { recursive: true });
-  const partial = `${binary}.${String(process.pid)}.${String(Date.now())}.partial`;
-  const build = await runProcess(go, ['build', '-trimpath', '-o', partial, '.'], {
-    cwd: ORACLE_SOURCE_DIR,
-    env: goEnv(env),
-  });
-  if (build.status !== 0) {
-    await rm(partial, { force: true });
-    throw new OracleError('build-failed', `go build of the oracle failed:\n${build.stderr}`);
-  }
-  await rename(partial, binary);
-  return { binary, cached: false };
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function runProcess(
-  command: string,
-  args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      resolve({ status, stderr });
-    });
-  });
+export interface OracleOptions {
+  /**
+   * istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS for this oracle, written as it would
+   * stand in istiod's environment; undefined runs istiod's default (the variable unset). The
+   * caller's own environment never leaks in: the variable is removed before the oracle starts.
+   */
+  readonly insecureKubeconfigOptions?: string | undefined;
 }
 
 /**
@@ -203,9 +117,17 @@ export class Oracle {
     });
   }
 
-  static async start(binary: string): Promise<Oracle> {
+  /** Start `istio-testenv oracle` from the binary the test setup built. */
+  static async start(binary: string, options: OracleOptions = {}): Promise<Oracle> {
     const workDir = await mkdtemp(join(tmpdir(), 'krs-oracle-'));
-    const child = spawn(binary, [], { cwd: workDir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const args = ['oracle'];
+    if (options.insecureKubeconfigOptions !== undefined) {
+      args.push(`--insecure-kubeconfig-options=${options.insecureKubeconfigOptions}`);
+    }
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => name !== ISTIOD_ALLOW_LIST_ENV),
+    );
+    const child = spawn(binary, args, { cwd: workDir, env, stdio: ['pipe', 'pipe', 'pipe'] });
     return new Oracle(child, workDir);
   }
 
@@ -280,38 +202,50 @@ export function parseResult(line: string, expectedId: string): OracleResult {
   };
   if (!isRecord(value)) return bad('not an object');
   if (value['id'] !== expectedId) return bad(`answers for id ${JSON.stringify(value['id'])}`);
-  const users = value['users'];
-  const clusters = value['clusters'];
+  const { verdict, loaded, currentContext, users, clusters, validateErrors, fileErrors } = value;
+  if (!isVerdict(verdict)) return bad('verdict');
   if (!Array.isArray(users) || !users.every(isUser)) return bad('users');
   if (!Array.isArray(clusters) || !clusters.every(isCluster)) return bad('clusters');
-  const { empty, loadError, validateErrors, fileErrors, currentContext, unsafe, clientConfigError } = value;
-  if (typeof empty !== 'boolean') return bad('empty');
-  if (!isNullableString(loadError)) return bad('loadError');
-  if (!isNullableString(clientConfigError)) return bad('clientConfigError');
+  if (typeof loaded !== 'boolean') return bad('loaded');
   if (typeof currentContext !== 'string') return bad('currentContext');
   if (!isStrings(validateErrors)) return bad('validateErrors');
   if (!isStrings(fileErrors)) return bad('fileErrors');
-  if (!isStrings(unsafe)) return bad('unsafe');
   return {
     id: expectedId,
-    empty,
-    loadError,
-    validateErrors,
-    fileErrors,
+    verdict: verdict.accepted
+      ? { accepted: true }
+      : { accepted: false, stage: verdict.stage, error: verdict.error },
+    loaded,
     currentContext,
     users,
     clusters,
-    unsafe,
-    clientConfigError,
+    validateErrors,
+    fileErrors,
   };
+}
+
+const STAGES: ReadonlySet<string> = new Set<IstiodStage>([
+  'empty',
+  'load',
+  'validate',
+  'sanitize',
+  'client-config',
+  'clients',
+  'panic',
+]);
+
+function isVerdict(
+  value: unknown,
+): value is { accepted: true } | { accepted: false; stage: IstiodStage; error: string } {
+  if (!isRecord(value) || typeof value['accepted'] !== 'boolean') return false;
+  if (value['accepted']) return true;
+  return (
+    typeof value['stage'] === 'string' && STAGES.has(value['stage']) && typeof value['error'] === 'string'
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isNullableString(value: unknown): value is string | null {
-  return value === null || typeof value === 'string';
 }
 
 function isStrings(value: unknown): value is string[] {
@@ -327,7 +261,7 @@ function isUser(value: unknown): value is OracleUser {
     typeof value['tokenFile'] === 'boolean' &&
     typeof value['clientKey'] === 'boolean' &&
     typeof value['clientCertificate'] === 'boolean' &&
-    isNullableString(value['authProvider'])
+    (value['authProvider'] === null || typeof value['authProvider'] === 'string')
   );
 }
 
@@ -339,28 +273,4 @@ function isCluster(value: unknown): value is OracleCluster {
     typeof value['proxyUrl'] === 'string' &&
     typeof value['certificateAuthority'] === 'string'
   );
-}
-
-export type OracleSetup =
-  | { readonly available: true; readonly go: string; readonly version: string }
-  | { readonly available: false; readonly required: boolean; readonly reason: string };
-
-/**
- * Decide, before any test runs, whether the differential suites can run. Without Go they are
- * skipped with a loud message, except under CI=true, where the missing toolchain is a failure.
- */
-export function oracleSetup(env: NodeJS.ProcessEnv): OracleSetup {
-  const lookup = findGo(env);
-  if (lookup.found) return { available: true, go: lookup.go, version: lookup.version };
-  return { available: false, required: env['CI'] === 'true', reason: lookup.reason };
-}
-
-export function skipNotice(reason: string): string {
-  const line = '!'.repeat(78);
-  return [
-    line,
-    `!! Differential tests against client-go are SKIPPED: ${reason}`,
-    '!! Install Go (https://go.dev/dl/) to run them; under CI=true this is a failure.',
-    line,
-  ].join('\n');
 }

@@ -1,47 +1,37 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOracle, Oracle, oracleSetup, skipNotice } from './oracle.ts';
-
-/** Building client-go from a cold Go cache takes a while on a small machine. */
-const BUILD_TIMEOUT_MS = 600_000;
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Oracle, type OracleOptions } from './oracle.ts';
 
 /**
- * A describe block whose tests need the client-go oracle. Without Go the block is skipped with
- * a loud notice, except under CI=true, where a failing test says why.
+ * A describe block whose tests ask Istio's own code. The differential project's global setup
+ * builds the istio-testenv binary; without Go the block is skipped with the setup's loud notice
+ * (under CI=true the setup fails the run instead). `oracle()` runs istiod's default allow-list,
+ * `oracle({ insecureKubeconfigOptions })` an explicit one; each is started once.
  */
 export function describeWithOracle(
   name: string,
-  env: NodeJS.ProcessEnv,
-  body: (oracle: () => Oracle) => void,
+  body: (oracle: (options?: OracleOptions) => Promise<Oracle>) => void,
 ): void {
-  const setup = oracleSetup(env);
-  if (!setup.available) {
-    if (setup.required) {
-      describe(name, () => {
-        it('has Go for the client-go oracle (required under CI=true)', () => {
-          expect.fail(`the differential tests need Go: ${setup.reason}`);
-        });
-      });
-      return;
-    }
-    console.warn(skipNotice(setup.reason));
+  const binary = inject('istioTestenvBinary');
+  if (binary === null) {
     describe.skip(name, () => {
-      body(() => {
-        throw new Error('unreachable: the suite is skipped');
+      it('needs the Istio oracle', () => {
+        expect.fail('unreachable: skipped');
       });
     });
     return;
   }
   describe(name, () => {
-    let oracle: Oracle | undefined;
-    beforeAll(async () => {
-      const { binary } = await buildOracle(setup.go, setup.version, env);
-      oracle = await Oracle.start(binary);
-    }, BUILD_TIMEOUT_MS);
+    const running = new Map<string, Promise<Oracle>>();
     afterAll(async () => {
-      await oracle?.close();
+      for (const oracle of running.values()) await (await oracle).close();
     });
-    body(() => {
-      if (oracle === undefined) throw new Error('the oracle did not start');
+    body((options = {}) => {
+      const key = options.insecureKubeconfigOptions ?? '\0default';
+      let oracle = running.get(key);
+      if (oracle === undefined) {
+        oracle = Oracle.start(binary, options);
+        running.set(key, oracle);
+      }
       return oracle;
     });
   });

@@ -1,260 +1,96 @@
-// Command oracle reports what istiod's secret controller would see in kubeconfigs, using
-// client-go exactly as Istio's BuildClientsFromConfig does: clientcmd.Load, clientcmd.Validate,
-// the sanitizer's per-user checks, then building a client config. The TypeScript differential
-// tests compare our reader against it.
+// Command istio-testenv is Istio's own code as test tooling, in one multi-call binary so that the
+// shared dependencies (client-go, the Istio packages) compile once:
 //
-// Input: JSON lines on stdin, {"id": "...", "kubeconfig": "<base64 of the bytes>"}.
-// Output: one JSON line per input line, in order, on stdout (see Result).
+//	istio-testenv oracle [--insecure-kubeconfig-options VALUE]   judge kubeconfigs as istiod does
+//	istio-testenv pilot-discovery ...                            istiod itself
+//	istio-testenv istioctl ...                                   istioctl itself
+//	istio-testenv crds                                           Istio's CRDs, from the module
+//	istio-testenv version                                        the Istio module compiled in
 //
-// Run it in an empty temporary directory: Validate opens certificate-authority,
-// client-certificate and client-key paths, and relative paths resolve against the cwd.
+// Every subcommand runs the upstream entry point unchanged; nothing of Istio is copied here.
+// With ISTIO_TESTENV_EXIT_WITH_STDIN=1 a subcommand also stops (SIGTERM to itself, then exit)
+// when its stdin closes, so a test run that dies never leaves an istiod behind.
 package main
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
-
-	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"runtime/debug"
+	"syscall"
+	"time"
 )
 
-// Case is one input line.
-type Case struct {
-	ID string `json:"id"`
-	// Kubeconfig is base64 in JSON (encoding/json's []byte), so any bytes survive the trip.
-	Kubeconfig []byte `json:"kubeconfig"`
+const exitWithStdinEnv = "ISTIO_TESTENV_EXIT_WITH_STDIN"
+
+// exitWithStdin stops this process once stdin closes: the harness holds the other end, so its
+// death (even by SIGKILL) closes it. SIGTERM first, for istiod's own graceful shutdown.
+func exitWithStdin() {
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		time.Sleep(15 * time.Second)
+		os.Exit(3)
+	}()
 }
 
-// User is what the sanitizer looks at for one AuthInfo.
-type User struct {
-	Name string `json:"name"`
-	// TokenSHA256 lets the tests compare tokens without the oracle printing one.
-	TokenSHA256       string  `json:"tokenSha256"`
-	Exec              bool    `json:"exec"`
-	TokenFile         bool    `json:"tokenFile"`
-	ClientKey         bool    `json:"clientKey"`
-	ClientCertificate bool    `json:"clientCertificate"`
-	AuthProvider      *string `json:"authProvider"`
-}
+const istioModule = "istio.io/istio"
 
-// Cluster is where istiod would connect: what SSRF and CA-trust review look at.
-type Cluster struct {
-	Name                 string `json:"name"`
-	Server               string `json:"server"`
-	ProxyURL             string `json:"proxyUrl"`
-	CertificateAuthority string `json:"certificateAuthority"`
-}
+const usageText = `istio-testenv: Istio's own code (istio.io/istio), for tests.
 
-// Result is one output line. Error fields are null when that step passed or did not run.
-type Result struct {
-	ID string `json:"id"`
-	// Empty is Istio's own first check: a Secret value of zero bytes.
-	Empty     bool    `json:"empty"`
-	LoadError *string `json:"loadError"`
-	// ValidateErrors are clientcmd.Validate's errors about the config itself.
-	ValidateErrors []string `json:"validateErrors"`
-	// FileErrors are Validate's "unable to read" errors: they depend on istiod's disk, not on
-	// the kubeconfig, so the comparison keeps them apart.
-	FileErrors     []string  `json:"fileErrors"`
-	CurrentContext string    `json:"currentContext"`
-	Users          []User    `json:"users"`
-	Clusters       []Cluster `json:"clusters"`
-	// Unsafe lists what Istio's sanitizer refuses with an empty allow-list, as "<user>: <field>".
-	Unsafe []string `json:"unsafe"`
-	// ClientConfigError is from building the rest config (istiod's kube.NewClient), which runs
-	// only when the sanitizer passed, as in istiod.
-	ClientConfigError *string `json:"clientConfigError"`
-}
+Usage:
+  istio-testenv oracle [--insecure-kubeconfig-options VALUE]
+      read JSON lines {"id","kubeconfig"} on stdin and answer each with istiod's verdict
+      (DefaultBuildClientsFromConfig from pkg/kube/multicluster) as one JSON line on stdout
+  istio-testenv pilot-discovery ...   istiod (pilot/cmd/pilot-discovery)
+  istio-testenv istioctl ...          istioctl (istioctl/cmd/istioctl)
+  istio-testenv crds                  print Istio's CRDs (manifests/charts/base/files/crd-all.gen.yaml)
+  istio-testenv version               print the Istio and client-go module versions
+
+With ISTIO_TESTENV_EXIT_WITH_STDIN=1 the command stops when its stdin closes.
+`
 
 func main() {
-	if err := run(os.Stdin, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "oracle:", err)
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usageText)
+		os.Exit(2)
+	}
+	command, args := os.Args[1], os.Args[2:]
+	if os.Getenv(exitWithStdinEnv) == "1" {
+		exitWithStdin()
+	}
+	switch command {
+	case "oracle":
+		os.Exit(runOracle(args))
+	case "pilot-discovery":
+		os.Exit(runPilotDiscovery(args))
+	case "istioctl":
+		os.Exit(runIstioctl(args))
+	case "crds":
+		os.Exit(printCRDs())
+	case "version":
+		fmt.Printf("istio %s\nclient-go %s\n", moduleVersion(istioModule), moduleVersion("k8s.io/client-go"))
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usageText)
+	default:
+		fmt.Fprintf(os.Stderr, "istio-testenv: unknown command %q\n\n%s", command, usageText)
 		os.Exit(2)
 	}
 }
 
-func run(in io.Reader, out io.Writer) error {
-	reader := bufio.NewReaderSize(in, 1<<20)
-	writer := bufio.NewWriterSize(out, 1<<20)
-	encoder := json.NewEncoder(writer)
-	encoder.SetEscapeHTML(false)
-	for {
-		line, readErr := reader.ReadBytes('\n')
-		if len(strings.TrimSpace(string(line))) > 0 {
-			var c Case
-			if err := json.Unmarshal(line, &c); err != nil {
-				return fmt.Errorf("bad input line: %w", err)
+// moduleVersion reports the version of a dependency compiled into this binary.
+func moduleVersion(path string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == path {
+			if dep.Replace != nil {
+				return dep.Replace.Version
 			}
-			if err := encoder.Encode(inspect(c)); err != nil {
-				return err
-			}
-		}
-		if errors.Is(readErr, io.EOF) {
-			break
-		}
-		if readErr != nil {
-			return readErr
-		}
-		// The harness writes a batch and waits for all of its answers: flush when the input
-		// has nothing more buffered, so a batch never waits on a full output buffer.
-		if reader.Buffered() == 0 {
-			if err := writer.Flush(); err != nil {
-				return err
-			}
+			return dep.Version
 		}
 	}
-	return writer.Flush()
-}
-
-func inspect(c Case) Result {
-	result := Result{ID: c.ID, ValidateErrors: []string{}, FileErrors: []string{}, Users: []User{}, Clusters: []Cluster{}, Unsafe: []string{}}
-	if len(c.Kubeconfig) == 0 {
-		result.Empty = true
-	}
-	config, err := load(c.Kubeconfig)
-	if err != nil {
-		result.LoadError = message(err)
-		return result
-	}
-	result.CurrentContext = config.CurrentContext
-	for _, validateErr := range flatten(clientcmd.Validate(*config)) {
-		text := validateErr.Error()
-		if strings.HasPrefix(text, "unable to read ") {
-			result.FileErrors = append(result.FileErrors, text)
-		} else {
-			result.ValidateErrors = append(result.ValidateErrors, text)
-		}
-	}
-	sort.Strings(result.ValidateErrors)
-	sort.Strings(result.FileErrors)
-	for _, name := range sortedKeys(config.AuthInfos) {
-		user := summarize(name, config.AuthInfos[name])
-		result.Users = append(result.Users, user)
-		result.Unsafe = append(result.Unsafe, unsafeFields(user)...)
-	}
-	for _, name := range sortedKeys(config.Clusters) {
-		cluster := config.Clusters[name]
-		result.Clusters = append(result.Clusters, Cluster{
-			Name:                 name,
-			Server:               cluster.Server,
-			ProxyURL:             cluster.ProxyURL,
-			CertificateAuthority: cluster.CertificateAuthority,
-		})
-	}
-	if len(result.ValidateErrors) == 0 && len(result.Unsafe) == 0 && !result.Empty {
-		if err := buildClientConfig(config); err != nil {
-			result.ClientConfigError = message(err)
-		}
-	}
-	return result
-}
-
-// buildClientConfig is the part of istiod's kube.NewClient that looks at the kubeconfig. The
-// sanitizer has passed, so no client file or token file is named; certificate-authority paths
-// are cleared because their only effect here is an "unable to read" error already reported in
-// FileErrors (on istiod's disk the file may exist).
-func buildClientConfig(config *clientcmdapi.Config) error {
-	copied := config.DeepCopy()
-	for _, cluster := range copied.Clusters {
-		cluster.CertificateAuthority = ""
-	}
-	_, err := clientcmd.NewDefaultClientConfig(*copied, &clientcmd.ConfigOverrides{}).ClientConfig()
-	return err
-}
-
-func sortedKeys[V any](items map[string]V) []string {
-	keys := make([]string, 0, len(items))
-	for key := range items {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// load is clientcmd.Load with a recover: a panic in the decoder is a finding, not a crash of
-// the whole batch.
-func load(data []byte) (config *clientcmdapi.Config, err error) {
-	defer func() {
-		if recovered := recover(); recovered != nil {
-			config, err = nil, fmt.Errorf("panic in clientcmd.Load: %v", recovered)
-		}
-	}()
-	return clientcmd.Load(data)
-}
-
-func summarize(name string, auth *clientcmdapi.AuthInfo) User {
-	digest := sha256.Sum256([]byte(auth.Token))
-	user := User{
-		Name:              name,
-		TokenSHA256:       hex.EncodeToString(digest[:]),
-		Exec:              auth.Exec != nil,
-		TokenFile:         auth.TokenFile != "",
-		ClientKey:         auth.ClientKey != "",
-		ClientCertificate: auth.ClientCertificate != "",
-	}
-	if auth.AuthProvider != nil {
-		provider := auth.AuthProvider.Name
-		user.AuthProvider = &provider
-	}
-	return user
-}
-
-// unsafeFields is Istio's sanitizeKubeConfig with an empty allow-list, written from its
-// description: any auth provider but oidc, client-key, client-certificate, tokenFile and exec
-// are refused, for every user, current or not. It lists all of them, not just the first.
-func unsafeFields(user User) []string {
-	var found []string
-	if user.AuthProvider != nil && *user.AuthProvider != "oidc" {
-		found = append(found, user.Name+": auth-provider "+*user.AuthProvider)
-	}
-	if user.ClientKey {
-		found = append(found, user.Name+": client-key")
-	}
-	if user.ClientCertificate {
-		found = append(found, user.Name+": client-certificate")
-	}
-	if user.TokenFile {
-		found = append(found, user.Name+": tokenFile")
-	}
-	if user.Exec {
-		found = append(found, user.Name+": exec")
-	}
-	return found
-}
-
-// flatten opens Validate's aggregate error into its parts.
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	var aggregate utilerrors.Aggregate
-	if errors.As(err, &aggregate) {
-		var all []error
-		for _, part := range aggregate.Errors() {
-			all = append(all, flatten(part)...)
-		}
-		return all
-	}
-	return []error{err}
-}
-
-// message is an error's text without the Go values some client-go and sigs.k8s.io/yaml errors
-// append (a whole list of users, a map value): those can hold tokens, and the tests print errors.
-func message(err error) *string {
-	text := err.Error()
-	for _, marker := range []string{" in list: ", ", value: "} {
-		if index := strings.Index(text, marker); index >= 0 {
-			text = text[:index] + " (values omitted)"
-		}
-	}
-	return &text
+	return "unknown"
 }

@@ -36,7 +36,7 @@ export function kubeconfigText(spec: KubeconfigSpec = {}): string {
     spec.insecure === true
       ? '    insecure-skip-tls-verify: true'
       : spec.caFile === undefined
-        ? '    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=='
+        ? '    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrRENDQVRlZ0F3SUJBZ0lVY2p6QTUvdnpmUUNYUHFsdmV2MVVIZjNsdVZJd0NnWUlLb1pJemowRUF3SXcKSFRFYk1Ca0dBMVVFQXd3U1ptbDRkSFZ5WlMxallTNWxlR0Z0Y0d4bE1DQVhEVEkyTVRJd01qQTVOVGd4T1ZvWQpEekl4TWpZeE1UQTRNRGsxT0RFNVdqQWRNUnN3R1FZRFZRUUREQkptYVhoMGRYSmxMV05oTG1WNFlXMXdiR1V3CldUQVRCZ2NxaGtqT1BRSUJCZ2dxaGtqT1BRTUJCd05DQUFSc1F2TDZxY2kwb1crZ0ZHV0VpRlhkWi9rUUE3OXIKNzdWYlB6L3llZm1hazhhZ1dEWG0vYnozQUJ5OFFRVFhKYitBU0tIdDFhN3c1OVhBUGIvaVFWRFlvMU13VVRBZApCZ05WSFE0RUZnUVU2MHlFdGFnbkIySkFYdG8xSG0zbDlCUnNyVTR3SHdZRFZSMGpCQmd3Rm9BVTYweUV0YWduCkIySkFYdG8xSG0zbDlCUnNyVTR3RHdZRFZSMFRBUUgvQkFVd0F3RUIvekFLQmdncWhrak9QUVFEQWdOSEFEQkUKQWlBS2VLNWRNN0x0M2FCT1ZDUkxWU3VtVDg4bU45V2F6QzV1b1dPakdKMERuUUlnQTcweVNGY1B4bFlyUy93RQpzbmRVVzVmVmNsOUhBNlFVeU5wTFlGVTNiVDg9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K'
         : `    certificate-authority: ${spec.caFile}`,
     ...(spec.proxyUrl === undefined ? [] : [`    proxy-url: ${spec.proxyUrl}`]),
   ];

@@ -1,0 +1,61 @@
+import type { TestProject } from 'vitest/node';
+import { isMissingToolchain } from './errors.ts';
+import { ensureIstioBinary } from './istio-binary.ts';
+import { ensureTestenvBinary } from './testenv-binary.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Path of the kube-testenv binary, or null when Go is missing and the suite is skipped. */
+    kubeTestenvBinary: string | null;
+    /** Path of the istio-testenv binary (oracle, istiod, istioctl), or null likewise. */
+    istioTestenvBinary: string | null;
+  }
+}
+
+const BANNER = '!'.repeat(78);
+
+export type ToolKey = 'kubeTestenvBinary' | 'istioTestenvBinary';
+
+const TOOLS: Readonly<
+  Record<ToolKey, { readonly ensure: () => Promise<{ path: string }>; readonly env: string }>
+> = {
+  kubeTestenvBinary: { ensure: () => ensureTestenvBinary(), env: 'KUBE_TESTENV_BINARY' },
+  istioTestenvBinary: { ensure: () => ensureIstioBinary(), env: 'ISTIO_TESTENV_BINARY' },
+};
+
+/**
+ * Builds (or finds cached) the Go test tooling a project needs, once per run, and provides each
+ * path to the tests. Without Go the project's tests are skipped with a loud message, except under
+ * CI=true, where a missing toolchain or a failed build fails the run.
+ */
+export async function provideTools(
+  project: TestProject,
+  keys: readonly ToolKey[],
+  suite: string,
+): Promise<void> {
+  const ci = process.env['CI'] === 'true';
+  for (const key of keys) {
+    const tool = TOOLS[key];
+    try {
+      const binary = await tool.ensure();
+      project.provide(key, binary.path);
+      // Also for helpers started without options in the test workers this process starts.
+      process.env[tool.env] = binary.path;
+    } catch (error) {
+      if (ci || !isMissingToolchain(error)) throw error;
+      process.stderr.write(
+        [
+          '',
+          BANNER,
+          `!! ${suite} SKIPPED: they need Go to build test tooling (a Kubernetes control plane, Istio).`,
+          `!! ${error.message}`,
+          '!! (Under CI=true this fails the run instead.)',
+          BANNER,
+          '',
+        ].join('\n'),
+      );
+      for (const other of keys) project.provide(other, null);
+      return;
+    }
+  }
+}
