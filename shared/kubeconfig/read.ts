@@ -219,9 +219,15 @@ class Reader {
   }
 
   private extensions(parent: Json | undefined, path: string): boolean {
+    // Load turns the list into a map by name, and a name written twice fails the whole load.
+    const names = new Set<string>();
     const items = this.list(parent, 'extensions', path, (item, at) => {
       const extension = this.object(item, at);
-      this.string(extension, 'name', at);
+      const name = this.string(extension, 'name', at);
+      if (names.has(name)) {
+        this.invalid(join(at, 'name'), `the name ${quote(name)} appears twice in extensions, which client-go refuses`);
+      }
+      names.add(name);
       return extension;
     });
     return items.length > 0;

@@ -82,7 +82,11 @@ describe('readYaml strict mode: where go-yaml v2 could read differently', () => 
     { name: 'underscored number', text: 'x: 1_000\n' },
     { name: 'binary number', text: 'x: 0b101\n' },
     { name: 'hex number', text: 'x: 0x1F\n' },
-    { name: 'timestamp', text: 'x: 2001-12-14\n' },
+    { name: 'an integer key in the uint64 range', text: '9223372036854775808: a\n' },
+    { name: 'an integer key past 2^53', text: '9007199254740993: a\n' },
+    { name: 'a float key', text: '1.5: a\n' },
+    { name: 'a tab before a JSON root', text: '\t{"a": 1}\n' },
+    { name: 'a tab at the start of a line after a JSON root', text: '{"a": 1}\n\t\n' },
   ])('rejects $name as ambiguous-yaml', ({ text }) => {
     const result = strict(text);
     expect(result.ok ? 'ok' : result.violation.code).toBe('ambiguous-yaml');
@@ -101,6 +105,11 @@ describe('readYaml strict mode: where go-yaml v2 could read differently', () => 
       value: { x: '0a1b2c3d-0000-4000-8000-000000000000' },
     },
     { name: 'quoted merge key', text: '"<<": x\n', value: { '<<': 'x' } },
+    // go-yaml hands YAML 1.1 timestamps to sigs.k8s.io/yaml as the text they are.
+    { name: 'timestamp', text: 'x: 2001-12-14\n', value: { x: '2001-12-14' } },
+    { name: 'a name that starts like a date', text: 'x: 2024-migration\n', value: { x: '2024-migration' } },
+    { name: 'a small integer key', text: '123: a\n', value: { '123': 'a' } },
+    { name: 'tabs inside and after a JSON root', text: '{"a":\t1}\t# c\n', value: { a: 1 } },
     { name: 'JSON', text: '{"a": [1, "b", {"c": null}]}', value: { a: [1, 'b', { c: null }] } },
     { name: 'comments and a document marker', text: '# c\n---\na: b # c\n', value: { a: 'b' } },
   ])('accepts $name', ({ text, value }) => {

@@ -142,23 +142,43 @@ function unsharedCharacter(text: string): Violation | undefined {
 /**
  * go-yaml v2 refuses a tab where a block-context token may start: at the start of a line (even
  * after spaces) and after `-`, `?` or an explicit-key `:`; YAML 1.2 takes it as white space.
- * A document written all in flow style (JSON) may use tabs anywhere in both.
+ * Inside a flow collection ({...}, [...]) tabs are white space to both, so a document written
+ * all in flow style (JSON) may hold them anywhere inside its root; before the root and on the
+ * lines after it (blank or comments) go-yaml is in block context again and refuses them there.
  */
 const BLOCK_TAB = /(?:^|[\n\r])[ ?:-]*\t/;
+const LINE_START_TAB = /(?:^|[\n\r]) *\t/;
 
 function goYamlTab(text: string, events: readonly Event[]): Violation | undefined {
+  if (!text.includes('\t')) return undefined;
   const root = events.find((event) => event.type !== EVENT_ID.DOCUMENT);
   const flowRoot =
     (root?.type === EVENT_ID.MAPPING || root?.type === EVENT_ID.SEQUENCE) &&
     root.style === COLLECTION_STYLE.FLOW;
-  if (flowRoot || !text.includes('\t')) return undefined;
-  const match = BLOCK_TAB.exec(text);
-  if (match === null) return undefined;
-  return ambiguous(
-    text,
-    match.index + match[0].length - 1,
-    'client-go refuses a tab at the start of a line or after -, ? or :; use spaces',
-  );
+  if (!flowRoot) {
+    const match = BLOCK_TAB.exec(text);
+    return match === null ? undefined : tabViolation(text, match.index + match[0].length - 1);
+  }
+  const before = LINE_START_TAB.exec(text.slice(0, root.start));
+  if (before !== null) return tabViolation(text, before.index + before[0].length - 1);
+  const trailing = trailingLinesStart(text);
+  const after = LINE_START_TAB.exec(text.slice(trailing));
+  return after === null ? undefined : tabViolation(text, trailing + after.index + after[0].length - 1);
+}
+
+/** Where the blank and comment-only lines at the end of the text begin (the text's length if none). */
+function trailingLinesStart(text: string): number {
+  let end = text.length;
+  for (;;) {
+    const lineStart = Math.max(text.lastIndexOf('\n', end - 1), text.lastIndexOf('\r', end - 1)) + 1;
+    const line = text.slice(lineStart, end);
+    if (lineStart === 0 || !/^[ \t]*(?:#.*)?[\r\n]*$/.test(line)) return end;
+    end = lineStart - 1;
+  }
+}
+
+function tabViolation(text: string, position: number): Violation {
+  return ambiguous(text, position, 'client-go refuses a tab at the start of a line or after -, ? or :; use spaces');
 }
 
 /**
@@ -299,7 +319,7 @@ function scanEvents(text: string, events: readonly Event[], options: YamlReadOpt
               const value = event.fast
                 ? text.slice(event.valueStart, event.valueEnd)
                 : getScalarValue(text, event);
-              const reason = goYamlDisagreement(value);
+              const reason = goYamlDisagreement(value, isKey);
               if (reason !== undefined) return ambiguous(text, event.valueStart, reason);
             }
           }
@@ -341,16 +361,18 @@ const YAML11_ON_OFF = new Set(['on', 'On', 'ON', 'off', 'Off', 'OFF']);
 const PLAIN_DECIMAL = /^[-+]?(?:0|[1-9][0-9]*)$/;
 const PLAIN_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
 const INF_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
-// Forms that either reader may take as a number or a timestamp, though not as the same one.
+// Forms that either reader may take as a number, though not as the same one.
 const OTHER_NUMBER =
   /^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+)$/;
-const TIMESTAMP_START = /^[0-9]{4}-/;
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
 
 /**
  * Why go-yaml v2 could read this plain scalar differently, or undefined when it reads it alike.
  * Messages never quote the value unless it is one of YAML's fixed words: it may be a token.
+ * YAML 1.1 timestamps need no rule: go-yaml hands them to sigs.k8s.io/yaml as the text they are.
  */
-export function goYamlDisagreement(value: string): string | undefined {
+export function goYamlDisagreement(value: string, isKey = false): string | undefined {
   // The words are at most 3 characters; checking the length first spares hashing a long value.
   if (value.length <= 3 && (YAML11_BOOLEANS.has(value) || YAML11_ON_OFF.has(value))) {
     return `the plain value "${value}" is a boolean in YAML 1.1 (client-go) but a string in YAML 1.2; quote it`;
@@ -359,7 +381,12 @@ export function goYamlDisagreement(value: string): string | undefined {
   if (INF_NAN.test(value)) {
     return 'client-go cannot turn .inf or .nan into JSON and refuses the whole kubeconfig; quote it';
   }
-  if (PLAIN_DECIMAL.test(value)) return undefined;
+  if (PLAIN_DECIMAL.test(value)) return isKey ? integerKeyDisagreement(value) : undefined;
+  // A number as a key becomes text: sigs.k8s.io/yaml writes floats with float32 precision in Go's
+  // notation (1e+06), YAML 1.2 readers with JavaScript's; only small integers read alike.
+  if (isKey && PLAIN_FLOAT.test(value)) {
+    return 'a number as a mapping key becomes different text in client-go and in YAML 1.2 readers; quote it';
+  }
   // go-yaml keeps a float too large for 64 bits as a string; YAML 1.2 makes it Infinity.
   if (PLAIN_FLOAT.test(value) && !Number.isFinite(Number(value))) {
     return 'this number is too large for client-go, which reads it as text; quote it';
@@ -369,8 +396,23 @@ export function goYamlDisagreement(value: string): string | undefined {
   if (OTHER_NUMBER.test(value)) {
     return 'this plain value is a number in one YAML version and not the same one in the other; quote it';
   }
-  if (TIMESTAMP_START.test(value)) {
-    return 'this plain value may be read as a timestamp by client-go; quote it';
+  return undefined;
+}
+
+/**
+ * An integer key: go-yaml makes a key above int64 an unsigned integer, which sigs.k8s.io/yaml
+ * cannot turn into JSON (the whole load fails), and one beyond 64 bits a float; JavaScript loses
+ * digits beyond 2^53. Smaller integers read as the same text in both.
+ */
+function integerKeyDisagreement(value: string): string | undefined {
+  const digits = value.replace(/^[-+]/, '');
+  if (digits.length < 16) return undefined;
+  const number = BigInt(value.startsWith('+') ? value.slice(1) : value);
+  if (number > INT64_MAX && number <= UINT64_MAX) {
+    return 'client-go cannot load an integer mapping key between 2^63 and 2^64 (an unsigned integer it cannot turn into JSON); quote it';
+  }
+  if (number > BigInt(Number.MAX_SAFE_INTEGER) || number < BigInt(Number.MIN_SAFE_INTEGER)) {
+    return 'an integer mapping key this large becomes different text in client-go and in YAML 1.2 readers; quote it';
   }
   return undefined;
 }

@@ -36,8 +36,18 @@ import { describeWithOracle } from './suite.ts';
  *   flow-colon-before-bracket.yaml                      istiod refuses (`as-groups:[x]` in flow)
  *   proxy-url-without-scheme.yaml, proxy-url-trailing-newline.yaml  istiod's Validate refuses
  *   as-uid-without-as.yaml                              istiod's Validate refuses (uid needs `as`)
- *   exec-v1-without-interactive-mode.yaml               Validate refuses; NOT mirrored yet (see
- *     UNMIRRORED_VALIDATE_ERRORS in compare.ts): it matters only when exec is allowed
+ *   exec-v1-without-interactive-mode.yaml               Validate refuses (v1 must set interactiveMode)
+ * Found once the oracle was Istio's own client builder (istio.io/istio, DefaultBuildClientsFromConfig)
+ * instead of a copy of its sanitizer:
+ *   tab-before-json-root.json                           istiod refuses (a tab outside the flow root)
+ *   uint64-key.yaml                                     istiod refuses (an integer key above int64)
+ *   duplicate-extension-name.yaml                       istiod refuses (Load maps extensions by name)
+ *   server-several-colons.yaml, server-unbracketed-ipv6.yaml, server-path-without-scheme.yaml
+ *                                                       istiod refuses (DefaultServerURL, Go 1.26)
+ *   proxy-url-unbracketed-ipv6.yaml                     istiod refuses (several colons in the host)
+ *   ca-data-not-a-certificate.yaml                      istiod refuses (no CA certificate parses)
+ *   oidc-without-issuer.yaml                            istiod refuses (oidc needs an issuer)
+ *   date-like-name.yaml                                 istiod allows; we refused it as a timestamp
  * and clean.yaml, the form tools write, which both must allow and read alike.
  */
 
@@ -86,6 +96,24 @@ const ORACLE_SEES: Readonly<Record<string, RegExp>> = {
   'secrets/multi-doc.yaml#evil-exec': /not allowed: exec is not allowed/,
   'kubeconfigs/flow-question-mark-exec.yaml': /not allowed: exec is not allowed/,
   'kubeconfigs/flow-question-mark-token-file.yaml': /not allowed: tokenFile is not allowed/,
+};
+
+/** What istiod says of the fixtures that pin a disagreement found against Istio's own code. */
+const ISTIOD_REFUSES: Readonly<Record<string, RegExp>> = {
+  'kubeconfigs/tab-before-json-root.json':
+    /cannot be loaded: yaml: found character that cannot start any token/,
+  'kubeconfigs/uint64-key.yaml': /cannot be loaded: unsupported map key of type: uint64/,
+  'kubeconfigs/duplicate-extension-name.yaml': /cannot be loaded: .*NamedExtension.*duplicate name "dup"/,
+  'kubeconfigs/server-several-colons.yaml':
+    /failed to create kube clients: host must be a URL or a host:port pair/,
+  'kubeconfigs/server-unbracketed-ipv6.yaml':
+    /failed to create kube clients: host must be a URL or a host:port pair/,
+  'kubeconfigs/server-path-without-scheme.yaml':
+    /failed to create kube clients: host must be a URL or a host:port pair/,
+  'kubeconfigs/proxy-url-unbracketed-ipv6.yaml': /not valid: .*invalid 'proxy-url'/,
+  'kubeconfigs/ca-data-not-a-certificate.yaml':
+    /failed to create kube clients: unable to load root certificates/,
+  'kubeconfigs/oidc-without-issuer.yaml': /failed to create kube clients: Must provide idp-issuer-url/,
 };
 
 interface FixtureCase {
@@ -184,6 +212,14 @@ describeWithOracle("kubeconfig fixtures: our decision against istiod's", (oracle
     }
   });
 
+  it('pins each disagreement found against Istio: istiod refuses the fixture, and so do we', () => {
+    for (const [id, error] of Object.entries(ISTIOD_REFUSES)) {
+      const verdict = results.find((item) => item.id === id)?.verdict;
+      expect(verdict?.accepted === false ? verdict.error : 'accepted', id).toMatch(error);
+      expect(cases.find((item) => item.id === id)?.ours.allowed, id).toBe(false);
+    }
+  });
+
   it('never allows a fixture that istiod refuses to run or read files for', () => {
     const falseAllows = comparisons
       .filter(({ comparison }) => comparison.kind === 'false-allow')
@@ -219,6 +255,7 @@ describeWithOracle("kubeconfig fixtures: our decision against istiod's", (oracle
         'secrets/clean.yaml#east',
         'secrets/clean-data.yaml#west',
         'kubeconfigs/clean.yaml',
+        'kubeconfigs/date-like-name.yaml',
       ]),
     );
   });

@@ -46,7 +46,12 @@ export type Feature =
   | 'escaped-key'
   | 'crlf'
   | 'kind-variant'
-  | 'raw-key';
+  | 'raw-key'
+  | 'tab-around-flow'
+  | 'numeric-key'
+  | 'duplicate-name'
+  | 'url-host'
+  | 'date-like-plain';
 
 export const ALL_FEATURES: readonly Feature[] = [
   'key-variant',
@@ -70,6 +75,11 @@ export const ALL_FEATURES: readonly Feature[] = [
   'crlf',
   'kind-variant',
   'raw-key',
+  'tab-around-flow',
+  'numeric-key',
+  'duplicate-name',
+  'url-host',
+  'date-like-plain',
 ];
 
 export interface GeneratedKubeconfig {
@@ -465,8 +475,47 @@ interface ClusterSpec {
   readonly empty: boolean;
 }
 
+/**
+ * server values around the edges of Go's url.Parse (Go 1.26 refuses several colons in an http(s)
+ * host) and client-go's DefaultServerURL (no scheme: a second parse, which must carry no path).
+ */
+const SERVER_URLS = [
+  'https://remote.example:6443:1',
+  'https://fe80::1',
+  'https://::1:6443',
+  'https://fe80::1:6443',
+  'https://[fe80::1%25eth0]:6443',
+  'https://[::ffff:1.2.3.4]:443',
+  'https://[1.2.3.4]:443',
+  'https://[remote.example]:443',
+  'remote.example:6443',
+  'remote.example',
+  'remote.example/prefix',
+  'remote.example:6443/',
+  'https://remote.example/prefix',
+  'https://user@remote.example',
+  'https://remote.example:',
+  'https://remote.example:99999',
+  'https://remote.example:6443?x=1',
+  'https://remote.example#frag',
+  '//remote.example',
+  'https:remote.example',
+  'https:/remote.example',
+  'HTTPS://remote.example',
+  'ftp://remote.example',
+  'https://remote.example/%zz',
+  'https://%41remote.example',
+  '::1:6443',
+  '[::1]:6443',
+];
+
 /** proxy-url values around the edges of Go's url.Parse, which client-go's Validate applies. */
 const PROXY_URLS = [
+  'http://proxy.example:1:2',
+  'http://fe80::1',
+  'http://::1:3128',
+  'socks5://a:b:c',
+  'https://[::1:3128',
   'http://proxy:3128',
   'socks5://proxy:1080',
   'HTTPS://proxy',
@@ -495,17 +544,22 @@ const PROXY_URLS = [
   'http://proxy/ path',
 ];
 
+/** Proxy URLs whose host has several colons or is an unbracketed IPv6 address. */
+const HOST_EDGE = /^[a-z0-9]+:\/\/[^/@]*:[^/]*:/i;
+
 const clusterSpec: fc.Arbitrary<ClusterSpec> = fc.record({
   server: fc.oneof(
     {
       weight: 12,
       arbitrary: fc.constantFrom(
-        'https://10.0.0.1:6443',
+        'https://remote.example:6443',
         'https://kubernetes.default.svc',
-        'http://169.254.169.254/latest/meta-data',
+        'http://metadata.example/latest/meta-data',
         'https://[::1]:443',
       ),
     },
+    // Hosts and forms at the edges of Go's url.Parse and client-go's DefaultServerURL.
+    { weight: 2, arbitrary: fc.constantFrom(...SERVER_URLS) },
     // Validate only asks for a non-empty server, so any text reaches the comparison of servers.
     { weight: 3, arbitrary: trickyString.map((text) => `https://${text}`) },
     { weight: 1, arbitrary: fc.constant('') },
@@ -529,7 +583,22 @@ interface ConfigSpec {
   readonly currentContext: 'set' | 'missing' | 'dangling';
   readonly kind: KindVariant;
   readonly preferences: boolean;
+  /** A plain (unquoted) name for cluster c0 that looks like a YAML 1.1 timestamp, or null. */
+  readonly dateLikeName: string | null;
 }
+
+/**
+ * Plain names that YAML 1.1 would take for timestamps (and one that only starts like one):
+ * go-yaml hands timestamps to client-go as the text they are, so both readers see that text.
+ */
+const DATE_LIKE_NAMES = [
+  '2024-migration',
+  '2024-01-02',
+  '2001-12-14t21:59:43.10-05:00',
+  '2001-12-14 21:59:43.10 -5',
+  '2024-1-2',
+  '2024-01-02T10:00:00Z',
+];
 
 const configSpec: fc.Arbitrary<ConfigSpec> = fc.record({
   clusters: fc.array(clusterSpec, { minLength: 1, maxLength: 2 }),
@@ -553,6 +622,10 @@ const configSpec: fc.Arbitrary<ConfigSpec> = fc.record({
     },
   ),
   preferences: fc.boolean(),
+  dateLikeName: fc.oneof(
+    { weight: 10, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.constantFrom(...DATE_LIKE_NAMES) },
+  ),
 });
 
 function configNode(spec: ConfigSpec, features: Set<Feature>): YMap {
@@ -580,12 +653,18 @@ function configNode(spec: ConfigSpec, features: Set<Feature>): YMap {
       entries.push(entry('APIVersion', str('v2')), entry('kind', str('Config')));
       break;
   }
+  const clusterName = (index: number): YScalar =>
+    index === 0 && spec.dateLikeName !== null ? plain(spec.dateLikeName) : str(`c${String(index)}`);
+  if (spec.dateLikeName !== null) features.add('date-like-plain');
   const clusters = spec.clusters.map((cluster, index) => {
     if (cluster.empty && index > 0) {
       features.add('empty-object');
-      return map([entry('name', str(`c${String(index)}`)), entry('cluster', map([]))]);
+      return map([entry('name', clusterName(index)), entry('cluster', map([]))]);
     }
     const fields: YEntry[] = [];
+    if (SERVER_URLS.includes(cluster.server) || (cluster.proxy !== null && HOST_EDGE.test(cluster.proxy))) {
+      features.add('url-host');
+    }
     if (cluster.server !== '') fields.push(entry('server', str(cluster.server)));
     fields.push(
       cluster.caFile
@@ -593,7 +672,7 @@ function configNode(spec: ConfigSpec, features: Set<Feature>): YMap {
         : entry('certificate-authority-data', str(CA_DATA)),
     );
     if (cluster.proxy !== null) fields.push(entry('proxy-url', str(cluster.proxy)));
-    return map([entry('cluster', map(fields)), entry('name', str(`c${String(index)}`))]);
+    return map([entry('cluster', map(fields)), entry('name', clusterName(index))]);
   });
   const current = spec.current % spec.users.length;
   const users = spec.users.map((user, index) => {
@@ -602,7 +681,7 @@ function configNode(spec: ConfigSpec, features: Set<Feature>): YMap {
   });
   const contexts = spec.users.map((_, index) =>
     map([
-      entry('context', map([entry('cluster', str('c0')), entry('user', str(`u${String(index)}`))])),
+      entry('context', map([entry('cluster', clusterName(0)), entry('user', str(`u${String(index)}`))])),
       entry('name', str(`ctx${String(index)}`)),
     ]),
   );
@@ -648,7 +727,50 @@ type Trick =
       readonly key: string;
       readonly field: SensitiveField;
       readonly flow: boolean;
-    };
+    }
+  | {
+      readonly kind: 'numeric-key';
+      readonly key: string;
+      readonly place: 'top' | 'user-extra';
+      readonly user: number;
+    }
+  | { readonly kind: 'duplicate-name'; readonly list: NamedList; readonly user: number };
+
+/** Every list of named items that clientcmd.Load turns into a map (a name twice fails the load). */
+type NamedList =
+  | 'clusters'
+  | 'users'
+  | 'contexts'
+  | 'extensions'
+  | 'preferences-extensions'
+  | 'cluster-extensions'
+  | 'user-extensions'
+  | 'context-extensions';
+
+/**
+ * Plain mapping keys that are numbers near the int64 and uint64 limits, beyond JavaScript's 2^53,
+ * and floats: go-yaml resolves them before sigs.k8s.io/yaml turns them into JSON keys.
+ */
+const NUMERIC_KEYS = [
+  '9223372036854775807',
+  '9223372036854775808',
+  '18446744073709551615',
+  '18446744073709551616',
+  '-9223372036854775808',
+  '-9223372036854775809',
+  '9007199254740993',
+  '9007199254740991',
+  '123',
+  '-7',
+  '1.5',
+  '0.1',
+  '1e3',
+  '1e21',
+  '1.5e400',
+  '123456789.123',
+  '+12',
+  '-0',
+];
 
 const TAGS = [
   '!!str',
@@ -774,6 +896,26 @@ const trick: fc.Arbitrary<Trick> = fc.oneof(
     key: fc.constantFrom(...RAW_KEYS),
     field: fc.constantFrom<SensitiveField>('exec', 'tokenFile', 'client-key'),
     flow: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constant('numeric-key' as const),
+    key: fc.constantFrom(...NUMERIC_KEYS),
+    place: fc.constantFrom<'top' | 'user-extra'>('top', 'user-extra'),
+    user: fc.nat(2),
+  }),
+  fc.record({
+    kind: fc.constant('duplicate-name' as const),
+    list: fc.constantFrom<NamedList>(
+      'clusters',
+      'users',
+      'contexts',
+      'extensions',
+      'preferences-extensions',
+      'cluster-extensions',
+      'user-extensions',
+      'context-extensions',
+    ),
+    user: fc.nat(2),
   }),
 );
 
@@ -940,10 +1082,110 @@ function applyTrick(root: YMap, applied: Trick, features: Set<Feature>, state: T
         flow: applied.flow,
       }));
     }
+    case 'numeric-key': {
+      features.add('numeric-key');
+      const key = plain(applied.key);
+      if (applied.place === 'top')
+        return withEntries(root, [...root.entries, entry('x-numbers', map([{ key, value: str('v') }]))]);
+      return editUser(root, applied.user % userCount, (user) => {
+        const extra = entry('as-user-extra', map([{ key, value: seq([str('v')]) }]));
+        // Validate wants a user to impersonate for extras.
+        const as = user.entries.some((item) => keyName(item.key) === 'as')
+          ? []
+          : [entry('as', str('system:admin'))];
+        return withEntries(user, [...user.entries, ...as, extra]);
+      });
+    }
+    case 'duplicate-name':
+      features.add('duplicate-name');
+      return duplicateName(root, applied.list, applied.user % userCount);
     case 'tag':
     case 'yaml11':
     case 'comment':
       return editNth(root, applied, features);
+  }
+}
+
+const DUPLICATE_EXTENSIONS = seq([
+  fromData({ name: 'dup', extension: { a: 1 } }),
+  fromData({ name: 'dup', extension: { exec: { command: 'sh' } } }),
+]);
+
+/** Add `extensions` with one name twice to a map (into its own list, when it has one). */
+function withDuplicateExtensions(node: YMap): YMap {
+  const existing = node.entries.find(({ key }) => keyName(key) === 'extensions');
+  if (existing?.value.kind === 'seq') {
+    const first = existing.value.items[0];
+    const items = first === undefined ? DUPLICATE_EXTENSIONS.items : [...existing.value.items, first];
+    return withEntries(
+      node,
+      node.entries.map((item) =>
+        item === existing ? { ...item, value: { ...existing.value, items } } : item,
+      ),
+    );
+  }
+  return withEntries(node, [...node.entries, entry('extensions', DUPLICATE_EXTENSIONS)]);
+}
+
+/** Give one named list an item whose name is already taken. */
+function duplicateName(root: YMap, list: NamedList, user: number): YMap {
+  const editSection = (section: string, edit: (items: readonly YNode[]) => YNode[]): YMap =>
+    withEntries(
+      root,
+      root.entries.map((item) =>
+        keyName(item.key) === section && item.value.kind === 'seq'
+          ? { ...item, value: { ...item.value, items: edit(item.value.items) } }
+          : item,
+      ),
+    );
+  /** The `field` map inside the first item of a section, edited. */
+  const editFirst = (section: string, field: string): YMap =>
+    editSection(section, (items) =>
+      items.map((item, index) => {
+        if (index !== 0 || item.kind !== 'map') return item;
+        return withEntries(
+          item,
+          item.entries.map((inner) =>
+            keyName(inner.key) === field && inner.value.kind === 'map'
+              ? { ...inner, value: withDuplicateExtensions(inner.value) }
+              : inner,
+          ),
+        );
+      }),
+    );
+  switch (list) {
+    case 'clusters':
+      return editSection('clusters', (items) => [...items, ...items.slice(0, 1)]);
+    case 'contexts':
+      return editSection('contexts', (items) => [...items, ...items.slice(0, 1)]);
+    case 'users':
+      // The copy runs a program: a reader that kept it (the last of two) would run it.
+      return editSection('users', (items) => [
+        ...items,
+        map([entry('name', str(`u${String(user)}`)), entry('user', map([unsafeEntry('exec')]))]),
+      ]);
+    case 'extensions':
+      return withDuplicateExtensions(root);
+    case 'preferences-extensions': {
+      const hasPreferences = root.entries.some(({ key }) => keyName(key) === 'preferences');
+      const withPreferences = hasPreferences
+        ? root
+        : withEntries(root, [...root.entries, entry('preferences', map([]))]);
+      return withEntries(
+        withPreferences,
+        withPreferences.entries.map((item) =>
+          keyName(item.key) === 'preferences' && item.value.kind === 'map'
+            ? { ...item, value: withDuplicateExtensions(item.value) }
+            : item,
+        ),
+      );
+    }
+    case 'cluster-extensions':
+      return editFirst('clusters', 'cluster');
+    case 'context-extensions':
+      return editFirst('contexts', 'context');
+    case 'user-extensions':
+      return editUser(root, user, withDuplicateExtensions);
   }
 }
 
@@ -1058,6 +1300,38 @@ function restyleScalar(
 
 type Wrapper = 'none' | 'bom' | 'document-start' | 'document-end' | 'directive' | 'header-comment';
 
+/** Where a tab goes: around flow collections ({...}, [...]), before a JSON root, at line edges. */
+type TabPlace =
+  | 'text-start'
+  | 'line-start'
+  | 'after-open'
+  | 'before-close'
+  | 'after-comma'
+  | 'after-colon'
+  | 'line-end'
+  | 'text-end';
+
+const TAB_PLACES: Readonly<Record<TabPlace, RegExp | null>> = {
+  'text-start': null,
+  'line-start': /(?<=\n)/g,
+  'after-open': /(?<=[[{])/g,
+  'before-close': /(?=[\]}])/g,
+  'after-comma': /(?<=,)/g,
+  'after-colon': /(?<=:)/g,
+  'line-end': /(?=\n)/g,
+  'text-end': null,
+};
+
+/** Insert a tab (or a space and a tab) at the nth place of a kind; the text start when there is none. */
+function insertTab(text: string, place: TabPlace, nth: number, spaceFirst: boolean): string {
+  const tab = spaceFirst ? ' \t' : '\t';
+  const pattern = TAB_PLACES[place];
+  if (pattern === null) return place === 'text-end' ? `${text}${tab}` : `${tab}${text}`;
+  const positions = [...text.matchAll(pattern)].map((match) => match.index);
+  const at = positions.length === 0 ? 0 : (positions[nth % positions.length] ?? 0);
+  return `${text.slice(0, at)}${tab}${text.slice(at)}`;
+}
+
 const renderOptions: fc.Arbitrary<RenderOptions> = fc.record({
   indent: fc.constantFrom<2 | 4>(2, 4),
   indentSequences: fc.boolean(),
@@ -1111,6 +1385,26 @@ const caseSpec = fc.record({
   anchorSuffix: fc.oneof(
     { weight: 8, arbitrary: fc.constant('') },
     { weight: 1, arbitrary: fc.constantFrom('.x', ':x', '/x', '\u00e9', '-_9', '[x]') },
+  ),
+  tab: fc.oneof(
+    { weight: 10, arbitrary: fc.constant(null) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        where: fc.constantFrom<TabPlace>(
+          'text-start',
+          'line-start',
+          'after-open',
+          'before-close',
+          'after-comma',
+          'after-colon',
+          'line-end',
+          'text-end',
+        ),
+        nth: fc.nat(40),
+        spaceFirst: fc.boolean(),
+      }),
+    },
   ),
   wrapper: fc.constantFrom<Wrapper>(
     'none',
@@ -1168,6 +1462,10 @@ export const kubeconfigVariant: fc.Arbitrary<GeneratedKubeconfig> = caseSpec.map
       break;
   }
   if (state.extraDocument !== undefined) text = `${text}---\n${state.extraDocument}`;
+  if (spec.tab !== null) {
+    features.add('tab-around-flow');
+    text = insertTab(text, spec.tab.where, spec.tab.nth, spec.tab.spaceFirst);
+  }
   // A Secret made with `kubectl create secret --from-file` keeps a file's missing final newline.
   if (spec.dropFinalNewline) text = text.replace(/(?:\r\n|\r|\n)$/, '');
   return { text, features: [...features].sort() };
