@@ -355,8 +355,18 @@ export async function main(argv: readonly string[]): Promise<number> {
               default: 'table',
               describe: 'Output format',
             },
+            istiod: {
+              type: 'string',
+              requiresArg: true,
+              describe:
+                'Also ask istiod itself, at its HTTP port (a local istiod or `kubectl port-forward -n istio-system deploy/istiod 8080`): does it use each cluster, from which secret, and has it synced',
+            },
           })
           .example('$0 verify --context west', 'Check every remote secret in the primary west')
+          .example(
+            '$0 verify --context west --istiod http://127.0.0.1:8080',
+            "... and show istiod's own view of each cluster (after a port-forward to istiod)",
+          )
           .example(
             '$0 create --context east --name east | $0 verify -f -',
             'Check a new secret before applying it',
@@ -379,6 +389,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             namespace: args.namespace,
             timeoutMs,
             output: args.output === 'json' ? 'json' : 'table',
+            istiod: args.istiod,
           },
           { stdin: process.stdin, stdout: process.stdout, env: environment(), now: () => new Date() },
         );

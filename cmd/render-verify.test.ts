@@ -104,6 +104,29 @@ describe('verify output (golden files)', () => {
     ]);
   });
 
+  it("verify-istiod.txt and .json: istiod's own view beside the checks (--istiod)", () => {
+    const [east, north, south, evil] = REPORT.results;
+    if (east === undefined || north === undefined || south === undefined || evil === undefined) {
+      throw new Error('the report fixture has four clusters');
+    }
+    const report: VerifyReport = {
+      ...REPORT,
+      istiod: new Map([
+        [east, { status: 'used', syncStatus: 'synced' }],
+        [north, { status: 'other-secret', secretName: 'istio-system/copy-of-north', syncStatus: 'synced' }],
+        [south, { status: 'used', syncStatus: 'timeout' }],
+        [evil, { status: 'absent' }],
+      ] as const),
+    };
+    golden('verify-istiod.txt', renderVerifyTable(report));
+    golden('verify-istiod.json', renderVerifyJson(report));
+    const table = renderVerifyTable(report);
+    expect(table.split('\n')[0]).toMatch(/EXPIRES +ISTIOD +STATUS$/);
+    expect(table).toContain(
+      'north (istio-system/istio-remote-secret-north): istiod takes this cluster ID from istio-system/copy-of-north',
+    );
+  });
+
   it('prints nothing on stdout when there is nothing to show', () => {
     expect(renderVerifyTable({ results: [], errors: [] })).toBe('');
   });

@@ -1,9 +1,12 @@
+import { istiodAgrees, istiodProblem, type IstiodOpinion } from '../shared/kube/istiod.ts';
 import type { ManifestError } from '../shared/remote-secret/manifests.ts';
 import type { ClusterVerification } from '../shared/remote-secret/verify.ts';
 
 export interface VerifyReport {
   readonly results: readonly ClusterVerification[];
   readonly errors: readonly ManifestError[];
+  /** With --istiod: what istiod itself says of each cluster. */
+  readonly istiod?: ReadonlyMap<ClusterVerification, IstiodOpinion>;
 }
 
 /**
@@ -12,8 +15,13 @@ export interface VerifyReport {
  */
 export function renderVerifyTable(report: VerifyReport): string {
   if (report.results.length === 0) return '';
+  const { istiod } = report;
+  const failed = (result: ClusterVerification): boolean => {
+    const opinion = istiod?.get(result);
+    return result.status !== 'ok' || (opinion !== undefined && !istiodAgrees(opinion));
+  };
   const rows = [
-    ['CLUSTER', 'SECRET', 'REACHABLE', 'AUTH', 'RBAC', 'EXPIRES', 'STATUS'],
+    ['CLUSTER', 'SECRET', 'REACHABLE', 'AUTH', 'RBAC', 'EXPIRES', ...(istiod ? ['ISTIOD'] : []), 'STATUS'],
     ...report.results.map((result) => [
       result.cluster,
       result.secret,
@@ -23,7 +31,8 @@ export function renderVerifyTable(report: VerifyReport): string {
         ? `missing ${result.rbac.missing.length}`
         : cell(result.rbac.status, 'ok', 'failed'),
       expiresCell(result),
-      result.status === 'ok' ? 'OK' : 'FAILED',
+      ...(istiod ? [istiodCell(istiod.get(result))] : []),
+      failed(result) ? 'FAILED' : 'OK',
     ]),
   ];
   const widths =
@@ -34,12 +43,32 @@ export function renderVerifyTable(report: VerifyReport): string {
       .join('')
       .trimEnd(),
   );
-  for (const result of report.results) lines.push(...problems(result));
-  const failed = report.results.filter((result) => result.status !== 'ok').length;
+  for (const result of report.results) {
+    lines.push(...problems(result));
+    const opinion = istiod?.get(result);
+    const problem = opinion === undefined ? undefined : istiodProblem(opinion);
+    if (problem !== undefined) lines.push(`${result.cluster} (${result.secret}): ${problem}`);
+  }
+  const failures = report.results.filter(failed).length;
   lines.push(
-    `${report.results.length} cluster${report.results.length === 1 ? '' : 's'}: ${report.results.length - failed} ok, ${failed} failed`,
+    `${report.results.length} cluster${report.results.length === 1 ? '' : 's'}: ${report.results.length - failures} ok, ${failures} failed`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+function istiodCell(opinion: IstiodOpinion | undefined): string {
+  switch (opinion?.status) {
+    case undefined:
+      return '-';
+    case 'used':
+      return opinion.syncStatus || 'used';
+    case 'other-secret':
+      return 'other secret';
+    case 'config-cluster':
+      return 'own cluster';
+    case 'absent':
+      return 'absent';
+  }
 }
 
 function reachableCell(result: ClusterVerification): string {
@@ -100,8 +129,19 @@ export function renderVerifyJson(report: VerifyReport): string {
         rbac: result.rbac,
         expiry: result.expiry,
       },
+      ...(report.istiod === undefined ? {} : { istiod: istiodJson(report.istiod.get(result)) }),
     })),
     errors: report.errors.map((error) => ({ source: error.source, message: error.message })),
   };
   return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+function istiodJson(opinion: IstiodOpinion | undefined): Record<string, unknown> | null {
+  if (opinion === undefined) return null;
+  const problem = istiodProblem(opinion);
+  return {
+    ...opinion,
+    agrees: istiodAgrees(opinion),
+    ...(problem === undefined ? {} : { message: problem }),
+  };
 }

@@ -11,7 +11,14 @@ import {
   type ManifestError,
 } from '../shared/remote-secret/manifests.ts';
 import type { RemoteSecret } from '../shared/remote-secret/model.ts';
-import { verifySecrets } from '../shared/remote-secret/verify.ts';
+import { verifySecrets, type ClusterVerification } from '../shared/remote-secret/verify.ts';
+import {
+  fetchIstiodClusters,
+  istiodAgrees,
+  istiodOpinion,
+  IstiodViewError,
+  type IstiodOpinion,
+} from '../shared/kube/istiod.ts';
 import {
   EXIT_FINDINGS,
   EXIT_OK,
@@ -32,6 +39,8 @@ export interface VerifyOptions {
   readonly namespace: string;
   readonly timeoutMs: number;
   readonly output: 'table' | 'json';
+  /** istiod's HTTP port (a local istiod or a port-forward), for its own view of each cluster. */
+  readonly istiod?: string | undefined;
 }
 
 export interface VerifyIo {
@@ -96,7 +105,22 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
     { timeoutMs: options.timeoutMs, now: io.now() },
     (config, signal) => createClusterProbe(k8s, config, signal, options.timeoutMs),
   );
-  const report = { results, errors };
+  let istiod: Map<ClusterVerification, IstiodOpinion> | undefined;
+  if (options.istiod !== undefined) {
+    try {
+      const clusters = await fetchIstiodClusters(options.istiod, options.timeoutMs);
+      istiod = new Map(
+        results.map((result) => [result, istiodOpinion(clusters, result.cluster, result.secret)]),
+      );
+    } catch (error) {
+      if (error instanceof IstiodViewError) {
+        writeError(error.message);
+        return EXIT_USAGE;
+      }
+      throw error;
+    }
+  }
+  const report = { results, errors, ...(istiod === undefined ? {} : { istiod }) };
   io.stdout.write(options.output === 'json' ? renderVerifyJson(report) : renderVerifyTable(report));
   if (options.output === 'table' || unreadable) {
     for (const error of errors) writeError(`${error.source}: ${error.message}`);
@@ -109,5 +133,8 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
         : `no remote secrets (Secrets labelled istio/multiCluster: "true") in namespace ${options.namespace}; nothing was verified`,
     );
   }
-  return results.some((result) => result.status !== 'ok') || errors.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+  const istiodDisagrees = [...(istiod?.values() ?? [])].some((opinion) => !istiodAgrees(opinion));
+  return results.some((result) => result.status !== 'ok') || errors.length > 0 || istiodDisagrees
+    ? EXIT_FINDINGS
+    : EXIT_OK;
 }

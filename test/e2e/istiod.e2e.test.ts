@@ -82,6 +82,33 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(metrics.managedRemoteClusters).toBeGreaterThanOrEqual(1);
     expect(metrics.syncStatus.get('remote')).toBe('synced');
     process.stderr.write(`istiod: applied to synced in ${String(took)} ms\n`);
+
+    // verify gives istiod's own view beside its checks.
+    const verified = await runPluginAsync([
+      'verify',
+      '--kubeconfig',
+      primary.kubeconfigPath,
+      '--istiod',
+      istiod.httpUrl,
+    ]);
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^CLUSTER .* ISTIOD +STATUS$/m);
+    expect(verified.stdout).toMatch(/^remote +istio-system\/istio-remote-secret-remote .* synced +OK$/m);
+    const json = await runPluginAsync([
+      'verify',
+      '--kubeconfig',
+      primary.kubeconfigPath,
+      '--istiod',
+      istiod.httpUrl,
+      '-o',
+      'json',
+    ]);
+    const document = JSON.parse(json.stdout) as { clusters: { cluster: string; istiod: unknown }[] };
+    expect(document.clusters.find(({ cluster }) => cluster === 'remote')?.istiod).toEqual({
+      status: 'used',
+      syncStatus: 'synced',
+      agrees: true,
+    });
   });
 
   it('syncs a remote whose secret holds an expiring token (--token-duration)', async () => {
@@ -152,6 +179,17 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     await istiod.waitForLog(/cluster has already been registered/, { since });
     expect((await istiod.clusterz()).find(({ id }) => id === 'dup')?.secretName).toBe(
       `${NAMESPACE}/istio-remote-secret-dup`,
+    );
+    const verified = await runPluginAsync([
+      'verify',
+      '--kubeconfig',
+      primary.kubeconfigPath,
+      '--istiod',
+      istiod.httpUrl,
+    ]);
+    expect(verified.status).toBe(1);
+    expect(verified.stdout).toContain(
+      `dup (${NAMESPACE}/istio-remote-secret-aaa-dup): istiod takes this cluster ID from ${NAMESPACE}/istio-remote-secret-dup`,
     );
 
     // After a restart istiod takes the claimant whose name sorts first.
