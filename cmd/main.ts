@@ -225,7 +225,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             },
           })
           .example(
-            '$0 create --context east --name east --server https://10.0.0.5:6443 | kubectl --context west apply -f -',
+            '$0 create --context east --name east --server https://east.example:6443 | kubectl --context west apply -f -',
             'Create the secret for cluster east and apply it to the primary west',
           )
           .example(
