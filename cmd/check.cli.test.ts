@@ -64,6 +64,11 @@ describe('exit statuses', () => {
       status: 1,
     },
     {
+      name: 'two versions of one secret (before and after --rotate), which are one claimant',
+      args: ['check', `${FIXTURES}/clean.yaml`, `${FIXTURES}/clean.yaml`],
+      status: 0,
+    },
+    {
       name: 'an allow-listed option',
       args: ['check', '--allow', 'exec', `${FIXTURES}/exec.yaml`],
       status: 0,
