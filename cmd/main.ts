@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           })
           .option('allow', {
             describe:
-              'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS: exec, tokenFile, clientKey, clientCertificate, or an auth provider name (repeatable, or comma-separated)',
+              "Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS: exec, tokenFile, clientKey, clientCertificate, or an auth provider name; or certificateAuthority (ours, not Istio's) for certificate-authority file paths (repeatable, or comma-separated)",
             type: 'string',
             requiresArg: true,
           })
@@ -205,7 +205,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               type: 'boolean',
               default: false,
               describe:
-                'Change nothing: print the objects it would create on the remote and the secret with a placeholder token',
+                "Change nothing: print the objects it would create on the remote, then the primary's secret commented out, with a placeholder token that check and the webhook refuse",
             },
             apply: {
               type: 'boolean',
@@ -414,7 +414,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               type: 'string',
               requiresArg: true,
               describe:
-                'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS (repeatable, or comma-separated)',
+                "Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS, or certificateAuthority (ours, not Istio's) (repeatable, or comma-separated)",
             },
             output: {
               alias: 'o',

@@ -76,7 +76,7 @@ const OPTIONS = {
     type: 'string',
     array: true,
     describe:
-      'Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS: exec, tokenFile, clientKey, clientCertificate, or an auth provider name (repeatable or comma-separated)',
+      "Allow an insecure kubeconfig option, as PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS: exec, tokenFile, clientKey, clientCertificate, or an auth provider name; or certificateAuthority (ours, not Istio's) for certificate-authority file paths (repeatable or comma-separated)",
     group: 'Policy:',
   },
   namespace: {
