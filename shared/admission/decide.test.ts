@@ -194,6 +194,22 @@ describe('decideAdmission: what is checked and what passes untouched', () => {
     expect(decision.verdict).toBe(verdict);
   });
 
+  it('refuses an UPDATE that adds to an older secret a cluster ID another holds: no takeover', () => {
+    const clusterIds = new ClusterIdScope();
+    clusterIds.set({ namespace: 'istio-system', name: 'a-old', created: Date.UTC(2024, 0, 1) }, ['north']);
+    clusterIds.set({ namespace: 'istio-system', name: 'b-holder', created: Date.UTC(2025, 0, 1) }, ['east']);
+    const before = secretObject({ name: 'a-old', data: { north: CLEAN } });
+    const after = secretObject({ name: 'a-old', data: { north: CLEAN, east: CLEAN } });
+    const metadata = { ...(after['metadata'] as object), creationTimestamp: '2024-01-01T00:00:00Z' };
+    const decision = decideAdmission(
+      request({ operation: 'UPDATE', object: { ...after, metadata }, oldObject: before }),
+      options({ clusterIds }),
+    );
+    expect(decision.verdict).toBe('rejected');
+    expect(violationCodes(decision.clusters)).toEqual(['duplicate-cluster-id']);
+    expect(decision.response.status?.message).toContain('claimed by secret istio-system/b-holder');
+  });
+
   it('scopes cluster IDs to the namespace, as each istiod reads its own', () => {
     const object = secretObject({ namespace: 'mesh-2', data: { west: CLEAN } });
     expect(decideAdmission(request({ object }), options()).verdict).toBe('allowed');

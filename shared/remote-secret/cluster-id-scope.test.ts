@@ -111,6 +111,16 @@ describe('ClusterIdScope (istiod semantics)', () => {
     expect(scope.conflictFor(claimant('other', at(1), 'mesh-2'), 'east')).toBeUndefined();
   });
 
+  it('takes a key added to an older stored secret as the newest claim: no takeover of an ID', () => {
+    const scope = new ClusterIdScope();
+    scope.set(claimant('a-old', at(1)), ['west']);
+    scope.set(claimant('b-holder', at(5)), ['east']);
+    // a-old (created first, and first by name) now also claims "east".
+    const conflict = scope.conflictFor(claimant('a-old', at(1)), 'east');
+    expect(conflict?.holder).toBe('istio-system/b-holder');
+    expect(conflict?.later).toEqual(['istio-system/a-old']);
+  });
+
   it('frees IDs that an update drops and that a delete removes, and counts per namespace', () => {
     const scope = new ClusterIdScope();
     scope.set(claimant('a', at(1)), ['east', 'west']);

@@ -85,7 +85,9 @@ export class ClusterIdScope {
   /**
    * The conflict `candidate` would be part of over `clusterId` if this version of it were
    * stored (its own stored version gives way to it), or undefined when no other secret of its
-   * namespace claims the ID.
+   * namespace claims the ID. A stored secret that claims the ID only from this version on makes
+   * a new claim, the newest whatever its creation time: a key added to an old secret must not
+   * take an ID from the secret istiod uses.
    */
   conflictFor(candidate: Claimant, clusterId: string): ClusterIdConflict | undefined {
     const stored = this.claims.get(candidate.namespace)?.get(clusterId);
@@ -93,7 +95,12 @@ export class ClusterIdScope {
     const others = [...stored.values()].filter((claimant) => claimant.name !== candidate.name);
     if (others.length === 0) return undefined;
     const own = stored.get(candidate.name);
-    const created = candidate.created ?? own?.created;
+    const created =
+      own !== undefined
+        ? (candidate.created ?? own.created)
+        : this.secrets.has(secretRef(candidate))
+          ? undefined
+          : candidate.created;
     return conflictOf(candidate.namespace, clusterId, [...others, { ...candidate, created }]);
   }
 
