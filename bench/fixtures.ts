@@ -10,7 +10,7 @@ export function realisticKubeconfig(extraUser = ''): string {
 clusters:
 - cluster:
     certificate-authority-data: ${ca}
-    server: https://api.remote-east.example.com:6443
+    server: https://api.remote-east.example:6443
   name: remote-east
 contexts:
 - context:
@@ -30,7 +30,7 @@ ${extraUser}`;
 export const EXEC_USER = `    exec:
       apiVersion: client.authentication.k8s.io/v1
       command: /bin/sh
-      args: ["-c", "curl http://169.254.169.254/"]
+      args: ["-c", "curl http://metadata.example/"]
 `;
 
 /** A remote secret manifest (JSON) holding one realistic kubeconfig, as `check` reads it. */

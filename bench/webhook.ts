@@ -10,6 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type * as Decide from '../shared/admission/decide.ts';
+import type * as ClusterIdScope from '../shared/remote-secret/cluster-id-scope.ts';
 import type * as ReviewCache from '../shared/remote-secret/review-cache.ts';
 import type * as Pki from '../shared/pki/certificate.ts';
 import type * as Lifecycle from '../webhook/lifecycle.ts';
@@ -106,6 +107,7 @@ async function serve(kind: Kind): Promise<void> {
     const { Lifecycle: LifecycleClass } = (await compiled('webhook/lifecycle.js')) as typeof Lifecycle;
     const { pino } = await import('pino');
     const cache = (await compiled('shared/remote-secret/review-cache.js')) as typeof ReviewCache;
+    const scope = (await compiled('shared/remote-secret/cluster-id-scope.js')) as typeof ClusterIdScope;
     const index = { secretCount: 0, clusterCount: 0 };
     const options: Decide.AdmissionOptions = {
       mode: 'enforce',
@@ -113,7 +115,7 @@ async function serve(kind: Kind): Promise<void> {
       localClusterId: 'primary',
       // As main.ts runs it; BENCH_NO_CACHE=1 measures a new kubeconfig on every request.
       ...(process.env['BENCH_NO_CACHE'] === '1' ? {} : { cache: new cache.ReviewCache() }),
-      holderOf: () => undefined,
+      clusterIds: new scope.ClusterIdScope(),
     };
     const app = createWebhookApp({
       admission: options,

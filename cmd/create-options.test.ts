@@ -60,12 +60,12 @@ describe('create: defaults as istioctl', () => {
     const options = parse({
       'auth-type': 'plugin',
       'auth-plugin-name': 'oidc',
-      'auth-plugin-config': ['client-id=istiod,idp-issuer-url=https://issuer.example.com', 'id-token=a=b'],
+      'auth-plugin-config': ['client-id=istiod,idp-issuer-url=https://issuer.example', 'id-token=a=b'],
     });
     expect(options.auth).toEqual({
       kind: 'plugin',
       name: 'oidc',
-      config: { 'client-id': 'istiod', 'idp-issuer-url': 'https://issuer.example.com', 'id-token': 'a=b' },
+      config: { 'client-id': 'istiod', 'idp-issuer-url': 'https://issuer.example', 'id-token': 'a=b' },
     });
     expect(options.token).toEqual({ from: 'none' });
     expect(options.warnings).toEqual([]);
@@ -109,8 +109,8 @@ describe('create: usage errors (exit status 2) say which flag and what to do', (
   it.each([
     { args: { name: 'East_1' }, message: /--name "East_1" is not a valid DNS-1123 label/ },
     { args: { name: 'a'.repeat(64) }, message: /DNS-1123/ },
-    { args: { server: 'http://10.0.0.1:6443' }, message: /not an https:\/\/ URL/ },
-    { args: { server: '10.0.0.1:6443' }, message: /pass --server https:\/\/10\.0\.0\.1:6443/ },
+    { args: { server: 'http://east.example:6443' }, message: /not an https:\/\/ URL/ },
+    { args: { server: 'east.example:6443' }, message: /pass --server https:\/\/east\.example:6443/ },
     { args: { type: 'primary' }, message: /--type "primary" is not one of remote, config/ },
     { args: { 'auth-type': 'plugin' }, message: /needs --auth-plugin-name/ },
     { args: { 'auth-plugin-name': 'oidc' }, message: /need --auth-type plugin/ },

@@ -74,7 +74,7 @@ describe('kubectl remote-secret create --help', () => {
 describe('create: exit status 2 before anything touches a cluster', () => {
   it.each([
     { args: ['--name', 'Not_A_Label'], stderr: 'error: --name "Not_A_Label" is not a valid DNS-1123 label' },
-    { args: ['--server', 'http://10.0.0.1'], stderr: 'is not an https:// URL' },
+    { args: ['--server', 'http://east.example'], stderr: 'is not an https:// URL' },
     { args: ['--token-duration', '1m'], stderr: 'shorter than the 10m' },
     { args: ['--apply'], stderr: '--apply needs the primary cluster' },
     { args: ['--type', 'primary'], stderr: 'Invalid values' },

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode, type ClientNodeModule } from '../shared/kube/client-node.ts';
 import { KubeError } from '../shared/kube/errors.ts';
+import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import {
   KubeconfigError,
   loadOperatorKubeConfig,
   type OperatorKubeConfig,
 } from '../shared/kube/kubeconfig.ts';
-import { applySecret, holdersOfClusterId, listRemoteSecrets } from '../shared/kube/primary.ts';
+import { applySecret, asSent, listRemoteSecrets } from '../shared/kube/primary.ts';
 import {
   clusterRootCa,
   createObjects,
@@ -23,13 +24,15 @@ import {
   type RemoteAuth,
   type SecretManifest,
 } from '../shared/remote-secret/build.ts';
+import { decideAgainstStored, type ClusterDecision } from '../shared/remote-secret/decide.ts';
 import { readerClusterRoleName } from '../shared/remote-secret/istio-reader-rbac.ts';
+import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { planRemote, PlanError, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { formatDuration } from '../shared/time/duration.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from './cli-io.ts';
 import type { CreateOptions } from './create-options.ts';
-import { DRY_RUN_TOKEN, renderDryRun, renderSecret } from './render-create.ts';
+import { renderDryRun, renderSecret } from './render-create.ts';
 
 export interface CreateIo {
   readonly stdout: NodeJS.WritableStream;
@@ -187,7 +190,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
   }
 
   if (primary !== undefined) {
-    await applyToPrimary(k8s, primary, secret, clusterId, options, say, false);
+    await applyToPrimary(k8s, primary, secret, options, say, false);
     // As kubectl apply reports it; the manifest (with its token) only when -o asks for it.
     const applied = `secret/${secret.metadata.name ?? ''} serverside-applied`;
     if (options.output === undefined) io.stdout.write(`${applied}\n`);
@@ -241,17 +244,10 @@ async function dryRun(context: DryRunContext): Promise<number> {
     const pem = configMap?.data?.['ca.crt'];
     caData = pem === undefined ? undefined : Buffer.from(pem, 'utf8').toString('base64');
   }
-  const token = options.auth.kind === 'bearer-token' ? DRY_RUN_TOKEN : undefined;
-  const secret = buildSecret(
-    options,
-    clusterId,
-    context.server,
-    context.tlsServerName,
-    caData,
-    authOf(options, token),
-  );
+  const auth: RemoteAuth = options.auth.kind === 'plugin' ? options.auth : { kind: 'placeholder' };
+  const secret = buildSecret(options, clusterId, context.server, context.tlsServerName, caData, auth);
   if (context.primary !== undefined) {
-    await applyToPrimary(context.k8s, context.primary, secret, clusterId, options, say, true);
+    await applyToPrimary(context.k8s, context.primary, secret, options, say, true);
     say.notice(
       `server-side dry run on the primary (context "${context.primary.context}"): secret/${secret.metadata.name ?? ''} would be accepted`,
     );
@@ -343,6 +339,14 @@ function authOf(options: CreateOptions, token: string | undefined): RemoteAuth {
   return { kind: 'bearer-token', token: token ?? '' };
 }
 
+/**
+ * What the review of our own secret allows: an auth provider the operator chose (the warning
+ * already said that istiod and the webhook refuse it unless allowed there too).
+ */
+function allowFor(auth: RemoteAuth): AllowList {
+  return new Set(auth.kind === 'plugin' && auth.name !== 'oidc' ? [auth.name] : []);
+}
+
 function buildSecret(
   options: CreateOptions,
   clusterId: string,
@@ -351,10 +355,10 @@ function buildSecret(
   caData: string | undefined,
   auth: RemoteAuth,
 ): SecretManifest {
-  // An auth provider the operator chose is let through review here; the warning already said
-  // that istiod and the webhook refuse it.
-  const allow = new Set(auth.kind === 'plugin' && auth.name !== 'oidc' ? [auth.name] : []);
-  const kubeconfig = renderRemoteKubeconfig({ clusterId, server, tlsServerName, caData, auth }, allow);
+  const kubeconfig = renderRemoteKubeconfig(
+    { clusterId, server, tlsServerName, caData, auth },
+    allowFor(auth),
+  );
   if (!kubeconfig.ok) {
     const reasons = kubeconfig.violations.map((found) => `${found.path}: ${found.message}`).join('; ');
     throw new CreateError(
@@ -372,14 +376,33 @@ function buildSecret(
 }
 
 /**
- * Server-side apply into the primary, after warning about any other secret there that already
- * holds this cluster ID (istiod keeps the first it saw and ignores the rest).
+ * What `--apply` checks before it writes: the secret create built, as it is sent (and as the
+ * webhook sees it), decided against the multicluster secrets listed from its namespace in the
+ * primary, with the webhook's decision.
+ */
+export function decideForPrimary(
+  secret: SecretManifest,
+  stored: readonly SecretManifest[],
+  allow: AllowList,
+): ClusterDecision[] {
+  const claimants = stored.flatMap((item) => readRemoteSecretObject(item, 'primary').secrets);
+  return readRemoteSecretObject(asSent(secret), 'create').secrets.flatMap((candidate) =>
+    decideAgainstStored(candidate, claimants, { allow }),
+  );
+}
+
+/**
+ * Decide the secret against those stored in the primary's namespace with the webhook's own
+ * decision (a cluster ID another secret holds there, above all) and warn about what it finds,
+ * then server-side apply it, where the webhook, if installed, has the last word. A dry run's
+ * placeholder token is refused by the webhook by design, so its server-side dry run carries the
+ * Secret's metadata only: it tries the write path (namespace, RBAC, other admission), and the
+ * content is the decision's to judge, the placeholder aside.
  */
 async function applyToPrimary(
   k8s: ClientNodeModule,
   primary: OperatorKubeConfig,
   secret: SecretManifest,
-  clusterId: string,
   options: CreateOptions,
   say: Reporter,
   dryRun: boolean,
@@ -387,15 +410,20 @@ async function applyToPrimary(
   const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
   const name = secret.metadata.name ?? '';
   say.progress(`Applying Secret ${options.namespace}/${name} to the primary (context "${primary.context}")`);
-  const existing = await listRemoteSecrets(client, options.namespace);
-  const key = Object.keys(secret.stringData ?? {})[0] ?? clusterId;
-  for (const holder of holdersOfClusterId(existing, key, name)) {
-    say.warning(
-      `secret ${holder} in the primary already holds cluster ID "${key}"; istiod keeps the first secret it saw for an ID and ignores the other (delete one of them)`,
-    );
+  const stored = await listRemoteSecrets(client, options.namespace);
+  const allow = options.auth.kind === 'plugin' ? allowFor(options.auth) : new Set<string>();
+  for (const decision of decideForPrimary(secret, stored, allow)) {
+    for (const found of decision.violations) {
+      if (dryRun && found.code === 'placeholder-token') continue;
+      say.warning(`${found.code} at ${found.path}: ${found.message}`);
+      if (found.hint !== undefined) say.notice(`hint: ${found.hint}`);
+    }
   }
+  const sent = dryRun
+    ? { apiVersion: secret.apiVersion, kind: secret.kind, metadata: secret.metadata }
+    : secret;
   try {
-    await applySecret(client, secret, dryRun);
+    await applySecret(client, sent, dryRun);
   } catch (error) {
     if (error instanceof KubeError && error.code === 'not-found') {
       throw new KubeError(error.code, error.message, {

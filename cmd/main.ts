@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           })
           .option('allow', {
             describe:
-              "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces); repeatable",
+              "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces), or certificateAuthority (ours, not Istio's) for certificate-authority file paths; repeatable",
             type: 'string',
             requiresArg: true,
           })
@@ -205,7 +205,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               type: 'boolean',
               default: false,
               describe:
-                'Change nothing: print the objects it would create on the remote and the secret with a placeholder token',
+                "Change nothing: print the objects it would create on the remote, then the primary's secret commented out, with a placeholder token that check and the webhook refuse",
             },
             apply: {
               type: 'boolean',
@@ -225,7 +225,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             },
           })
           .example(
-            '$0 create --context east --name east --server https://10.0.0.5:6443 | kubectl --context west apply -f -',
+            '$0 create --context east --name east --server https://east.example:6443 | kubectl --context west apply -f -',
             'Create the secret for cluster east and apply it to the primary west',
           )
           .example(
@@ -425,7 +425,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               type: 'string',
               requiresArg: true,
               describe:
-                "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (comma-separated, no spaces); repeatable",
+                "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (comma-separated, no spaces), or certificateAuthority (ours, not Istio's); repeatable",
             },
             output: {
               alias: 'o',

@@ -14,7 +14,10 @@ function report() {
         apiVersion: 'v1',
         kind: 'Secret',
         metadata: { name, namespace: 'istio-system', labels: { 'istio/multiCluster': 'true' } },
-        stringData: data,
+        // As the API server stores it: under data, base64.
+        data: Object.fromEntries(
+          Object.entries(data).map(([id, text]) => [id, Buffer.from(text).toString('base64')]),
+        ),
       },
       `istio-system/${name}`,
     ).secrets;
@@ -34,7 +37,16 @@ describe('audit output', () => {
     expect(document).toMatchObject({
       kind: 'RemoteSecretAudit',
       summary: { secrets: 2, clusters: 4, violations: 2, risks: 1 },
-      sharedClusterIds: [{ cluster: 'east', secrets: ['istio-system/a', 'istio-system/b'] }],
+      sharedClusterIds: [
+        {
+          namespace: 'istio-system',
+          cluster: 'east',
+          secrets: ['istio-system/a', 'istio-system/b'],
+          usedNow: 'istio-system/a',
+          usedAfterRestart: 'istio-system/a',
+          fix: 'kubectl delete secret -n istio-system b && kubectl annotate secret -n istio-system a kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
+        },
+      ],
       errors: [],
     });
     const clusters = document['clusters'] as Record<string, unknown>[];
@@ -75,8 +87,9 @@ describe('audit output', () => {
       expect.stringMatching(
         /^istio-system\/a west: risk token-expired at users\[0\]\.user\.token: /,
       ) as string,
-      expect.stringMatching(/^istio-system\/b east: duplicate-cluster-id at stringData\.east: /) as string,
-      'cluster ID "east" is held by istio-system/a, istio-system/b; istiod keeps the first',
+      expect.stringMatching(/^istio-system\/b east: duplicate-cluster-id at data\.east: /) as string,
+      'cluster ID "east" is claimed by istio-system/a, istio-system/b (oldest first); istiod uses istio-system/a now, and after a restart too',
+      '  fix, keeping istio-system/a: kubectl delete secret -n istio-system b && kubectl annotate secret -n istio-system a kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
       '2 secrets, 4 clusters: 1 ok, 2 violations, 1 risk note',
       '',
     ]);

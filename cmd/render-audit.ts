@@ -23,8 +23,12 @@ export function auditDocument(report: AuditReport): unknown {
       risks: finding.risks.map((note) => ({ code: note.code, path: note.path, message: note.message })),
     })),
     sharedClusterIds: report.sharedClusterIds.map((shared) => ({
+      namespace: shared.namespace,
       cluster: shared.cluster,
       secrets: shared.secrets,
+      usedNow: shared.usedNow,
+      usedAfterRestart: shared.usedAfterRestart,
+      fix: shared.fix,
     })),
     errors: report.errors.map((error) => ({ source: error.source, message: error.message })),
   };
@@ -46,7 +50,8 @@ export function statusOf(finding: ClusterFinding): 'violation' | 'risk' | 'ok' {
 
 /**
  * One row per secret and cluster with its codes, then one line per finding with its path and
- * message, then the cluster IDs held by several secrets and a summary line.
+ * message, then the cluster IDs claimed by several secrets (who istiod uses now and after a
+ * restart, and one command that settles it safely) and a summary line.
  */
 export function renderAuditTable(report: AuditReport): string {
   const lines: string[] = [];
@@ -73,8 +78,13 @@ export function renderAuditTable(report: AuditReport): string {
     }
   }
   for (const shared of report.sharedClusterIds) {
+    const restart =
+      shared.usedAfterRestart === shared.usedNow
+        ? 'and after a restart too'
+        : `and ${shared.usedAfterRestart} after a restart`;
     lines.push(
-      `cluster ID "${shared.cluster}" is held by ${shared.secrets.join(', ')}; istiod keeps the first`,
+      `cluster ID "${shared.cluster}" is claimed by ${shared.secrets.join(', ')} (oldest first); istiod uses ${shared.usedNow} now, ${restart}`,
+      `  fix, keeping ${shared.usedNow}: ${shared.fix}`,
     );
   }
   const { summary } = report;

@@ -6,7 +6,7 @@ import {
 import type { PlannedObject } from '../shared/remote-secret/plan.ts';
 import { emitYaml } from '../shared/yaml/emit.ts';
 
-/** What `create --dry-run` shows: the remote's changes, then the secret with a placeholder token. */
+/** What `create --dry-run` shows: the remote's changes, then the primary's secret with a placeholder token. */
 export interface DryRunReport {
   readonly context: string;
   readonly server: string;
@@ -16,17 +16,16 @@ export interface DryRunReport {
   readonly secret: SecretManifest;
 }
 
-/** Placeholders of a dry run (and of golden files): never a real credential. */
-export const DRY_RUN_TOKEN = 'DRY-RUN-PLACEHOLDER-TOKEN';
-
 export function renderSecret(secret: SecretManifest, format: 'yaml' | 'json'): string {
   return format === 'json' ? renderManifestJson(secret) : renderManifestYaml(secret);
 }
 
 /**
  * YAML: one document per object the remote would get, each under a comment saying so, then the
- * secret in istioctl's format. It is for reading, not for `kubectl apply` (the token is a
- * placeholder). JSON: one object with the same content, for tools.
+ * primary's secret commented out, line by line. So `kubectl apply -f` of the output can only
+ * ever create the remote's objects, on the cluster it is pointed at, and never the primary's
+ * secret next to them; that secret's token is a placeholder which `check` and the webhook refuse
+ * (`placeholder-token`) anyway. JSON: one object, the two clusters under their own keys.
  */
 export function renderDryRun(report: DryRunReport, format: 'yaml' | 'json'): string {
   const retire = report.retire.map((name) => `${report.namespace}/${name}`);
@@ -39,11 +38,11 @@ export function renderDryRun(report: DryRunReport, format: 'yaml' | 'json'): str
         create: report.create.map((planned) => planned.object),
         deleteTokenSecrets: retire,
       },
-      secret: report.secret,
+      primary: { secret: report.secret },
     });
   }
   const parts: string[] = [
-    `# Dry run: nothing was changed. On the remote cluster (context "${report.context}", ${report.server}):\n`,
+    `# Dry run: nothing was changed.\n# For the remote cluster (context "${report.context}", ${report.server}):\n`,
   ];
   if (report.create.length === 0)
     parts.push('# nothing to create: the ServiceAccount, RBAC and token Secret exist.\n');
@@ -51,7 +50,14 @@ export function renderDryRun(report: DryRunReport, format: 'yaml' | 'json'): str
     parts.push(`# would create ${planned.kind} ${describe(planned)}\n${emitYaml(planned.object)}---\n`);
   }
   if (retire.length > 0) parts.push(`# would delete token Secrets (--retire-old): ${retire.join(', ')}\n`);
-  parts.push(`# For the primary cluster (the token is a placeholder):\n${renderManifestYaml(report.secret)}`);
+  const secret = emitYaml(report.secret)
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => `#   ${line}`)
+    .join('\n');
+  parts.push(
+    `# For the primary cluster, not to be applied: commented out, and its token is a placeholder\n# that check and the webhook refuse. Run create without --dry-run for the real secret.\n${secret}\n`,
+  );
   return parts.join('');
 }
 

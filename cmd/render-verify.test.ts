@@ -16,7 +16,7 @@ const ok: ClusterVerification = {
   source: 'istio-system/istio-remote-secret-east',
   secret: 'istio-system/istio-remote-secret-east',
   cluster: 'east',
-  server: 'https://10.0.0.5:6443',
+  server: 'https://east.example:6443',
   status: 'ok',
   kubeconfig: { status: 'ok', violations: [] },
   reachable: { status: 'ok', serverVersion: 'v1.34.1' },
@@ -52,7 +52,7 @@ const REPORT: VerifyReport = {
       reachable: {
         status: 'failed',
         message:
-          'cannot reach the API server at https://10.0.0.7:6443 (connection refused) while trying to get the server version',
+          'cannot reach the API server at https://south.example:6443 (connection refused) while trying to get the server version',
       },
       auth: { status: 'skipped', message: 'not checked: the server cannot be reached' },
       rbac: { status: 'skipped', missing: [], message: 'not checked: the server cannot be reached' },

@@ -128,7 +128,7 @@ describe('the checks catch what krew rejects', () => {
     },
     {
       name: 'a plain-http download',
-      edit: withPlatform({ uri: 'http://example.com/a.tar.gz' }),
+      edit: withPlatform({ uri: 'http://downloads.example/a.tar.gz' }),
       problem: 'spec.platforms[0].uri must be an https:// address',
     },
     {

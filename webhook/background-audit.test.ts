@@ -20,13 +20,14 @@ function store(namespace = 'istio-system') {
   let version = 0;
   let lists = 0;
   let failNext = false;
-  const put = (name: string, data: Record<string, string>) => {
+  const put = (name: string, data: Record<string, string>, creationTimestamp?: string) => {
     version += 1;
     // As parsed JSON off the wire (client-node's own model instances are no different here).
     const wire = JSON.stringify({
       metadata: {
         name,
         namespace,
+        creationTimestamp,
         uid: `uid-${name}`,
         resourceVersion: String(version),
         labels: { 'istio/multiCluster': 'true' },
@@ -230,6 +231,21 @@ describe('BackgroundAudit', () => {
       ['failed', 1],
     ]);
   });
+
+  it.each([{ reports: false }, { reports: true }])(
+    'blames the later-created claimant of a cluster ID, though it is listed pages before the first (reports: $reports)',
+    async ({ reports }) => {
+      const { api, audit, sent, gauge, written } = setup({ reports });
+      api.put('a-newer', { east: CLEAN }, '2025-06-01T00:00:00Z');
+      api.put('m-other', { west: CLEAN }, '2025-03-01T00:00:00Z');
+      api.put('z-older', { east: CLEAN }, '2025-01-01T00:00:00Z');
+      await audit.runPass();
+      expect(sent.map((event) => event.involvedObject.name)).toEqual(['a-newer']);
+      expect(await gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
+      expect(await gauge('remote_secret_audit_secrets')).toEqual({ '': 3 });
+      if (reports) expect(written[0]?.summary).toMatchObject({ fail: 1, pass: 2 });
+    },
+  );
 
   it('writes one PolicyReport per namespace with --policy-report', async () => {
     const { api, audit, written } = setup({ reports: true });

@@ -1,11 +1,12 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Auditor } from '../shared/audit/audit.ts';
+import { Auditor, type DuplicateFinding } from '../shared/audit/audit.ts';
 import {
   ComplianceTracker,
   isNonCompliant,
   storedSecretStatus,
   unreadableSecretStatus,
+  withDuplicates,
   type StoredSecretRef,
   type StoredSecretStatus,
 } from '../shared/audit/background.ts';
@@ -79,21 +80,15 @@ export class BackgroundAudit {
       },
       { keepFindings: false },
     );
-    const nonCompliant: StoredSecretStatus[] = [];
-    // Every secret's status is needed for a report's pass results; without reports, only these.
-    const byNamespace = new Map<string, StoredSecretStatus[]>();
-    let secrets = 0;
+    // Every listed secret's status, compliant ones included (a name and its cluster IDs): a
+    // later claimant of a cluster ID may be listed before the secret created first.
+    const listed = new Map<string, StoredSecretStatus>();
     try {
       for (const namespace of this.options.namespaces) {
-        const kept: StoredSecretStatus[] = [];
-        byNamespace.set(namespace, kept);
         await forEachPage(this.options.pages(namespace), (items) => {
           for (const item of items) {
             const status = decideStored(item, namespace, auditor);
-            if (status === undefined) continue;
-            secrets += 1;
-            if (isNonCompliant(status)) nonCompliant.push(status);
-            if (this.options.policyReports !== undefined) kept.push(status);
+            if (status !== undefined) listed.set(status.secret, status);
           }
         });
       }
@@ -103,6 +98,16 @@ export class BackgroundAudit {
       log.warn({ err: error }, 'background audit pass failed; the next one retries');
       return false;
     }
+    const duplicates = new Map<string, DuplicateFinding[]>();
+    for (const found of auditor.duplicates()) {
+      const secret = secretRef(found);
+      duplicates.set(secret, [...(duplicates.get(secret) ?? []), found]);
+    }
+    const statuses = [...listed.values()].map((status) =>
+      withDuplicates(status, duplicates.get(status.secret) ?? []),
+    );
+    const nonCompliant = statuses.filter(isNonCompliant);
+    const secrets = statuses.length;
     const seconds = (performance.now() - started) / 1000;
     const result = this.tracker.completePass(nonCompliant);
     for (const [code, count] of result.counts) metrics.noncompliant.set({ code }, count);
@@ -119,9 +124,10 @@ export class BackgroundAudit {
     await this.announce(result.toAnnounce);
     const reports = this.options.policyReports;
     if (reports !== undefined) {
-      for (const [namespace, statuses] of byNamespace) {
+      for (const namespace of this.options.namespaces) {
+        const inNamespace = statuses.filter((status) => status.namespace === namespace);
         await reports.write(
-          buildPolicyReport(namespace, statuses, {
+          buildPolicyReport(namespace, inNamespace, {
             source: COMPONENT,
             now,
             annotationPrefix: EVENT_ANNOTATION_PREFIX,

@@ -76,7 +76,7 @@ const OPTIONS = {
     type: 'string',
     array: true,
     describe:
-      "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces); repeatable",
+      "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces), or certificateAuthority (ours, not Istio's) for certificate-authority file paths; repeatable",
     group: 'Policy:',
   },
   namespace: {

@@ -4,6 +4,7 @@ import { parseAdmissionReview } from '../shared/admission/review.ts';
 import { admissionReview, kubeconfigFixture, secretObject } from '../shared/admission/testdata/reviews.ts';
 import { readRejection } from '../shared/audit/rejections.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
+import { ClusterIdScope } from '../shared/remote-secret/cluster-id-scope.ts';
 import {
   ADMITTED_REASON,
   buildEvent,
@@ -19,7 +20,11 @@ function decided(mode: 'enforce' | 'warn' | 'audit', dryRun = false, kubeconfig 
     admissionReview({ dryRun, object: secretObject({ data: { east: kubeconfigFixture(kubeconfig) } }) }),
   );
   if (!parsed.ok) throw new Error(parsed.message);
-  const decision = decideAdmission(parsed.request, { mode, allow: new Set(), holderOf: () => undefined });
+  const decision = decideAdmission(parsed.request, {
+    mode,
+    allow: new Set(),
+    clusterIds: new ClusterIdScope(),
+  });
   return { request: parsed.request, decision };
 }
 

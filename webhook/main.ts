@@ -97,7 +97,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       changes.notify();
     },
   });
-  const metrics = createMetrics(() => controller.index);
+  const metrics = createMetrics(() => controller.clusterIds);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
   const eventLog = log.child({ component: 'events' });
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -127,7 +127,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       allow: config.allow,
       localClusterId: config.localClusterId,
       cache: new ReviewCache(),
-      holderOf: (id, except) => controller.holderOf(id, except),
+      clusterIds: controller.clusterIds,
     },
     indexSynced: () => controller.synced,
     readiness: lifecycle,

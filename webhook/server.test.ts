@@ -9,6 +9,7 @@ import type { AdmissionDecision } from '../shared/admission/decide.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 import { admissionReview, kubeconfigFixture, secretObject } from '../shared/admission/testdata/reviews.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../shared/pki/certificate.ts';
+import { ClusterIdScope } from '../shared/remote-secret/cluster-id-scope.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics } from './metrics.ts';
 import { BODY_LIMIT_BYTES, createWebhookApp, createWebhookServer } from './server.ts';
@@ -26,6 +27,13 @@ interface Running {
   readonly state: { synced: boolean };
 }
 
+/** The informer's view: istio-system/owner holds "west". */
+function ownerOfWest(): ClusterIdScope {
+  const scope = new ClusterIdScope();
+  scope.set({ namespace: 'istio-system', name: 'owner', created: 0 }, ['west']);
+  return scope;
+}
+
 async function start(tls: TlsFixture, requestTimeoutMs = 2000): Promise<Running> {
   const state = { synced: true };
   const records: Running['records'] = [];
@@ -36,8 +44,7 @@ async function start(tls: TlsFixture, requestTimeoutMs = 2000): Promise<Running>
       mode: 'enforce',
       allow: new Set(),
       localClusterId: 'primary',
-      holderOf: (id, except) =>
-        id === 'west' && except !== 'istio-system/owner' ? 'istio-system/owner' : undefined,
+      clusterIds: ownerOfWest(),
     },
     indexSynced: () => state.synced,
     readiness: lifecycle,

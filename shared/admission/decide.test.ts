@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ViolationCode } from '../violations.ts';
+import { ClusterIdScope } from '../remote-secret/cluster-id-scope.ts';
+import { VIOLATION_CODES, type ViolationCode } from '../violations.ts';
 import { ADMISSION_MODES, decideAdmission, violationCodes, type AdmissionOptions } from './decide.ts';
 import { admissionReviewResponse, parseAdmissionReview, type AdmissionRequest } from './review.ts';
 import {
@@ -8,6 +9,7 @@ import {
   kubeconfigFixture,
   secretObject,
   type ReviewSpec,
+  type SecretLevelCode,
 } from './testdata/reviews.ts';
 
 const CLEAN = kubeconfigFixture('clean');
@@ -18,32 +20,39 @@ function request(spec: ReviewSpec = {}): AdmissionRequest {
   return parsed.request;
 }
 
-/** The index as the informer fills it: `istio-system/west-owner` holds "west". */
-const holders = new Map([['west', 'istio-system/west-owner']]);
+/** The scope as the informer fills it: `istio-system/west-owner` holds "west". */
+function westOwner(): ClusterIdScope {
+  const scope = new ClusterIdScope();
+  scope.set({ namespace: 'istio-system', name: 'west-owner', created: Date.UTC(2025, 0, 1) }, ['west']);
+  return scope;
+}
 function options(overrides: Partial<AdmissionOptions> = {}): AdmissionOptions {
   return {
     mode: 'enforce',
     allow: new Set(),
     localClusterId: 'primary',
-    holderOf: (id, except) => {
-      const holder = holders.get(id);
-      return holder === except ? undefined : holder;
-    },
+    clusterIds: westOwner(),
     ...overrides,
   };
 }
 
-/** One secret per code, sent the way the API server sends it. */
-const CASES: { code: ViolationCode; review: ReviewSpec }[] = [
-  ...KUBECONFIG_CODES.map(({ code, kubeconfig }) => ({
-    code,
-    review: { object: secretObject({ data: { east: kubeconfig() } }) },
-  })),
-  { code: 'invalid-cluster-id', review: { object: secretObject({ data: { '-east': CLEAN } }) } },
-  { code: 'local-cluster-id', review: { object: secretObject({ data: { primary: CLEAN } }) } },
-  { code: 'duplicate-cluster-id', review: { object: secretObject({ data: { west: CLEAN } }) } },
-  { code: 'invalid-secret', review: { object: secretObject({ rawData: { east: 42 } }) } },
-];
+/** One secret per code, sent the way the API server sends it; keyed by the code type. */
+const SECRET_CASES: Record<SecretLevelCode, ReviewSpec> = {
+  'invalid-cluster-id': { object: secretObject({ data: { '-east': CLEAN } }) },
+  'local-cluster-id': { object: secretObject({ data: { primary: CLEAN } }) },
+  'duplicate-cluster-id': { object: secretObject({ data: { west: CLEAN } }) },
+  'invalid-secret': { object: secretObject({ rawData: { east: 42 } }) },
+};
+const CASES = VIOLATION_CODES.map((code) => ({
+  code,
+  review: isSecretLevel(code)
+    ? SECRET_CASES[code]
+    : { object: secretObject({ data: { east: KUBECONFIG_CODES[code]() } }) },
+}));
+
+function isSecretLevel(code: ViolationCode): code is SecretLevelCode {
+  return Object.hasOwn(SECRET_CASES, code);
+}
 
 const OPERATIONS = ['CREATE', 'UPDATE'] as const;
 const ROWS = CASES.flatMap((row) =>
@@ -51,10 +60,9 @@ const ROWS = CASES.flatMap((row) =>
 );
 
 describe('decideAdmission: every code, mode and checked operation', () => {
-  it('covers every violation code', () => {
-    const codes = new Set(CASES.map((row) => row.code));
-    expect(codes.size).toBe(CASES.length);
-    expect(codes.size).toBe(17);
+  it('covers every violation code, each with its own case', () => {
+    expect(CASES.map((row) => row.code)).toEqual([...VIOLATION_CODES]);
+    expect(new Set(CASES.map((row) => JSON.stringify(row.review))).size).toBe(VIOLATION_CODES.length);
   });
 
   it.each(ROWS)('$code, $mode, $operation', ({ code, review, mode, operation }) => {
@@ -163,10 +171,48 @@ describe('decideAdmission: what is checked and what passes untouched', () => {
     expect(decision.verdict).toBe('allowed');
   });
 
-  it('names the holder of a duplicate cluster ID and what to do', () => {
+  it('names the holder of a duplicate cluster ID and a fix that causes no outage', () => {
     const decision = decideAdmission(request({ object: secretObject({ data: { west: CLEAN } }) }), options());
-    expect(decision.response.status?.message).toContain('already held by secret istio-system/west-owner');
-    expect(decision.response.status?.message).toContain('delete istio-system/west-owner first');
+    expect(decision.response.status?.message).toContain(
+      'cluster ID "west" is also claimed by secret istio-system/west-owner, created earlier; istiod uses istio-system/west-owner',
+    );
+    expect(decision.response.status?.message).toContain('then touch the one you keep');
+  });
+
+  it.each([
+    { why: 'the earlier claimant (annotated, its token rotated)', name: 'first', verdict: 'allowed' },
+    { why: 'the later claimant', name: 'second', verdict: 'rejected' },
+  ])('once a duplicate is stored, decides an UPDATE of $why', ({ name, verdict }) => {
+    const clusterIds = new ClusterIdScope();
+    clusterIds.set({ namespace: 'istio-system', name: 'first', created: Date.UTC(2025, 0, 1) }, ['east']);
+    clusterIds.set({ namespace: 'istio-system', name: 'second', created: Date.UTC(2025, 0, 2) }, ['east']);
+    const object = secretObject({ name, data: { east: CLEAN } });
+    const decision = decideAdmission(
+      request({ operation: 'UPDATE', object, oldObject: object }),
+      options({ clusterIds }),
+    );
+    expect(decision.verdict).toBe(verdict);
+  });
+
+  it('refuses an UPDATE that adds to an older secret a cluster ID another holds: no takeover', () => {
+    const clusterIds = new ClusterIdScope();
+    clusterIds.set({ namespace: 'istio-system', name: 'a-old', created: Date.UTC(2024, 0, 1) }, ['north']);
+    clusterIds.set({ namespace: 'istio-system', name: 'b-holder', created: Date.UTC(2025, 0, 1) }, ['east']);
+    const before = secretObject({ name: 'a-old', data: { north: CLEAN } });
+    const after = secretObject({ name: 'a-old', data: { north: CLEAN, east: CLEAN } });
+    const metadata = { ...(after['metadata'] as object), creationTimestamp: '2024-01-01T00:00:00Z' };
+    const decision = decideAdmission(
+      request({ operation: 'UPDATE', object: { ...after, metadata }, oldObject: before }),
+      options({ clusterIds }),
+    );
+    expect(decision.verdict).toBe('rejected');
+    expect(violationCodes(decision.clusters)).toEqual(['duplicate-cluster-id']);
+    expect(decision.response.status?.message).toContain('claimed by secret istio-system/b-holder');
+  });
+
+  it('scopes cluster IDs to the namespace, as each istiod reads its own', () => {
+    const object = secretObject({ namespace: 'mesh-2', data: { west: CLEAN } });
+    expect(decideAdmission(request({ object }), options()).verdict).toBe('allowed');
   });
 
   it('checks stringData too, defensively (the API server folds it into data before admission)', () => {

@@ -1,9 +1,6 @@
 import type { AllowList } from '../kubeconfig/sanitize.ts';
-import {
-  decideRemoteSecret,
-  type ClusterDecision,
-  type KubeconfigReviewer,
-} from '../remote-secret/decide.ts';
+import type { ClusterIdScope } from '../remote-secret/cluster-id-scope.ts';
+import { decideRemoteSecret, type ClusterDecision } from '../remote-secret/decide.ts';
 import { readRemoteSecretObject } from '../remote-secret/manifests.ts';
 import type { ReviewCache } from '../remote-secret/review-cache.ts';
 import { MULTICLUSTER_LABEL, secretRef } from '../remote-secret/model.ts';
@@ -24,12 +21,10 @@ export interface AdmissionOptions {
   readonly allow: AllowList;
   /** The primary's own cluster ID (istiod's CLUSTER_ID). */
   readonly localClusterId?: string | undefined;
-  /** Defaults to `reviewKubeconfig`. */
-  readonly review?: KubeconfigReviewer | undefined;
   /** The webhook's memory of reviewed values, by content hash. */
   readonly cache?: ReviewCache | undefined;
-  /** The secret (`namespace/name`) other than `except` that holds a cluster ID, from the index. */
-  readonly holderOf: (clusterId: string, except: string) => string | undefined;
+  /** The stored claimants of each cluster ID, per namespace, as the informer sees them. */
+  readonly clusterIds: ClusterIdScope;
 }
 
 /**
@@ -98,11 +93,12 @@ export function decideAdmission(request: AdmissionRequest, options: AdmissionOpt
         cluster: '',
         allowed: false,
         violations: [violation('invalid-secret', '', reason, 'send a v1 Secret with string data values')],
+        kubeconfig: undefined,
       },
     ];
   } else {
     ref = secretRef(secret);
-    clusters = decideRemoteSecret(secret, options, (id) => options.holderOf(id, ref));
+    clusters = decideRemoteSecret(secret, options);
   }
 
   const rejected = clusters.filter((cluster) => !cluster.allowed);

@@ -7,11 +7,21 @@ import { expIn, kubeconfigText, NOW } from './testdata/kubeconfigs.ts';
 
 const options = { allow: new Set<string>(), now: NOW, expiringWithinMs: DEFAULT_EXPIRING_WITHIN_MS };
 
-function stored(name: string, data: Record<string, string>, namespace = 'istio-system'): RemoteSecret[] {
+function stored(
+  name: string,
+  data: Record<string, string>,
+  namespace = 'istio-system',
+  creationTimestamp?: string,
+): RemoteSecret[] {
   const object = {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name, namespace, labels: { 'istio/multiCluster': 'true' } },
+    metadata: {
+      name,
+      namespace,
+      labels: { 'istio/multiCluster': 'true' },
+      ...(creationTimestamp === undefined ? {} : { creationTimestamp }),
+    },
     data: Object.fromEntries(
       Object.entries(data).map(([id, text]) => [id, Buffer.from(text).toString('base64')]),
     ),
@@ -53,23 +63,35 @@ describe('auditSecrets', () => {
     });
   });
 
-  it('finds a cluster ID held by secrets on different pages, and keeps the first holder', () => {
+  it('finds a cluster ID claimed on different pages, and blames the later-created claimant', () => {
     const auditor = new Auditor(options);
-    auditor.add(stored('a', { east: kubeconfigText() }));
-    auditor.add(stored('b', { west: kubeconfigText() }));
-    auditor.add(stored('c', { east: kubeconfigText() }));
+    // Listed by name, as the API server lists: the newer secret "a" comes first.
+    auditor.add(stored('a', { east: kubeconfigText() }, 'istio-system', '2025-06-01T00:00:00Z'));
+    auditor.add(stored('b', { west: kubeconfigText() }, 'istio-system', '2025-01-01T00:00:00Z'));
+    auditor.add(stored('c', { east: kubeconfigText() }, 'istio-system', '2025-01-01T00:00:00Z'));
     const report = auditor.report();
     expect(report.sharedClusterIds).toEqual([
-      { cluster: 'east', secrets: ['istio-system/a', 'istio-system/c'] },
+      {
+        namespace: 'istio-system',
+        cluster: 'east',
+        secrets: ['istio-system/c', 'istio-system/a'],
+        usedNow: 'istio-system/c',
+        usedAfterRestart: 'istio-system/a',
+        fix: 'kubectl delete secret -n istio-system a && kubectl annotate secret -n istio-system c kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
+      },
     ]);
     expect(report.clusters.map((finding) => finding.violations.map((found) => found.code))).toEqual([
-      [],
-      [],
       ['duplicate-cluster-id'],
+      [],
+      [],
     ]);
+    expect(report.clusters[0]?.violations[0]?.message).toContain(
+      'but after a restart it takes this one, whose name sorts first',
+    );
+    expect(report.summary.violations).toBe(1);
   });
 
-  it('indexes cluster IDs per namespace, as each istiod reads only its own (-A)', () => {
+  it('scopes cluster IDs per namespace, as each istiod reads only its own (-A)', () => {
     const auditor = new Auditor(options);
     auditor.add(stored('a', { east: kubeconfigText() }, 'mesh-1'));
     auditor.add(stored('a', { east: kubeconfigText() }, 'mesh-2'));

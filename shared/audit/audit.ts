@@ -1,7 +1,12 @@
-import { ClusterIdIndex } from '../controller/cluster-id-index.ts';
-import { reviewKubeconfig } from '../kubeconfig/review.ts';
-import type { AllowList, SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
-import { decideRemoteSecret, type KubeconfigReviewer } from '../remote-secret/decide.ts';
+import { join } from '../kubeconfig/read.ts';
+import type { AllowList } from '../kubeconfig/sanitize.ts';
+import { ClusterIdScope, type ClusterIdConflict } from '../remote-secret/cluster-id-scope.ts';
+import {
+  claimedClusterIds,
+  decideRemoteSecret,
+  duplicateFixCommand,
+  duplicateViolation,
+} from '../remote-secret/decide.ts';
 import type { ManifestError } from '../remote-secret/manifests.ts';
 import { secretRef, type RemoteSecret } from '../remote-secret/model.ts';
 import type { Violation } from '../violations.ts';
@@ -20,10 +25,26 @@ export interface ClusterFinding {
   readonly risks: readonly RiskNote[];
 }
 
-/** A cluster ID claimed by several secrets; istiod keeps the first claim it reads. */
+/** A cluster ID claimed by several secrets of one namespace, and how to settle it safely. */
 export interface SharedClusterId {
+  readonly namespace: string;
   readonly cluster: string;
+  /** Every claimant, earliest created first. */
   readonly secrets: readonly string[];
+  /** The one a running istiod uses: it saw it first. */
+  readonly usedNow: string;
+  /** The one an istiod restarted now would take: its name sorts first. */
+  readonly usedAfterRestart: string;
+  /** One command that keeps `usedNow`: delete the others, then touch it so istiod loads it. */
+  readonly fix: string;
+}
+
+/** The finding a later claimant of a shared cluster ID gets, once every claimant is known. */
+export interface DuplicateFinding {
+  readonly namespace: string;
+  readonly name: string;
+  readonly cluster: string;
+  readonly violation: Violation;
 }
 
 export interface AuditReport {
@@ -43,83 +64,98 @@ export interface AuditSummary {
 
 /**
  * Audits stored secrets as they arrive, page by page, with the webhook's own decision
- * (`decideRemoteSecret`). Cluster IDs are indexed across pages, so a secret on page 3 that
- * claims an ID held on page 1 is found; like istiod, the first secret read keeps the ID. Each
- * namespace has its own index: an istiod reads the remote secrets of its own namespace only.
+ * (`decideRemoteSecret`). A page is decided and dropped, but who claims which cluster ID is kept
+ * (`ClusterIdScope`, per namespace as istiod reads): which of two claimants is to blame depends
+ * on their creation times, not on the order they are listed in, so duplicates are decided once
+ * every claimant is known, by the webhook's own `duplicateViolation`.
  */
 export class Auditor {
-  private readonly indexes = new Map<string, ClusterIdIndex>();
+  private readonly clusterIds = new ClusterIdScope();
   private readonly clusters: ClusterFinding[] = [];
   private readonly errors: ManifestError[] = [];
   private readonly totals = { secrets: 0, clusters: 0, violations: 0, risks: 0 };
 
   /**
    * `keepFindings: false` (the webhook's background audit) hands each page's findings back from
-   * `add` and keeps only the cluster ID indexes and the counts, so `report()` has a summary and
-   * shared cluster IDs but no `clusters`: memory stays flat however many secrets are stored.
+   * `add` and keeps only the cluster ID claims and the counts, so `report()` has a summary and
+   * shared cluster IDs but no `clusters`, and `duplicates()` the findings to add.
    */
   constructor(
     private readonly options: AuditOptions,
     private readonly retention: { readonly keepFindings: boolean } = { keepFindings: true },
   ) {}
 
-  /** Audit these secrets (one page); returns their findings, in order. */
+  /** Audit these secrets (one page); returns their findings, in order, duplicates not yet in. */
   add(secrets: readonly RemoteSecret[], errors: readonly ManifestError[] = []): ClusterFinding[] {
     if (this.retention.keepFindings) this.errors.push(...errors);
     const found: ClusterFinding[] = [];
     for (const secret of secrets) {
-      const ref = secretRef(secret);
       this.totals.secrets += 1;
-      let index = this.indexes.get(secret.namespace);
-      if (index === undefined) {
-        index = new ClusterIdIndex();
-        this.indexes.set(secret.namespace, index);
-      }
-      const claims = index;
-      // The decision reviews each kubeconfig once; keep what the sanitizer rebuilt for the notes.
-      const allowed = new Map<string, SanitizedKubeconfig>();
-      const review: KubeconfigReviewer = (text, options) => {
-        const result = reviewKubeconfig(text, options);
-        if (result.allowed) allowed.set(text, result.config);
-        return result;
-      };
-      const decisions = decideRemoteSecret(secret, { ...this.options, review }, (id) =>
-        claims.holderOf(id, ref),
-      );
-      claims.upsert(ref, new Map(secret.clusters.map((cluster) => [cluster.id, ''])));
-      secret.clusters.forEach((cluster, position) => {
-        const config = cluster.kubeconfig.ok ? allowed.get(cluster.kubeconfig.text) : undefined;
+      this.clusterIds.set(secret, claimedClusterIds(secret));
+      for (const decision of decideRemoteSecret(secret, this.options)) {
         const finding: ClusterFinding = {
-          secret: ref,
-          cluster: cluster.id,
-          violations: decisions[position]?.violations ?? [],
-          risks: config === undefined ? [] : riskNotes(config, this.options),
+          secret: decision.secret,
+          cluster: decision.cluster,
+          violations: decision.violations,
+          risks: decision.kubeconfig === undefined ? [] : riskNotes(decision.kubeconfig, this.options),
         };
         this.totals.clusters += 1;
         this.totals.violations += finding.violations.length;
         this.totals.risks += finding.risks.length;
         found.push(finding);
-      });
+      }
     }
     if (this.retention.keepFindings) this.clusters.push(...found);
     return found;
   }
 
+  /** The later claimant of each shared cluster ID, with its finding, by namespace and ID. */
+  duplicates(): DuplicateFinding[] {
+    return this.clusterIds.conflicts().flatMap((conflict) =>
+      conflict.later.map((ref) => {
+        const name = ref.slice(ref.indexOf('/') + 1);
+        // Stored secrets hold every value under data: the API server folds stringData into it.
+        const path = join('data', conflict.cluster);
+        return {
+          namespace: conflict.namespace,
+          name,
+          cluster: conflict.cluster,
+          violation: duplicateViolation(conflict, ref, path),
+        };
+      }),
+    );
+  }
+
   report(): AuditReport {
-    const sharedClusterIds = [...this.indexes.values()]
-      .flatMap((index) => [...index.conflicts()].map(([cluster, secrets]) => ({ cluster, secrets })))
-      .sort((a, b) => compare(a.cluster, b.cluster) || compare(a.secrets[0] ?? '', b.secrets[0] ?? ''));
+    const conflicts = this.clusterIds.conflicts();
+    const duplicates = this.duplicates();
+    const byFinding = new Map<string, Violation[]>();
+    for (const found of duplicates) {
+      const key = `${secretRef(found)}\u0000${found.cluster}`;
+      byFinding.set(key, [...(byFinding.get(key) ?? []), found.violation]);
+    }
+    const clusters = this.clusters.map((finding) => {
+      const extra = byFinding.get(`${finding.secret}\u0000${finding.cluster}`);
+      return extra === undefined ? finding : { ...finding, violations: [...finding.violations, ...extra] };
+    });
     return {
-      clusters: this.clusters,
-      sharedClusterIds,
+      clusters,
+      sharedClusterIds: conflicts.map(sharedClusterId),
       errors: this.errors,
-      summary: { ...this.totals },
+      summary: { ...this.totals, violations: this.totals.violations + duplicates.length },
     };
   }
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+function sharedClusterId(conflict: ClusterIdConflict): SharedClusterId {
+  return {
+    namespace: conflict.namespace,
+    cluster: conflict.cluster,
+    secrets: conflict.claimants,
+    usedNow: conflict.holder,
+    usedAfterRestart: conflict.afterRestart,
+    fix: duplicateFixCommand(conflict),
+  };
 }
 
 /** Audit a set of secrets read at once. */

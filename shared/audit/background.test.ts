@@ -6,6 +6,7 @@ import {
   ComplianceTracker,
   storedSecretStatus,
   unreadableSecretStatus,
+  withDuplicates,
   type StoredSecretStatus,
 } from './background.ts';
 import { DEFAULT_EXPIRING_WITHIN_MS } from './risk-notes.ts';
@@ -18,10 +19,13 @@ const options = {
   expiringWithinMs: DEFAULT_EXPIRING_WITHIN_MS,
 };
 
-/** Decide stored secrets page by page with the shared Auditor, as the webhook's pass does. */
+/**
+ * Decide stored secrets page by page with the shared Auditor, then add the duplicates found
+ * once every claimant is known, as the webhook's pass does.
+ */
 function statuses(...secrets: { name: string; data: Record<string, string>; uid?: string }[]) {
   const auditor = new Auditor(options, { keepFindings: false });
-  return secrets.map(({ name, data, uid }) => {
+  const decided = secrets.map(({ name, data, uid }) => {
     const read = readRemoteSecretObject(
       {
         apiVersion: 'v1',
@@ -36,6 +40,13 @@ function statuses(...secrets: { name: string; data: Record<string, string>; uid?
     const findings = auditor.add(read.secrets, read.errors);
     return storedSecretStatus({ namespace: 'istio-system', name, uid: uid ?? `uid-${name}` }, findings);
   });
+  const duplicates = auditor.duplicates();
+  return decided.map((status) =>
+    withDuplicates(
+      status,
+      duplicates.filter((found) => found.name === status.name),
+    ),
+  );
 }
 
 const CLEAN = kubeconfigText();
@@ -65,7 +76,7 @@ describe('storedSecretStatus', () => {
     expect(JSON.stringify(status)).not.toContain('eyJ');
   });
 
-  it('finds a cluster ID held on an earlier page (duplicate-cluster-id)', () => {
+  it('finds a cluster ID held by another secret of the pass (duplicate-cluster-id)', () => {
     const found = statuses({ name: 'a', data: { east: CLEAN } }, { name: 'b', data: { east: CLEAN } });
     expect(found.map((status) => status.violations.map((entry) => entry.code))).toEqual([
       [],

@@ -1,6 +1,6 @@
 import { secretRef } from '../remote-secret/model.ts';
 import type { ViolationCode } from '../violations.ts';
-import type { ClusterFinding } from './audit.ts';
+import type { ClusterFinding, DuplicateFinding } from './audit.ts';
 import type { RiskCode } from './risk-notes.ts';
 
 /** A stored Secret as the API server names it: enough to point an Event or a report at it. */
@@ -55,6 +55,31 @@ export function storedSecretStatus(
     clusters: findings.map((finding) => finding.cluster),
     violations,
     risks,
+    hints: [...hints],
+  };
+}
+
+/**
+ * A status with the duplicate claims found once the pass had seen every claimant: a later
+ * claimant may be listed (and decided) before the secret created first.
+ */
+export function withDuplicates(
+  status: StoredSecretStatus,
+  duplicates: readonly DuplicateFinding[],
+): StoredSecretStatus {
+  if (duplicates.length === 0) return status;
+  const hints = new Set(status.hints);
+  for (const found of duplicates) if (found.violation.hint !== undefined) hints.add(found.violation.hint);
+  return {
+    ...status,
+    violations: [
+      ...status.violations,
+      ...duplicates.map((found) => ({
+        cluster: found.cluster,
+        code: found.violation.code,
+        path: found.violation.path,
+      })),
+    ],
     hints: [...hints],
   };
 }

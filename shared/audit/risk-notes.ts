@@ -1,14 +1,13 @@
 import { BlockList, isIP } from 'node:net';
 import { decodeJwt } from 'jose';
-import { quote } from '../kubeconfig/quote.ts';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 
 /**
  * Risks an auditor should see that are not violations: istiod loads such a kubeconfig, but it
  * may stop working (an expiring token), never stop working (a legacy token), send its
- * credential somewhere it should not (no TLS check, a proxy, plain http, a metadata address),
- * talk to itself (a loopback server) or read a file of its own disk (a CA path).
- * Codes are stable API, like violation codes: add, never rename.
+ * credential somewhere it should not (no TLS check, a proxy, plain http, a metadata address) or
+ * talk to itself (a loopback server). Codes are stable API, like violation codes: add, never
+ * rename. (A CA file path, once a note here, is a violation now: `certificate-authority-file`.)
  */
 export type RiskCode =
   | 'token-expired'
@@ -18,8 +17,7 @@ export type RiskCode =
   | 'proxy-url'
   | 'plain-http-server'
   | 'link-local-server'
-  | 'loopback-server'
-  | 'certificate-authority-file';
+  | 'loopback-server';
 
 export interface RiskNote {
   readonly code: RiskCode;
@@ -51,16 +49,6 @@ export function riskNotes(config: SanitizedKubeconfig, options: RiskOptions): Ri
         code: 'insecure-skip-tls-verify',
         path: `${path}.insecure-skip-tls-verify`,
         message: `cluster "${name}" does not verify the server's certificate; anyone on the path can read the token`,
-      });
-    }
-    // Istio's sanitizer leaves a CA path alone (it is only used to verify the server, never
-    // sent), so it is no violation; but istiod reads that file from its own disk.
-    const caFile = cluster['certificate-authority'];
-    if (typeof caFile === 'string' && caFile !== '') {
-      notes.push({
-        code: 'certificate-authority-file',
-        path: `${path}.certificate-authority`,
-        message: `cluster "${name}" reads its CA bundle from ${quote(caFile)} on istiod's disk, where it may be missing or trust more than the remote's API server; embed it as certificate-authority-data`,
       });
     }
     const proxy = cluster['proxy-url'];

@@ -46,14 +46,22 @@ function fakeServer() {
   };
 }
 
-/** The informer gets parsed JSON off the wire, not model class instances; so do these fakes. */
+/**
+ * The informer gets parsed JSON off the wire, not model class instances; so do these fakes.
+ * Secrets are created in name order (a first), a second apart.
+ */
 function secret(name: string, rv: string, ...clusters: string[]): V1Secret {
+  return inNamespace('istio-system', name, rv, ...clusters);
+}
+
+function inNamespace(namespace: string, name: string, rv: string, ...clusters: string[]): V1Secret {
   const wire = JSON.stringify({
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
       name,
-      namespace: 'istio-system',
+      namespace,
+      creationTimestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, name.charCodeAt(0) - 96)).toISOString(),
       resourceVersion: rv,
       labels: { 'istio/multiCluster': 'true' },
     },
@@ -70,6 +78,16 @@ function secretList(items: V1Secret[]): KubernetesListObject<V1Secret> {
 }
 
 const log = { info: vi.fn(), warn: vi.fn() };
+
+/** Who a running istiod would keep for `id` if `candidate` (never stored) claimed it too. */
+function holder(
+  controller: RemoteSecretController,
+  id: string,
+  candidate: string,
+  namespace = 'istio-system',
+) {
+  return controller.clusterIds.conflictFor({ namespace, name: candidate }, id)?.holder;
+}
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('RemoteSecretController', () => {
@@ -89,7 +107,7 @@ describe('RemoteSecretController', () => {
     server.releaseList();
     await started;
     expect(controller.synced).toBe(true);
-    expect(controller.holderOf('east', 'istio-system/b')).toBe('istio-system/a');
+    expect(holder(controller, 'east', 'b')).toBe('istio-system/a');
     await controller.stop();
   });
 
@@ -107,15 +125,45 @@ describe('RemoteSecretController', () => {
     expect(a.data).toBeUndefined();
     const stream = server.streams[0];
     stream?.push('ADDED', secret('b', '2', 'east', 'west'));
-    expect(controller.holderOf('east', 'istio-system/b')).toBe('istio-system/a');
-    expect(controller.holderOf('west', 'istio-system/c')).toBe('istio-system/b');
-    expect(controller.holderOf('west', 'istio-system/b')).toBeUndefined();
+    expect(holder(controller, 'east', 'b')).toBe('istio-system/a');
+    expect(holder(controller, 'west', 'c')).toBe('istio-system/b');
+    expect(holder(controller, 'west', 'b')).toBeUndefined();
     stream?.push('MODIFIED', secret('a', '3', 'north'));
-    expect(controller.holderOf('east', 'istio-system/c')).toBe('istio-system/b');
+    expect(holder(controller, 'east', 'c')).toBe('istio-system/b');
     stream?.push('DELETED', secret('b', '4'));
-    expect(controller.holderOf('east', 'istio-system/c')).toBeUndefined();
-    expect([controller.index.secretCount, controller.index.clusterCount]).toEqual([1, 1]);
-    expect(controller.index.hashOf('istio-system/a', 'north')).toMatch(/^[0-9a-f]{64}$/);
+    expect(holder(controller, 'east', 'c')).toBeUndefined();
+    expect([controller.clusterIds.secretCount, controller.clusterIds.clusterCount]).toEqual([1, 1]);
+    await controller.stop();
+  });
+
+  it('scopes cluster IDs per namespace and orders claimants by creation, not by arrival', async () => {
+    const server = fakeServer();
+    // b (created second) arrives first, then a; the same ID in another namespace is no claim.
+    const stored = () => [
+      secret('b', '1', 'east'),
+      secret('a', '2', 'east'),
+      inNamespace('mesh-2', 'c', '3', 'east'),
+    ];
+    const controller = new RemoteSecretController({
+      kubeConfig: new KubeConfig(),
+      namespaces: ['istio-system', 'mesh-2'],
+      log,
+      list: (namespace) =>
+        Promise.resolve(secretList(stored().filter((item) => item.metadata?.namespace === namespace))),
+      watch: server.watch,
+    });
+    await controller.start();
+    expect(controller.clusterIds.conflicts()).toEqual([
+      {
+        namespace: 'istio-system',
+        cluster: 'east',
+        claimants: ['istio-system/a', 'istio-system/b'],
+        holder: 'istio-system/a',
+        later: ['istio-system/b'],
+        afterRestart: 'istio-system/a',
+      },
+    ]);
+    expect(holder(controller, 'east', 'd', 'mesh-2')).toBe('mesh-2/c');
     await controller.stop();
   });
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   CoreV1Api,
   ListWatch,
@@ -7,8 +6,9 @@ import {
   type KubernetesListObject,
   type V1Secret,
 } from '@kubernetes/client-node';
+import { ClusterIdScope, createdMillis } from '../remote-secret/cluster-id-scope.ts';
+import { isClusterId } from '../remote-secret/decide.ts';
 import { MULTICLUSTER_LABEL } from '../remote-secret/model.ts';
-import { ClusterIdIndex } from './cluster-id-index.ts';
 
 /** The selector istiod's secret controller lists and watches with. */
 export const MULTICLUSTER_SELECTOR = `${MULTICLUSTER_LABEL}=true`;
@@ -40,12 +40,13 @@ export interface RemoteSecretControllerOptions {
 }
 
 /**
- * Keeps a `ClusterIdIndex` of the multicluster secrets in the watched namespaces, from one
- * client-node informer (list + watch) per namespace. Each secret's data is hashed and then
- * dropped from the informer's cache, so neither the cache nor the index holds a kubeconfig.
+ * Keeps the `ClusterIdScope` of the multicluster secrets in the watched namespaces, from one
+ * client-node informer (list + watch) per namespace. Each secret's cluster IDs and creation time
+ * are recorded and its data dropped from the informer's cache, so neither the cache nor the
+ * scope holds a kubeconfig.
  */
 export class RemoteSecretController {
-  readonly index = new ClusterIdIndex();
+  readonly clusterIds = new ClusterIdScope();
   private readonly informers: ListWatch<V1Secret>[] = [];
   private readonly syncedNamespaces = new Set<string>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
@@ -58,10 +59,6 @@ export class RemoteSecretController {
   /** True once every namespace's first list is in the index; it stays true across re-watches. */
   get synced(): boolean {
     return this.syncedNamespaces.size === this.options.namespaces.length;
-  }
-
-  holderOf(clusterId: string, except: string): string | undefined {
-    return this.index.holderOf(clusterId, except);
   }
 
   /** Start every informer; resolves once each first list and watch succeeded or failed (retried). */
@@ -100,7 +97,7 @@ export class RemoteSecretController {
       if (!this.syncedNamespaces.has(namespace)) {
         this.syncedNamespaces.add(namespace);
         this.options.log.info(
-          { namespace, secrets: this.index.secretCount, clusters: this.index.clusterCount },
+          { namespace, secrets: this.clusterIds.secretCount, clusters: this.clusterIds.clusterCount },
           'remote secret index synced',
         );
       }
@@ -113,7 +110,7 @@ export class RemoteSecretController {
       MULTICLUSTER_SELECTOR,
     );
     const upsert = (secret: V1Secret): void => {
-      this.index.upsert(keyOf(secret), clusterHashes(secret));
+      this.clusterIds.set(claimantOf(secret), clusterIdsOf(secret));
       // The informer caches the object it handed us; keep only its metadata there.
       delete secret.data;
       delete secret.stringData;
@@ -122,7 +119,7 @@ export class RemoteSecretController {
     informer.on('add', upsert);
     informer.on('update', upsert);
     informer.on('delete', (secret) => {
-      this.index.delete(keyOf(secret));
+      this.clusterIds.delete(claimantOf(secret));
       this.options.onChange?.(namespace);
     });
     informer.on('error', (error: unknown) => {
@@ -151,15 +148,16 @@ function defaultWatch(kubeConfig: KubeConfig): WatchFn {
   return client.watch.bind(client);
 }
 
-function keyOf(secret: V1Secret): string {
-  return `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`;
+function claimantOf(secret: V1Secret): { namespace: string; name: string; created: number | undefined } {
+  return {
+    namespace: secret.metadata?.namespace ?? '',
+    name: secret.metadata?.name ?? '',
+    // A Date from the list, a string from a watch event: client-node types both as Date.
+    created: createdMillis(secret.metadata?.creationTimestamp),
+  };
 }
 
-/** cluster ID -> sha256 of its kubeconfig, as istiod compares them to skip unchanged ones. */
-export function clusterHashes(secret: V1Secret): Map<string, string> {
-  const hashes = new Map<string, string>();
-  for (const [id, value] of Object.entries(secret.data ?? {})) {
-    hashes.set(id, createHash('sha256').update(value, 'base64').digest('hex'));
-  }
-  return hashes;
+/** The cluster IDs a stored secret claims: its valid data keys, as `check` reads them. */
+function clusterIdsOf(secret: V1Secret): string[] {
+  return Object.keys(secret.data ?? {}).filter(isClusterId);
 }

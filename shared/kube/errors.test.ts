@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KubeError, statusOf, toKubeError } from './errors.ts';
 
 const CONTEXT = {
-  server: 'https://10.0.0.1:6443',
+  server: 'https://east.example:6443',
   action: 'list Secrets in namespace istio-system',
   timeoutMs: 15_000,
 };
@@ -35,7 +35,7 @@ describe('toKubeError', () => {
       }),
       code: 'forbidden',
       message:
-        /forbidden to list Secrets in namespace istio-system on https:\/\/10\.0\.0\.1:6443: secrets is forbidden: User "alice"/,
+        /forbidden to list Secrets in namespace istio-system on https:\/\/east\.example:6443: secrets is forbidden: User "alice"/,
     },
     {
       name: '404',
@@ -80,7 +80,7 @@ describe('toKubeError', () => {
       name: 'connection refused',
       error: fetchFailed('ECONNREFUSED'),
       code: 'unreachable',
-      message: /cannot reach the API server at https:\/\/10\.0\.0\.1:6443 \(connection refused\)/,
+      message: /cannot reach the API server at https:\/\/east\.example:6443 \(connection refused\)/,
     },
     { name: 'no such host', error: fetchFailed('ENOTFOUND'), code: 'unreachable', message: /no such host/ },
     {
@@ -99,7 +99,7 @@ describe('toKubeError', () => {
       name: 'our deadline',
       error: new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
       code: 'timeout',
-      message: /no answer from https:\/\/10\.0\.0\.1:6443 within 15s/,
+      message: /no answer from https:\/\/east\.example:6443 within 15s/,
     },
   ])('$name -> $code', ({ error, code, message }) => {
     const translated = toKubeError(error, CONTEXT);

@@ -34,7 +34,7 @@ export class KubeError extends Error {
   }
 }
 
-/** Where and what: "list Secrets in namespace istio-system" on "https://10.0.0.1:6443". */
+/** Where and what: "list Secrets in namespace istio-system" on "https://east.example:6443". */
 export interface CallContext {
   readonly server: string;
   readonly action: string;

@@ -14,7 +14,7 @@ function kubeconfigFile(
   name: string,
   contexts: string[],
   current: string,
-  server = 'https://10.0.0.1:6443',
+  server = 'https://east.example:6443',
 ): string {
   const file = join(dir, name);
   writeFileSync(
@@ -40,7 +40,7 @@ const EAST_WEST = kubeconfigFile('east-west.yaml', ['east', 'west'], 'west');
 describe('loadOperatorKubeConfig', () => {
   it('uses --context when given, else the current context', () => {
     expect(loadOperatorKubeConfig(k8s, { path: EAST_WEST, context: 'east' }).server).toBe(
-      'https://10.0.0.1:6443/east',
+      'https://east.example:6443/east',
     );
     expect(loadOperatorKubeConfig(k8s, { path: EAST_WEST }).context).toBe('west');
   });

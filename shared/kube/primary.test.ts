@@ -1,30 +1,33 @@
+import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { SecretManifest } from '../remote-secret/build.ts';
-import { holdersOfClusterId } from './primary.ts';
+import { wireSecret } from './primary.ts';
 
-const secret = (name: string, keys: string[], field: 'data' | 'stringData' = 'data'): SecretManifest => ({
-  apiVersion: 'v1',
-  kind: 'Secret',
-  metadata: { name, namespace: 'istio-system' },
-  [field]: Object.fromEntries(keys.map((key) => [key, ''])),
-});
+/** A listed Secret as parsed JSON off the wire, with `creationTimestamp` as given. */
+function listed(creationTimestamp: Date | string): V1Secret {
+  const wire = {
+    metadata: { name: 'a', namespace: 'istio-system', creationTimestamp },
+    data: { east: 'eA==' },
+  };
+  // client-node types it as a Date; a watch event carries the string the API server wrote.
+  return JSON.parse(JSON.stringify(wire), (key, value: unknown) =>
+    key === 'creationTimestamp' ? creationTimestamp : value,
+  ) as V1Secret;
+}
 
-describe('holdersOfClusterId', () => {
-  it('names every other secret holding the ID as a data or stringData key, never the one being applied', () => {
-    const secrets = [
-      secret('istio-remote-secret-east', ['east']),
-      secret('hand-made', ['east', 'west']),
-      secret('staged', ['east'], 'stringData'),
-      secret('unrelated', ['north']),
-    ];
-    expect(holdersOfClusterId(secrets, 'east', 'istio-remote-secret-east')).toEqual([
-      'istio-system/hand-made',
-      'istio-system/staged',
-    ]);
-    expect(holdersOfClusterId(secrets, 'south', 'x')).toEqual([]);
+describe('wireSecret', () => {
+  it.each([
+    { why: 'a Date, as a list gives it', created: new Date('2025-03-01T10:00:00Z') },
+    { why: 'a string, as a watch event gives it', created: '2025-03-01T10:00:00Z' },
+  ])('keeps creationTimestamp from $why, for the order of cluster ID claimants', ({ created }) => {
+    expect(wireSecret(listed(created))).toEqual({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'a', namespace: 'istio-system', creationTimestamp: '2025-03-01T10:00:00.000Z' },
+      data: { east: 'eA==' },
+    });
   });
 
-  it('does not take inherited names (toString, __proto__) for cluster IDs', () => {
-    expect(holdersOfClusterId([secret('a', ['east'])], 'toString', 'x')).toEqual([]);
+  it('leaves out a creationTimestamp that is no time', () => {
+    expect(wireSecret(listed('soon')).metadata).toEqual({ name: 'a', namespace: 'istio-system' });
   });
 });

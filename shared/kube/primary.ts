@@ -1,5 +1,6 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { SecretManifest } from '../remote-secret/build.ts';
+import { createdMillis } from '../remote-secret/cluster-id-scope.ts';
 import { MULTICLUSTER_LABEL } from '../remote-secret/model.ts';
 import { asModel, type KubeClient } from './client.ts';
 
@@ -19,12 +20,15 @@ export async function listRemoteSecrets(client: KubeClient, namespace: string): 
 /** A listed Secret as a wire object: list items come without kind and apiVersion. */
 export function wireSecret(item: V1Secret): SecretManifest {
   const metadata = item.metadata;
+  // A Date from a list, a string from a watch event: client-node types both as Date.
+  const created = createdMillis(metadata?.creationTimestamp);
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
       ...(metadata?.name === undefined ? {} : { name: metadata.name }),
       ...(metadata?.namespace === undefined ? {} : { namespace: metadata.namespace }),
+      ...(created === undefined ? {} : { creationTimestamp: new Date(created).toISOString() }),
       ...(metadata?.labels === undefined ? {} : { labels: metadata.labels }),
       ...(metadata?.annotations === undefined ? {} : { annotations: metadata.annotations }),
     },
@@ -34,19 +38,12 @@ export function wireSecret(item: V1Secret): SecretManifest {
   };
 }
 
-/** Other Secrets in the list that already hold `clusterId` as a data key: istiod keeps the first. */
-export function holdersOfClusterId(
-  secrets: readonly SecretManifest[],
-  clusterId: string,
-  except: string,
-): string[] {
-  return secrets
-    .filter((secret) => secret.metadata.name !== except)
-    .filter(
-      (secret) =>
-        Object.hasOwn(secret.data ?? {}, clusterId) || Object.hasOwn(secret.stringData ?? {}, clusterId),
-    )
-    .map((secret) => `${secret.metadata.namespace ?? ''}/${secret.metadata.name ?? ''}`);
+/** The Secret as `applySecret` sends it, and so as the webhook sees it: `stringData` as `data`. */
+export function asSent(secret: SecretManifest): SecretManifest {
+  const data: Record<string, string> = { ...(secret.data ?? {}) };
+  for (const [key, value] of Object.entries(secret.stringData ?? {}))
+    data[key] = Buffer.from(value, 'utf8').toString('base64');
+  return { apiVersion: 'v1', kind: 'Secret', metadata: secret.metadata, data };
 }
 
 /**
@@ -62,10 +59,7 @@ export async function applySecret(
 ): Promise<void> {
   const name = secret.metadata.name ?? '';
   const namespace = secret.metadata.namespace ?? '';
-  const data: Record<string, string> = { ...(secret.data ?? {}) };
-  for (const [key, value] of Object.entries(secret.stringData ?? {}))
-    data[key] = Buffer.from(value, 'utf8').toString('base64');
-  const body = { apiVersion: 'v1', kind: 'Secret', metadata: secret.metadata, data };
+  const body = asSent(secret);
   await client.call(
     `apply Secret ${namespace}/${name}${dryRun ? ' (server-side dry run)' : ''}`,
     (options) =>

@@ -15,12 +15,13 @@ function sanitized(
     {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: 'https://10.0.0.1:6443', ...cluster } }],
+      clusters: [{ name: 'c', cluster: { server: 'https://east.example:6443', ...cluster } }],
       contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
       'current-context': 'x',
       users: [{ name: 'u', user }],
     },
-    new Set(),
+    // As an operator who mounted the CA file into istiod allows it: the probe must still refuse.
+    new Set(['certificateAuthority']),
   );
   if (!result.allowed) throw new Error(JSON.stringify(result.violations));
   return result.config;
@@ -36,7 +37,7 @@ describe('kubeConfigFromSanitized', () => {
       ),
     );
     expect(config.getCurrentCluster()).toMatchObject({
-      server: 'https://10.0.0.1:6443',
+      server: 'https://east.example:6443',
       caData: FIXTURE_CA_DATA,
       tlsServerName: 'api.internal',
       skipTLSVerify: false,

@@ -6,7 +6,8 @@ describe("parseAllowList: istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTION
     { values: [], set: [''] },
     { values: ['exec'], set: ['exec'] },
     { values: ['exec,tokenFile'], set: ['exec', 'tokenFile'] },
-    { values: ['exec', 'tokenFile'], set: ['exec', 'tokenFile'] },
+    { values: ['exec', 'tokenFile,gcp'], set: ['exec', 'tokenFile', 'gcp'] },
+    { values: ['certificateAuthority'], set: ['certificateAuthority'] },
     // Istio splits on "," and keeps every piece as written.
     { values: ['exec, tokenFile'], set: ['exec', ' tokenFile'] },
     { values: ['TokenFile'], set: ['TokenFile'] },
@@ -18,9 +19,10 @@ describe("parseAllowList: istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTION
 
 describe('allowListWarnings', () => {
   it.each([
-    { value: 'exec,tokenFile,clientKey,clientCertificate', warnings: [] },
+    { value: 'exec,tokenFile,clientKey,clientCertificate,certificateAuthority', warnings: [] },
     { value: 'exec, tokenFile', warnings: [/" tokenFile" allows nothing.*write tokenFile/] },
-    { value: 'tokenfile', warnings: [/"tokenfile" allows nothing: istiod compares option names exactly/] },
+    { value: 'tokenfile', warnings: [/"tokenfile" allows nothing: option names are compared exactly/] },
+    { value: 'CertificateAuthority', warnings: [/write certificateAuthority/] },
     { value: 'gcp', warnings: [/"gcp" lets the auth provider.*removed it/] },
     { value: 'openstack', warnings: [/no provider of that name/] },
     { value: 'oidc', warnings: [/oidc is always allowed/] },

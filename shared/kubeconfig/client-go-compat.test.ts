@@ -13,7 +13,7 @@ function kubeconfig(top: Record<string, unknown>, cluster: Record<string, unknow
     apiVersion: 'v1',
     kind: 'Config',
     ...top,
-    clusters: [{ name: 'c', cluster: { server: 'https://10.0.0.1:6443', ...cluster } }],
+    clusters: [{ name: 'c', cluster: { server: 'https://east.example:6443', ...cluster } }],
     contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
     'current-context': 'c',
     users: [{ name: 'u', user: { token: 'abc.def.ghi' } }],
@@ -89,7 +89,7 @@ describe('Validate rules the differential suite found missing', () => {
   const withUser = (user: Record<string, unknown>) =>
     JSON.stringify({
       apiVersion: 'v1',
-      clusters: [{ name: 'c', cluster: { server: 'https://10.0.0.1:6443' } }],
+      clusters: [{ name: 'c', cluster: { server: 'https://east.example:6443' } }],
       contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
       'current-context': 'c',
       users: [{ name: 'u', user }],

@@ -25,7 +25,7 @@ describe('quote: untrusted values in messages', () => {
     const text = [
       'apiVersion: v1',
       'clusters:',
-      '- {name: c0, cluster: {server: "https://10.0.0.1"}}',
+      '- {name: c0, cluster: {server: "https://east.example"}}',
       'contexts:',
       '- {name: ctx0, context: {cluster: c0, user: u0}}',
       'current-context: |-',

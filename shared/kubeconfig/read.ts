@@ -225,7 +225,10 @@ class Reader {
       const extension = this.object(item, at);
       const name = this.string(extension, 'name', at);
       if (names.has(name)) {
-        this.invalid(join(at, 'name'), `the name ${quote(name)} appears twice in extensions, which client-go refuses`);
+        this.invalid(
+          join(at, 'name'),
+          `the name ${quote(name)} appears twice in extensions, which client-go refuses`,
+        );
       }
       names.add(name);
       return extension;

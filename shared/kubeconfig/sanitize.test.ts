@@ -16,7 +16,7 @@ function kubeconfig(
     clusters: [
       {
         name: 'east',
-        cluster: { server: 'https://10.0.0.1:6443', 'certificate-authority-data': FIXTURE_CA_DATA },
+        cluster: { server: 'https://east.example:6443', 'certificate-authority-data': FIXTURE_CA_DATA },
       },
     ],
     contexts: [{ name: 'east', context: { cluster: 'east', user: 'east' } }],
@@ -97,6 +97,40 @@ describe('sanitizeKubeconfig: Istio rules on every user', () => {
     expect(rejected.violations.map((found) => [found.code, found.path])).toEqual([[code, path]]);
     expect(rejected.violations[0]?.hint).toBeTruthy();
     expect(review(text, [option]).allowed).toBe(true);
+  });
+
+  it('rejects a certificate-authority file unless our own certificateAuthority is allowed', () => {
+    const text = kubeconfig((config) => {
+      const cluster = (config.clusters[0] as { cluster: Json }).cluster;
+      delete cluster['certificate-authority-data'];
+      cluster['certificate-authority'] = '/home/alice/.minikube/ca.crt';
+    });
+    const rejected = review(text, ['exec', 'tokenFile', 'clientKey', 'clientCertificate']);
+    expect(rejected.violations.map((found) => [found.code, found.path])).toEqual([
+      ['certificate-authority-file', 'clusters[0].cluster.certificate-authority'],
+    ]);
+    // Named, quoted on one line, and what to do instead.
+    expect(rejected.violations[0]?.message).toContain('the file "/home/alice/.minikube/ca.crt" on istiod');
+    expect(rejected.violations[0]?.hint).toContain('certificate-authority-data');
+    const allowed = review(text, ['certificateAuthority']);
+    expect(allowed.allowed).toBe(true);
+    if (allowed.allowed) {
+      expect(allowed.config.clusters[0]?.cluster['certificate-authority']).toBe(
+        '/home/alice/.minikube/ca.crt',
+      );
+    }
+  });
+
+  it('rejects the placeholder token of a dry run, whatever is allowed', () => {
+    const text = kubeconfig((config) => {
+      user(config)['token'] = 'DRY-RUN-PLACEHOLDER-TOKEN';
+    });
+    const everything = ['exec', 'tokenFile', 'clientKey', 'clientCertificate', 'certificateAuthority'];
+    const rejected = review(text, everything);
+    expect(rejected.violations.map((found) => [found.code, found.path])).toEqual([
+      ['placeholder-token', 'users[0].user.token'],
+    ]);
+    expect(rejected.violations[0]?.hint).toContain('without --dry-run');
   });
 
   it.each([

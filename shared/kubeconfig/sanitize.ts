@@ -1,17 +1,26 @@
 import { violation, type Violation } from '../violations.ts';
 import { clientConfigViolations } from './client-config.ts';
 import { quote } from './quote.ts';
-import type { AuthInfo, KubeconfigV1 } from './model.ts';
+import type { AuthInfo, Cluster, KubeconfigV1 } from './model.ts';
 import { readKubeconfig } from './read.ts';
 import { validateKubeconfig } from './validate.ts';
 
 /**
- * Options an operator may allow, named as in Istio's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS:
- * `exec`, `tokenFile`, `clientKey`, `clientCertificate`, or the name of an auth provider.
+ * Options an operator may allow: Istio's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS names
+ * (`exec`, `tokenFile`, `clientKey`, `clientCertificate`, or an auth provider's name), and our
+ * own `certificateAuthority`, which Istio does not have (its sanitizer never refuses a CA file).
  */
 export type AllowList = ReadonlySet<string>;
 
 export const INSECURE_OPTIONS = ['exec', 'tokenFile', 'clientKey', 'clientCertificate'] as const;
+/** Allow-list entries of ours, not Istio's: they relax our rules, never Istio's. */
+export const OWN_OPTIONS = ['certificateAuthority'] as const;
+
+/**
+ * The token `create --dry-run` prints instead of a real one. It is refused everywhere
+ * (`placeholder-token`), whatever is allowed, so a dry run's output can never pass for a secret.
+ */
+export const PLACEHOLDER_TOKEN = 'DRY-RUN-PLACEHOLDER-TOKEN';
 
 /** The kubeconfig istiod would use, rebuilt from reviewed fields only (client-go v1 JSON names). */
 export interface SanitizedKubeconfig {
@@ -34,12 +43,17 @@ const FIX =
  * Decide whether istiod may use this kubeconfig, following Istio's secret controller: it must
  * load and validate as client-go would, no user (not only the current one) may run code or read
  * files on istiod's disk unless the operator allowed that option, and client-go must be able to
- * build a client from the current context. Returns every violation,
- * in document order, or the config rebuilt field by field so nothing unreviewed passes through.
+ * build a client from the current context; and, by our own rules, no cluster may read its CA
+ * bundle from istiod's disk and no user may hold the dry-run placeholder. Returns every violation
+ * (clusters, then users, each in document order), or the config rebuilt field by field so nothing
+ * unreviewed passes through.
  */
 export function sanitizeKubeconfig(data: unknown, allow: AllowList): SanitizeResult {
   const { config, violations } = readKubeconfig(data);
   if (violations.length === 0) violations.push(...validateKubeconfig(config));
+  config.clusters.forEach(({ name, cluster }, index) => {
+    violations.push(...clusterViolations(name, cluster, `clusters[${index}].cluster`, allow));
+  });
   config.users.forEach(({ name, user }, index) => {
     violations.push(...authViolations(name, user, `users[${index}].user`, allow));
   });
@@ -47,6 +61,24 @@ export function sanitizeKubeconfig(data: unknown, allow: AllowList): SanitizeRes
   if (violations.length === 0) violations.push(...clientConfigViolations(config, allow));
   if (violations.length > 0) return { allowed: false, violations };
   return { allowed: true, violations: [], config: rebuild(config) };
+}
+
+/**
+ * istiod opens a `certificate-authority` file when it loads the kubeconfig and refuses the
+ * kubeconfig when the file is missing from its disk, which nothing on the primary can know; and a
+ * path in a Secret is almost always a laptop path copied by mistake. So it is refused unless the
+ * operator allowed `certificateAuthority` (our option; Istio's sanitizer lets it through).
+ */
+function clusterViolations(name: string, cluster: Cluster, path: string, allow: AllowList): Violation[] {
+  if (cluster['certificate-authority'] === '' || allow.has('certificateAuthority')) return [];
+  return [
+    violation(
+      'certificate-authority-file',
+      `${path}.certificate-authority`,
+      `cluster ${quote(name)} reads its CA bundle from the file ${quote(cluster['certificate-authority'])} on istiod's disk, where it is missing unless mounted there`,
+      'embed the CA bundle as certificate-authority-data (kubectl remote-secret create does), or allow certificateAuthority if that file is mounted into istiod',
+    ),
+  ];
 }
 
 function authViolations(name: string, user: AuthInfo, path: string, allow: AllowList): Violation[] {
@@ -98,6 +130,17 @@ function authViolations(name: string, user: AuthInfo, path: string, allow: Allow
       violation('exec', `${path}.exec`, `user ${quote(name)} runs a program (exec) inside istiod`, FIX),
     );
   }
+  // No option allows it: a dry run's output must never be mistaken for a working secret.
+  if (user.token === PLACEHOLDER_TOKEN) {
+    found.push(
+      violation(
+        'placeholder-token',
+        `${path}.token`,
+        `user ${quote(name)} holds the placeholder token of \`create --dry-run\`, not a credential`,
+        'run `kubectl remote-secret create` without --dry-run to get a real token',
+      ),
+    );
+  }
   return found;
 }
 
@@ -114,7 +157,7 @@ function rebuild(config: KubeconfigV1): SanitizedKubeconfig {
         server: cluster.server,
         'tls-server-name': cluster['tls-server-name'],
         'insecure-skip-tls-verify': cluster['insecure-skip-tls-verify'],
-        // A CA file is read but only used locally to verify the server; it is never sent.
+        // Only when the operator allowed certificateAuthority: istiod reads it from its own disk.
         'certificate-authority': cluster['certificate-authority'],
         'certificate-authority-data': cluster['certificate-authority-data'],
         'proxy-url': cluster['proxy-url'],

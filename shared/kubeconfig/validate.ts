@@ -9,8 +9,8 @@ const HINT = 're-create the kubeconfig with `kubectl remote-secret create`';
  * What istiod refuses before it ever uses a kubeconfig: the list-to-map conversion of
  * `clientcmd.Load` (duplicate names), `clientcmd.Validate`, and a current context to use.
  * Validate also opens `certificate-authority`, `client-certificate` and `client-key` files on
- * istiod's disk; we cannot know that disk, so those checks are left to istiod (and the
- * sanitizer refuses the two client files anyway).
+ * istiod's disk; we cannot know that disk, so the sanitizer refuses all three paths instead
+ * (unless allowed).
  */
 export function validateKubeconfig(config: KubeconfigV1): Violation[] {
   const violations: Violation[] = [];

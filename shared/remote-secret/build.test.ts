@@ -119,7 +119,7 @@ describe('the remote secret, as istioctl writes it', () => {
   it.each(['123', 'no', 'yes', 'on', 'y', '0x1f', '1e3', '54643f96-eca0-11e9-bb97-42010a80000a'])(
     'a secret for cluster %j reads back as exactly that cluster, and check allows it',
     (clusterId) => {
-      const text = renderManifestYaml(render({ clusterId, server: 'https://10.0.0.1:6443' }));
+      const text = renderManifestYaml(render({ clusterId, server: 'https://east.example:6443' }));
       const read = readSecretManifests(text, 'out.yaml');
       expect(read.errors).toEqual([]);
       const [secret] = read.secrets;
@@ -135,7 +135,7 @@ describe('renderRemoteKubeconfig', () => {
   it('refuses, rather than prints, a kubeconfig the sanitizer rejects (a non-oidc provider not allowed)', () => {
     const result = renderRemoteKubeconfig({
       clusterId: 'east',
-      server: 'https://10.0.0.1',
+      server: 'https://east.example',
       auth: { kind: 'plugin', name: 'gcp', config: {} },
     });
     expect(result.ok).toBe(false);
@@ -144,7 +144,11 @@ describe('renderRemoteKubeconfig', () => {
 
   it('refuses gcp even when allow-listed: client-go removed it, so istiod cannot build a client', () => {
     const result = renderRemoteKubeconfig(
-      { clusterId: 'east', server: 'https://10.0.0.1', auth: { kind: 'plugin', name: 'gcp', config: {} } },
+      {
+        clusterId: 'east',
+        server: 'https://east.example',
+        auth: { kind: 'plugin', name: 'gcp', config: {} },
+      },
       new Set(['gcp']),
     );
     expect(!result.ok && result.violations.map((found) => found.message)).toEqual([

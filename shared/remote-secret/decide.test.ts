@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRemoteSecret, decideRemoteSecrets } from './decide.ts';
+import { decideAgainstStored, decideRemoteSecret, decideRemoteSecrets } from './decide.ts';
 import { readSecretManifests, remoteCluster } from './manifests.ts';
 import type { RemoteSecret } from './model.ts';
 
@@ -7,7 +7,7 @@ const KUBECONFIG = (name: string) =>
   JSON.stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server: 'https://10.0.0.1:6443' } }],
+    clusters: [{ name, cluster: { server: 'https://east.example:6443' } }],
     contexts: [{ name, context: { cluster: name, user: name } }],
     'current-context': name,
     users: [{ name, user: { token: 'abc' } }],
@@ -18,6 +18,12 @@ const secret = (name: string, ...clusters: string[]): RemoteSecret => ({
   namespace: 'istio-system',
   name,
   clusters: clusters.map((id) => remoteCluster(id, 'stringData', KUBECONFIG(id))),
+});
+/** A stored secret: created on `day` of January 2025. */
+const stored = (name: string, day: number, ...clusters: string[]): RemoteSecret => ({
+  ...secret(name, ...clusters),
+  source: `istio-system/${name}`,
+  created: Date.UTC(2025, 0, day),
 });
 
 const codes = (decisions: ReturnType<typeof decideRemoteSecrets>) =>
@@ -39,7 +45,7 @@ describe('decideRemoteSecret(s)', () => {
     ]);
   });
 
-  it('reports a cluster ID held by an earlier secret, naming the holder', () => {
+  it('reports a shared cluster ID once, on the later claimant, naming both', () => {
     const decisions = decideRemoteSecrets([secret('a', 'east'), secret('b', 'east'), secret('c', 'west')], {
       allow: new Set(),
     });
@@ -48,7 +54,72 @@ describe('decideRemoteSecret(s)', () => {
       ['istio-system/b', 'east', ['duplicate-cluster-id']],
       ['istio-system/c', 'west', []],
     ]);
-    expect(decisions[1]?.violations[0]?.message).toContain('istio-system/a (a.yaml:0)');
+    const [found] = decisions[1]?.violations ?? [];
+    expect(found?.path).toBe('stringData.east');
+    expect(found?.message).toBe(
+      'cluster ID "east" is also claimed by secret istio-system/a, created earlier; istiod uses istio-system/a and ignores this one ("cluster has already been registered"), and after a restart too, as its name sorts first',
+    );
+    expect(found?.hint).toContain('delete the one you do not want');
+    expect(found?.hint).toContain('then touch the one you keep');
+    expect(found?.hint).toContain(
+      'kubectl annotate secret -n istio-system <kept> kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
+    );
+  });
+
+  it('does not let two versions of one secret (before and after --rotate) clash', () => {
+    const before = { ...secret('a', 'east'), source: 'before.yaml:0' };
+    const after = { ...secret('a', 'east', 'west'), source: 'after.yaml:0' };
+    expect(codes(decideRemoteSecrets([before, after, secret('b', 'west')], { allow: new Set() }))).toEqual([
+      ['istio-system/a', 'east', []],
+      ['istio-system/a', 'east', []],
+      ['istio-system/a', 'west', []],
+      ['istio-system/b', 'west', ['duplicate-cluster-id']],
+    ]);
+  });
+
+  it.each([
+    {
+      why: 'the newer secret is blamed, though its name sorts first, and a restart would switch to it',
+      stored: [stored('a-newer', 9, 'east'), stored('z-older', 1, 'east')],
+      blamed: 'istio-system/a-newer',
+      message:
+        'istiod uses istio-system/z-older and ignores this one ("cluster has already been registered"), but after a restart it takes this one, whose name sorts first',
+    },
+    {
+      why: 'three claimants: each later one names the others',
+      stored: [stored('b', 2, 'east'), stored('a', 1, 'east'), stored('c', 3, 'east')],
+      blamed: 'istio-system/b',
+      message:
+        'cluster ID "east" is also claimed by 2 other secrets (istio-system/a, istio-system/c), created earlier',
+    },
+  ])('$why', ({ stored: secrets, blamed, message }) => {
+    const decisions = decideRemoteSecrets(secrets, { allow: new Set() });
+    const rejected = decisions.filter((decision) => !decision.allowed).map((decision) => decision.secret);
+    expect(rejected).toContain(blamed);
+    expect(rejected).not.toContain(decisions.find((decision) => decision.allowed)?.secret);
+    expect(decisions.find((decision) => decision.secret === blamed)?.violations[0]?.message).toContain(
+      message,
+    );
+  });
+
+  it.each([
+    {
+      why: 'a new secret whose ID another holds: blamed',
+      candidate: secret('new', 'east'),
+      codes: ['duplicate-cluster-id'],
+    },
+    { why: 'an update of the holder: allowed', candidate: secret('first', 'east'), codes: [] },
+    {
+      why: 'an update of the later claimant: blamed',
+      candidate: secret('second', 'east'),
+      codes: ['duplicate-cluster-id'],
+    },
+    { why: 'an ID nobody holds', candidate: secret('new', 'north'), codes: [] },
+    { why: 'a key that is an Object.prototype name', candidate: secret('new', 'toString'), codes: [] },
+  ])('against the stored secrets (create --apply): $why', ({ candidate, codes: expected }) => {
+    const primary = [stored('first', 1, 'east'), stored('second', 2, 'east', 'west')];
+    const [decision] = decideAgainstStored(candidate, primary, { allow: new Set() });
+    expect(decision?.violations.map((found) => found.code)).toEqual(expected);
   });
 
   it.each([

@@ -1,8 +1,8 @@
-import { ClusterIdIndex } from '../controller/cluster-id-index.ts';
 import { join } from '../kubeconfig/read.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
-import type { AllowList } from '../kubeconfig/sanitize.ts';
+import type { AllowList, SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import { violation, type Violation } from '../violations.ts';
+import { ClusterIdScope, type ClusterIdConflict } from './cluster-id-scope.ts';
 import { secretRef, type RemoteCluster, type RemoteSecret } from './model.ts';
 import type { ReviewCache } from './review-cache.ts';
 
@@ -10,16 +10,15 @@ export interface DecideOptions {
   readonly allow: AllowList;
   /** The primary's own cluster ID (istiod's CLUSTER_ID); a remote secret must never claim it. */
   readonly localClusterId?: string | undefined;
-  /** How to review one kubeconfig; defaults to `reviewKubeconfig`. */
-  readonly review?: KubeconfigReviewer | undefined;
-  /** Remembers violations by stored value (the webhook's); without it every value is reviewed. */
+  /**
+   * The other claimants of each cluster ID: the webhook's informer, the secrets of the namespace
+   * `create --apply` writes to, the files given to `check`. Without it no duplicate is looked
+   * for: `audit` decides duplicates once it has listed every claimant (`duplicateViolation`).
+   */
+  readonly clusterIds?: ClusterIdScope | undefined;
+  /** The webhook's memory of reviewed values; an answer from it carries no kubeconfig. */
   readonly cache?: ReviewCache | undefined;
 }
-
-export type KubeconfigReviewer = (
-  text: string,
-  options: { readonly allow: AllowList },
-) => { readonly violations: readonly Violation[] };
 
 /** The verdict on one cluster of one remote secret. */
 export interface ClusterDecision {
@@ -28,51 +27,89 @@ export interface ClusterDecision {
   readonly cluster: string;
   readonly allowed: boolean;
   readonly violations: readonly Violation[];
+  /**
+   * The kubeconfig istiod would load, as the sanitizer rebuilt it (what `audit` reads risks
+   * from). Undefined when the kubeconfig itself has violations, and whenever the review cache is
+   * used, as the cache keeps no kubeconfig.
+   */
+  readonly kubeconfig: SanitizedKubeconfig | undefined;
 }
 
 /**
- * Decide every cluster of one secret. `holderOf` says which other secret already holds a
- * cluster ID (the webhook asks its informer's index, `check` the secrets read before this one).
+ * The review of one stored value, which depends on the value, its field and the allow-list
+ * only: the cluster ID is not in it, so the review cache can answer it for any cluster, and the
+ * path of an undecodable value is added on the way out.
  */
-export function decideRemoteSecret(
-  secret: RemoteSecret,
-  options: DecideOptions,
-  holderOf: (clusterId: string) => string | undefined = () => undefined,
-): ClusterDecision[] {
+export type ValueReview =
+  | { readonly decoded: false; readonly reason: string }
+  | {
+      readonly decoded: true;
+      readonly violations: readonly Violation[];
+      readonly kubeconfig: SanitizedKubeconfig | undefined;
+    };
+
+/**
+ * Decide every cluster of one secret. Violations come in a stable order per cluster: the cluster
+ * ID's own (invalid, local), the kubeconfig's, then a duplicate claim.
+ */
+export function decideRemoteSecret(secret: RemoteSecret, options: DecideOptions): ClusterDecision[] {
   const ref = secretRef(secret);
   return secret.clusters.map((cluster) => {
+    const path = join(cluster.field, cluster.id);
+    const idProblem = clusterIdProblem(cluster.id, path);
+    const review = reviewValue(cluster, options);
     const violations = [
-      ...clusterIdViolations(cluster, options, holderOf),
-      ...kubeconfigViolations(cluster, options),
+      ...(idProblem === undefined ? localClusterId(cluster.id, path, options) : [idProblem]),
+      ...(review.decoded ? review.violations : [undecodable(review.reason, path)]),
     ];
+    const conflict =
+      idProblem === undefined ? options.clusterIds?.conflictFor(secret, cluster.id) : undefined;
+    if (conflict !== undefined && conflict.holder !== ref) {
+      violations.push(duplicateViolation(conflict, ref, path));
+    }
     return {
       source: secret.source,
       secret: ref,
       cluster: cluster.id,
       allowed: violations.length === 0,
       violations,
+      kubeconfig: review.decoded ? review.kubeconfig : undefined,
     };
   });
 }
 
 /**
- * Decide a set of secrets read together (files given to `check`): a cluster ID claimed by more
- * than one secret is held by the first and reported on every later one.
+ * Decide secrets read together (the files given to `check`): each against the others of its
+ * namespace, where two versions of one secret (before and after `--rotate`, say) are one
+ * claimant, the version read last standing for it.
  */
 export function decideRemoteSecrets(
   secrets: readonly RemoteSecret[],
-  options: DecideOptions,
+  options: Omit<DecideOptions, 'clusterIds'>,
 ): ClusterDecision[] {
-  const index = new ClusterIdIndex();
-  const decisions: ClusterDecision[] = [];
-  for (const secret of secrets) {
-    // Keyed by where it was read too: two files may hold the same namespace/name.
-    const key = `${secretRef(secret)} (${secret.source})`;
-    decisions.push(...decideRemoteSecret(secret, options, (id) => index.holderOf(id, key)));
-    // Only IDs matter here; the webhook's index also keeps content hashes.
-    index.upsert(key, new Map(secret.clusters.map((cluster) => [cluster.id, ''])));
-  }
-  return decisions;
+  const clusterIds = new ClusterIdScope();
+  for (const secret of secrets) clusterIds.set(secret, claimedClusterIds(secret));
+  return secrets.flatMap((secret) => decideRemoteSecret(secret, { ...options, clusterIds }));
+}
+
+/**
+ * Decide `secret` against the secrets stored in its namespace, as the webhook will when it is
+ * applied: what `create --apply` checks before it writes. A stored version of the same secret
+ * is the one being replaced, not another claimant.
+ */
+export function decideAgainstStored(
+  secret: RemoteSecret,
+  stored: readonly RemoteSecret[],
+  options: Omit<DecideOptions, 'clusterIds'>,
+): ClusterDecision[] {
+  const clusterIds = new ClusterIdScope();
+  for (const other of stored) clusterIds.set(other, claimedClusterIds(other));
+  return decideRemoteSecret(secret, { ...options, clusterIds });
+}
+
+/** The cluster IDs a secret claims: its valid ones (an invalid key registers nothing). */
+export function claimedClusterIds(secret: Pick<RemoteSecret, 'clusters'>): string[] {
+  return secret.clusters.map((cluster) => cluster.id).filter(isClusterId);
 }
 
 // Secret data keys: https://kubernetes.io/docs/concepts/configuration/secret/ (IsConfigMapKey).
@@ -80,72 +117,96 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 // Istio writes the cluster ID into label values (topology.istio.io/cluster), so it must be one.
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
-function clusterIdViolations(
-  cluster: RemoteCluster,
-  options: DecideOptions,
-  holderOf: (clusterId: string) => string | undefined,
-): Violation[] {
-  const path = join(cluster.field, cluster.id);
-  const id = cluster.id;
-  if (!SECRET_KEY.test(id) || id.length > 253) {
-    return [
-      violation(
-        'invalid-cluster-id',
-        path,
-        `"${id}" is not a valid Secret data key`,
-        'use the cluster ID as the key: letters, digits, "-", "_" and "."',
-      ),
-    ];
-  }
-  if (!LABEL_VALUE.test(id) || id.length > 63) {
-    return [
-      violation(
-        'invalid-cluster-id',
-        path,
-        `"${id}" is not a usable cluster ID: Istio puts it in label values, which allow at most 63 letters, digits, "-", "_" and "." and start and end with a letter or digit`,
-        'use a DNS-1123 label such as the remote cluster name, or leave --name unset to use the remote kube-system UID',
-      ),
-    ];
-  }
-  const found: Violation[] = [];
-  if (options.localClusterId !== undefined && id === options.localClusterId) {
-    found.push(
-      violation(
-        'local-cluster-id',
-        path,
-        `"${id}" is the primary's own cluster ID; istiod ignores a remote secret that claims it`,
-        'use the remote cluster ID as the key (kubectl remote-secret create --name <remote-id>)',
-      ),
-    );
-  }
-  const holder = holderOf(id);
-  if (holder !== undefined) {
-    found.push(
-      violation(
-        'duplicate-cluster-id',
-        path,
-        `cluster ID "${id}" is already held by secret ${holder}; istiod ignores the second claim`,
-        `remove this key, or delete ${holder} first if this secret replaces it`,
-      ),
-    );
-  }
-  return found;
+/** A data key Istio can use as a cluster ID: a Secret key that is also a label value. */
+export function isClusterId(id: string): boolean {
+  return clusterIdProblem(id, '') === undefined;
 }
 
-function kubeconfigViolations(cluster: RemoteCluster, options: DecideOptions): readonly Violation[] {
-  const review = (): readonly Violation[] => {
+function clusterIdProblem(id: string, path: string): Violation | undefined {
+  if (!SECRET_KEY.test(id) || id.length > 253) {
+    return violation(
+      'invalid-cluster-id',
+      path,
+      `"${id}" is not a valid Secret data key`,
+      'use the cluster ID as the key: letters, digits, "-", "_" and "."',
+    );
+  }
+  if (!LABEL_VALUE.test(id) || id.length > 63) {
+    return violation(
+      'invalid-cluster-id',
+      path,
+      `"${id}" is not a usable cluster ID: Istio puts it in label values, which allow at most 63 letters, digits, "-", "_" and "." and start and end with a letter or digit`,
+      'use a DNS-1123 label such as the remote cluster name, or leave --name unset to use the remote kube-system UID',
+    );
+  }
+  return undefined;
+}
+
+function localClusterId(id: string, path: string, options: DecideOptions): Violation[] {
+  if (options.localClusterId === undefined || id !== options.localClusterId) return [];
+  return [
+    violation(
+      'local-cluster-id',
+      path,
+      `"${id}" is the primary's own cluster ID; istiod ignores a remote secret that claims it`,
+      'use the remote cluster ID as the key (kubectl remote-secret create --name <remote-id>)',
+    ),
+  ];
+}
+
+/** The annotation `audit` and the hint suggest to make istiod load a secret again. */
+export const TOUCH_ANNOTATION = 'kubectl-remote-secret/touched-at';
+
+/**
+ * The finding of a later claimant (`secret`) of a shared cluster ID: one conflict naming the
+ * secrets, which one istiod uses now and which after a restart, and a fix that causes no
+ * outage. istiod does not fall back to a claimant it ignored when the one it uses goes away, so
+ * whatever is deleted, the one kept must be touched (or istiod restarted) to be loaded.
+ */
+export function duplicateViolation(conflict: ClusterIdConflict, secret: string, path: string): Violation {
+  const { cluster, holder, afterRestart } = conflict;
+  const others = conflict.claimants.filter((claimant) => claimant !== secret);
+  const claimedBy =
+    others.length === 1 ? `secret ${holder}` : `${others.length} other secrets (${others.join(', ')})`;
+  const restart =
+    afterRestart === holder
+      ? 'and after a restart too, as its name sorts first'
+      : `but after a restart it takes ${afterRestart === secret ? 'this one' : afterRestart}, whose name sorts first`;
+  return violation(
+    'duplicate-cluster-id',
+    path,
+    `cluster ID "${cluster}" is also claimed by ${claimedBy}, created earlier; istiod uses ${holder} and ignores this one ("cluster has already been registered"), ${restart}`,
+    `keep one secret for "${cluster}": delete the one you do not want (or remove the key from it), then touch the one you keep so istiod loads it again (kubectl annotate secret -n ${conflict.namespace || '<namespace>'} <kept> ${TOUCH_ANNOTATION}="$(date +%s)" --overwrite) or restart istiod; istiod does not fall back to the other secret by itself`,
+  );
+}
+
+/** The command that resolves a conflict keeping the holder: delete the later ones, touch the holder. */
+export function duplicateFixCommand(conflict: ClusterIdConflict): string {
+  const namespace = conflict.namespace === '' ? '' : ` -n ${conflict.namespace}`;
+  const name = (ref: string): string => ref.slice(ref.indexOf('/') + 1);
+  return `kubectl delete secret${namespace} ${conflict.later.map(name).join(' ')} && kubectl annotate secret${namespace} ${name(conflict.holder)} ${TOUCH_ANNOTATION}="$(date +%s)" --overwrite`;
+}
+
+/** Decode and review one value, or take the answer from the cache. */
+function reviewValue(cluster: RemoteCluster, options: DecideOptions): ValueReview {
+  const review = (): ValueReview => {
     const { kubeconfig } = cluster;
-    if (!kubeconfig.ok) {
-      return [
-        violation(
-          'invalid-kubeconfig',
-          join(cluster.field, cluster.id),
-          kubeconfig.reason,
-          're-create the secret with `kubectl remote-secret create`',
-        ),
-      ];
-    }
-    return (options.review ?? reviewKubeconfig)(kubeconfig.text, { allow: options.allow }).violations;
+    if (!kubeconfig.ok) return { decoded: false, reason: kubeconfig.reason };
+    const result = reviewKubeconfig(kubeconfig.text, { allow: options.allow });
+    return {
+      decoded: true,
+      violations: result.violations,
+      kubeconfig: result.allowed ? result.config : undefined,
+    };
   };
-  return options.cache === undefined ? review() : options.cache.violations(cluster, options.allow, review);
+  return options.cache === undefined ? review() : options.cache.review(cluster, options.allow, review);
+}
+
+function undecodable(reason: string, path: string): Violation {
+  return violation(
+    'invalid-kubeconfig',
+    path,
+    reason,
+    're-create the secret with `kubectl remote-secret create`',
+  );
 }

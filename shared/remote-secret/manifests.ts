@@ -1,5 +1,6 @@
 import { decodeStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
 import { readYaml, type YamlLimits } from '../yaml/parse.ts';
+import { createdMillis } from './cluster-id-scope.ts';
 import { MULTICLUSTER_LABEL, type RemoteCluster, type RemoteSecret } from './model.ts';
 
 /** Manifest files may hold many Secrets (a `kubectl get -o yaml` List), each at most 1 MiB. */
@@ -126,7 +127,13 @@ function readObject(document: unknown, source: string, result: ManifestReadResul
   }
   const clusters = readClusters(document, name, source, result);
   if (clusters === undefined) return;
-  result.secrets.push({ source, namespace: stringOr(metadata['namespace'], ''), name, clusters });
+  result.secrets.push({
+    source,
+    namespace: stringOr(metadata['namespace'], ''),
+    name,
+    created: createdMillis(metadata['creationTimestamp']),
+    clusters,
+  });
 }
 
 function readClusters(

@@ -21,6 +21,8 @@ export interface RemoteSecret {
   readonly source: string;
   readonly namespace: string;
   readonly name: string;
+  /** `metadata.creationTimestamp` in milliseconds, when the object has one (a stored one does). */
+  readonly created?: number | undefined;
   readonly clusters: readonly RemoteCluster[];
 }
 

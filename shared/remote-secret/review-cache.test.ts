@@ -41,12 +41,52 @@ describe('ReviewCache', () => {
     let reviews = 0;
     const review = () => {
       reviews += 1;
-      return [];
+      return { decoded: true as const, violations: [], kubeconfig: undefined };
     };
-    cache.violations(remoteCluster('east', 'data', value), allow, review);
+    cache.review(remoteCluster('east', 'data', value), allow, review);
     const again = remoteCluster('west', 'data', value);
-    cache.violations(again, allow, review);
+    cache.review(again, allow, review);
     expect(reviews).toBe(1);
+  });
+
+  it.each([
+    { why: 'not base64', field: 'data' as const, value: '!!', code: 'invalid-kubeconfig' },
+    { why: 'binary', field: 'data' as const, value: base64('\u0000'), code: 'invalid-kubeconfig' },
+    { why: 'exec', field: 'stringData' as const, value: kubeconfigFixture('exec'), code: 'exec' },
+  ])(
+    'reports the same bad value ($why) in a second cluster at that cluster, not the first',
+    ({ field, value, code }) => {
+      const cache = new ReviewCache();
+      const decisions = decideRemoteSecret(
+        secret(remoteCluster('east', field, value), remoteCluster('west', field, value)),
+        { allow: new Set(), cache },
+      );
+      const uncached = decideRemoteSecret(
+        secret(remoteCluster('east', field, value), remoteCluster('west', field, value)),
+        { allow: new Set() },
+      );
+      expect(decisions.map((decision) => decision.violations)).toEqual(
+        uncached.map((decision) => decision.violations),
+      );
+      expect(decisions.map((decision) => decision.violations.map((found) => found.code))).toEqual([
+        [code],
+        [code],
+      ]);
+      if (code === 'invalid-kubeconfig') {
+        expect(decisions.map((decision) => decision.violations[0]?.path)).toEqual([
+          `${field}.east`,
+          `${field}.west`,
+        ]);
+      }
+    },
+  );
+
+  it('keeps no kubeconfig: a decision it answers carries none, even the first time', () => {
+    const cache = new ReviewCache();
+    const clean = remoteCluster('east', 'stringData', kubeconfigFixture('clean'));
+    expect(decideRemoteSecret(secret(clean), { allow: new Set() })[0]?.kubeconfig).toBeDefined();
+    expect(decideRemoteSecret(secret(clean), { allow: new Set(), cache })[0]?.kubeconfig).toBeUndefined();
+    expect(decideRemoteSecret(secret(clean), { allow: new Set(), cache })[0]?.kubeconfig).toBeUndefined();
   });
 
   it('keys by field: the same string under data and stringData is different bytes', () => {

@@ -3,9 +3,9 @@ import { checkServerUrl } from './server.ts';
 
 describe('checkServerUrl', () => {
   it.each([
-    'https://10.0.0.1:6443',
-    'https://api.east.example.com',
-    'https://rancher.example.com/k8s/clusters/c-abc12',
+    'https://192.0.2.10:6443',
+    'https://api.east.example',
+    'https://rancher.example/k8s/clusters/c-abc12',
     'https://[2001:db8::1]:6443',
   ])('accepts %s without a warning', (server) => {
     expect(checkServerUrl(server)).toEqual({ ok: true, server });
@@ -27,12 +27,12 @@ describe('checkServerUrl', () => {
   });
 
   it.each([
-    { server: 'http://10.0.0.1:6443', message: 'not an https:// URL' },
-    { server: '10.0.0.1:6443', message: 'not an https:// URL' },
-    { server: 'api.example.com', message: 'no scheme' },
+    { server: 'http://east.example:6443', message: 'not an https:// URL' },
+    { server: 'east.example:6443', message: 'not an https:// URL' },
+    { server: 'api.east.example', message: 'no scheme' },
     { server: 'https://', message: 'not a URL' },
-    { server: 'https://user:pw@api.example.com', message: 'credentials' },
-    { server: 'https://api.example.com/?x=1', message: 'query' },
+    { server: 'https://user:pw@api.east.example', message: 'credentials' },
+    { server: 'https://api.east.example/?x=1', message: 'query' },
     { server: '', message: 'not a URL' },
   ])('refuses $server', ({ server, message }) => {
     const result = checkServerUrl(server);

@@ -33,7 +33,7 @@ function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unkno
       {
         name: 'east',
         cluster: {
-          server: 'https://10.0.0.1:6443',
+          server: 'https://east.example:6443',
           'certificate-authority-data': FIXTURE_CA_DATA,
           ...cluster,
         },
@@ -77,7 +77,10 @@ const OPTIONS = { timeoutMs: 1000, now: NOW, permissions: PERMISSIONS };
 
 const unreachable = () =>
   Promise.reject(
-    new KubeError('unreachable', 'cannot reach the API server at https://10.0.0.1:6443 (connection refused)'),
+    new KubeError(
+      'unreachable',
+      'cannot reach the API server at https://east.example:6443 (connection refused)',
+    ),
   );
 
 describe('verify: one cluster', () => {
@@ -88,7 +91,7 @@ describe('verify: one cluster', () => {
       source: 'test:0',
       secret: 'istio-system/istio-remote-secret-east',
       cluster: 'east',
-      server: 'https://10.0.0.1:6443',
+      server: 'https://east.example:6443',
       status: 'ok',
       kubeconfig: { status: 'ok', violations: [] },
       reachable: { status: 'ok', serverVersion: 'v1.34.1' },
@@ -225,7 +228,7 @@ describe('verify: the per-cluster deadline', () => {
       serverVersion: () =>
         new Promise((_resolve, reject) => {
           signal.addEventListener('abort', () => {
-            reject(new KubeError('timeout', 'no answer from https://10.0.0.1:6443 within 0.1s'));
+            reject(new KubeError('timeout', 'no answer from https://east.example:6443 within 0.1s'));
           });
         }),
       whoAmI: () => Promise.resolve(undefined),
@@ -245,8 +248,8 @@ describe('verify: the per-cluster deadline', () => {
     expect(
       results.map((result) => [result.cluster, result.reachable.status, result.reachable.message]),
     ).toEqual([
-      ['slow', 'failed', 'no answer from https://10.0.0.1:6443 within 0.1s'],
-      ['slower', 'failed', 'no answer from https://10.0.0.1:6443 within 0.1s'],
+      ['slow', 'failed', 'no answer from https://east.example:6443 within 0.1s'],
+      ['slower', 'failed', 'no answer from https://east.example:6443 within 0.1s'],
     ]);
   });
 });

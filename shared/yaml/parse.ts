@@ -178,7 +178,11 @@ function trailingLinesStart(text: string): number {
 }
 
 function tabViolation(text: string, position: number): Violation {
-  return ambiguous(text, position, 'client-go refuses a tab at the start of a line or after -, ? or :; use spaces');
+  return ambiguous(
+    text,
+    position,
+    'client-go refuses a tab at the start of a line or after -, ? or :; use spaces',
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { admissionReview, secretObject } from '../../shared/admission/testdata/reviews.ts';
 import { decideAdmission, type AdmissionOptions } from '../../shared/admission/decide.ts';
 import { admissionReviewResponse, parseAdmissionReview } from '../../shared/admission/review.ts';
+import { ClusterIdScope } from '../../shared/remote-secret/cluster-id-scope.ts';
 import { kubeconfigVariant } from './generate.ts';
 
 /**
@@ -20,11 +21,13 @@ const settings = (numRuns: number): fc.Parameters<unknown> =>
 const TIMEOUT_MS = Math.max(60_000, RUNS * 3);
 const CANARY = 'CANARYxADMISSIONxTOKEN';
 
+const TAKEN = new ClusterIdScope();
+TAKEN.set({ namespace: 'istio-system', name: 'istio-remote-secret-taken', created: 0 }, ['taken']);
 const OPTIONS: AdmissionOptions = {
   mode: 'enforce',
   allow: new Set(),
   localClusterId: 'primary',
-  holderOf: (clusterId) => (clusterId === 'taken' ? 'istio-system/istio-remote-secret-taken' : undefined),
+  clusterIds: TAKEN,
 };
 
 /** Run the pure path as the server does and check the answer's invariants. */

@@ -107,4 +107,9 @@ export const DELIBERATE: readonly DeliberateDifference[] = [
   },
   { code: 'yaml-too-deep', reason: 'nesting past our depth limit' },
   { code: 'input-too-large', reason: 'a kubeconfig larger than a Secret can hold' },
+  {
+    code: 'certificate-authority-file',
+    reason:
+      "a certificate-authority path: istiod opens it on its own disk and refuses the kubeconfig when it is missing, which the primary cannot know (a path in a Secret is almost always a laptop path copied by mistake); ours, not Istio's: --allow certificateAuthority lifts it",
+  },
 ];

@@ -553,7 +553,7 @@ const clusterSpec: fc.Arbitrary<ClusterSpec> = fc.record({
       weight: 12,
       arbitrary: fc.constantFrom(
         'https://remote.example:6443',
-        'https://kubernetes.default.svc',
+        'https://api.remote.example',
         'http://metadata.example/latest/meta-data',
         'https://[::1]:443',
       ),
@@ -1478,7 +1478,7 @@ export function canonicalKubeconfig(): string {
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [
-        { name: 'c0', cluster: { server: 'https://10.0.0.1:6443', 'certificate-authority-data': CA_DATA } },
+        { name: 'c0', cluster: { server: 'https://remote.example:6443', 'certificate-authority-data': CA_DATA } },
       ],
       contexts: [{ name: 'ctx0', context: { cluster: 'c0', user: 'u0' } }],
       'current-context': 'ctx0',

@@ -38,7 +38,14 @@ interface AuditJson {
     violations: { code: string; path: string }[];
     risks: { code: string; path: string }[];
   }[];
-  sharedClusterIds: { cluster: string; secrets: string[] }[];
+  sharedClusterIds: {
+    namespace: string;
+    cluster: string;
+    secrets: string[];
+    usedNow: string;
+    usedAfterRestart: string;
+    fix: string;
+  }[];
 }
 
 interface RejectionsJson {
@@ -121,7 +128,14 @@ describe.skipIf(binaryPath === null)('audit on a real API server', () => {
       'istio-system/e-duplicate north': { violations: ['duplicate-cluster-id'], risks: [] },
     });
     expect(report.sharedClusterIds).toEqual([
-      { cluster: 'north', secrets: ['istio-system/d-clean', 'istio-system/e-duplicate'] },
+      {
+        namespace: 'istio-system',
+        cluster: 'north',
+        secrets: ['istio-system/d-clean', 'istio-system/e-duplicate'],
+        usedNow: 'istio-system/d-clean',
+        usedAfterRestart: 'istio-system/d-clean',
+        fix: 'kubectl delete secret -n istio-system e-duplicate && kubectl annotate secret -n istio-system d-clean kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
+      },
     ]);
     expect(report.summary).toEqual({ secrets: 5, clusters: 5, violations: 4, risks: 0 });
   });

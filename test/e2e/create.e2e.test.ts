@@ -290,10 +290,13 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
       '# would create ClusterRole istio-reader-clusterrole-dry-run-ns2',
       '# would create ClusterRoleBinding istio-reader-clusterrole-dry-run-ns2',
       `# would create Secret dry-run-ns2/${READER}-istio-remote-secret-token`,
-      'token: DRY-RUN-PLACEHOLDER-TOKEN',
+      '# For the primary cluster, not to be applied',
+      '#           token: DRY-RUN-PLACEHOLDER-TOKEN',
     ]) {
       expect(dry.stdout).toContain(text);
     }
+    // kubectl apply of the output creates the remote's objects only: the secret is commented out.
+    expect(dry.stdout).not.toMatch(/^ {2}name: istio-remote-secret-dry$/m);
     expect((await onRemote('get', 'namespace', 'dry-run-ns2')).stderr).toContain('NotFound');
     expect((await onRemote('get', 'clusterrole', 'istio-reader-clusterrole-dry-run-ns2')).stderr).toContain(
       'NotFound',
@@ -391,8 +394,9 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
     const run = await create('--name', 'dup', '--apply', '--primary-kubeconfig', primary.kubeconfigPath);
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(
-      `warning: secret ${NAMESPACE}/hand-made in the primary already holds cluster ID "dup"`,
+      `warning: duplicate-cluster-id at data.dup: cluster ID "dup" is also claimed by secret ${NAMESPACE}/hand-made, created earlier`,
     );
+    expect(run.stderr).toContain('hint: keep one secret for "dup"');
     expect(run.stderr).toMatch(
       /error: refused to apply Secret istio-system\/istio-remote-secret-dup .*denied the request/,
     );
@@ -414,7 +418,7 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
     });
 
     it('non-https --server: 2', async () => {
-      const run = await create('--name', 'east', '--server', 'http://10.0.0.1:6443');
+      const run = await create('--name', 'east', '--server', 'http://east.example:6443');
       expect(run.status).toBe(2);
       expect(run.stderr).toContain('is not an https:// URL');
     });

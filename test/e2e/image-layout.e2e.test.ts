@@ -336,7 +336,7 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
     });
     expect(response.allowed).toBe(false);
     expect(response.status?.message).toContain(
-      'already held by secret istio-system/istio-remote-secret-north',
+      'also claimed by secret istio-system/istio-remote-secret-north, created earlier',
     );
   });
 

@@ -28,7 +28,12 @@ function firstSecret(yaml: string): SecretOut {
 describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes what create makes', () => {
   let primary: TestCluster;
   let remote: TestCluster;
-  let istiod: Istiod;
+  let istiod: Istiod | undefined;
+  /** The istiod of this suite, started in beforeAll (and again after a restart). */
+  const running = (): Istiod => {
+    if (istiod === undefined) throw new Error('istiod did not start');
+    return istiod;
+  };
 
   const onPrimary = (args: string[], input?: string) =>
     kubectl(primary.kubeconfigPath, args, input === undefined ? {} : { input });
@@ -71,14 +76,14 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     const created = await create('--name', 'remote');
     expect(created.status, created.stderr).toBe(0);
     const appliedAt = await apply(created.stdout);
-    const synced = await istiod.waitForCluster('remote', (entry) => entry?.syncStatus === 'synced');
+    const synced = await running().waitForCluster('remote', (entry) => entry?.syncStatus === 'synced');
     const took = Date.now() - appliedAt;
     expect(synced).toEqual({
       id: 'remote',
       secretName: `${NAMESPACE}/istio-remote-secret-remote`,
       syncStatus: 'synced',
     });
-    const metrics = await istiod.metrics();
+    const metrics = await running().metrics();
     expect(metrics.managedRemoteClusters).toBeGreaterThanOrEqual(1);
     expect(metrics.syncStatus.get('remote')).toBe('synced');
     process.stderr.write(`istiod: applied to synced in ${String(took)} ms\n`);
@@ -89,7 +94,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
       '--kubeconfig',
       primary.kubeconfigPath,
       '--istiod',
-      istiod.httpUrl,
+      running().httpUrl,
     ]);
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/^CLUSTER .* ISTIOD +STATUS$/m);
@@ -99,7 +104,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
       '--kubeconfig',
       primary.kubeconfigPath,
       '--istiod',
-      istiod.httpUrl,
+      running().httpUrl,
       '-o',
       'json',
     ]);
@@ -116,34 +121,34 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(created.status, created.stderr).toBe(0);
     expect(created.stderr).toMatch(/expires/);
     await apply(created.stdout);
-    await istiod.waitForCluster('expiring', (entry) => entry?.syncStatus === 'synced');
+    await running().waitForCluster('expiring', (entry) => entry?.syncStatus === 'synced');
   });
 
   it('stays synced through --rotate, apply and --retire-old, with a working token at every sample', async () => {
     const samples: string[] = [];
-    let sampling = true;
+    const sampling = { on: true };
     const sampler = (async () => {
-      while (sampling) {
-        const entry = (await istiod.clusterz()).find((item) => item.id === 'remote');
+      while (sampling.on) {
+        const entry = (await running().clusterz()).find((item) => item.id === 'remote');
         samples.push(entry?.syncStatus ?? 'absent');
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
-    const since = istiod.logLines().length;
+    const since = running().logLines().length;
     const rotated = await create('--name', 'remote', '--rotate');
     expect(rotated.status, rotated.stderr).toBe(0);
     await apply(rotated.stdout);
     // istiod builds a client for the new kubeconfig, swaps once it synced, then stops the old one.
-    await istiod.waitForLog(/Update cluster.*cluster=remote|cluster=remote.*Update cluster/, { since });
+    await running().waitForLog(/Update cluster.*cluster=remote|cluster=remote.*Update cluster/, { since });
     const retired = await create('--name', 'remote', '--retire-old');
     expect(retired.status, retired.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    sampling = false;
+    sampling.on = false;
     await sampler;
     expect(samples.length).toBeGreaterThan(10);
     expect(samples.filter((status) => status !== 'synced')).toEqual([]);
     expect(
-      istiod
+      running()
         .logLines()
         .slice(since)
         .filter((line) => /create remote cluster failed/.test(line)),
@@ -153,11 +158,11 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
   it("ignores the primary's own cluster ID and a second claim on one ID, as our codes say", async () => {
     const own = await create('--name', PRIMARY_ID);
     expect(own.status, own.stderr).toBe(0);
-    const since = istiod.logLines().length;
+    const since = running().logLines().length;
     await apply(own.stdout);
-    await istiod.waitForLog(/ignoring cluster as it would overwrite the config cluster/, { since });
+    await running().waitForLog(/ignoring cluster as it would overwrite the config cluster/, { since });
     expect(
-      (await istiod.clusterz()).filter(({ secretName }) => secretName.endsWith(`-${PRIMARY_ID}`)),
+      (await running().clusterz()).filter(({ secretName }) => secretName.endsWith(`-${PRIMARY_ID}`)),
     ).toEqual([]);
     const ours = await runPluginAsync(
       ['check', '--local-cluster-id', PRIMARY_ID, '-o', 'json', '-'],
@@ -170,14 +175,14 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     const first = await create('--name', 'dup');
     expect(first.status, first.stderr).toBe(0);
     await apply(first.stdout);
-    await istiod.waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
+    await running().waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
     // The same cluster ID under a secret whose name sorts before istio-remote-secret-dup.
     const copy = first.stdout.replace('name: istio-remote-secret-dup', 'name: istio-remote-secret-aaa-dup');
     expect(copy).not.toBe(first.stdout);
-    const since = istiod.logLines().length;
+    const since = running().logLines().length;
     await apply(copy);
-    await istiod.waitForLog(/cluster has already been registered/, { since });
-    expect((await istiod.clusterz()).find(({ id }) => id === 'dup')?.secretName).toBe(
+    await running().waitForLog(/cluster has already been registered/, { since });
+    expect((await running().clusterz()).find(({ id }) => id === 'dup')?.secretName).toBe(
       `${NAMESPACE}/istio-remote-secret-dup`,
     );
     const verified = await runPluginAsync([
@@ -185,7 +190,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
       '--kubeconfig',
       primary.kubeconfigPath,
       '--istiod',
-      istiod.httpUrl,
+      running().httpUrl,
     ]);
     expect(verified.status).toBe(1);
     expect(verified.stdout).toContain(
@@ -193,17 +198,17 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     );
 
     // After a restart istiod takes the claimant whose name sorts first.
-    await istiod.stop();
+    await running().stop();
     istiod = await startOurIstiod();
-    const afterRestart = await istiod.waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
+    const afterRestart = await running().waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
     expect(afterRestart?.secretName).toBe(`${NAMESPACE}/istio-remote-secret-aaa-dup`);
 
     // Deleting the holder drops the remote; istiod does not fall back to the other claimant...
     const deleted = await onPrimary(['delete', 'secret', '-n', NAMESPACE, 'istio-remote-secret-aaa-dup']);
     expect(deleted.status, deleted.stderr).toBe(0);
-    await istiod.waitForCluster('dup', (entry) => entry === undefined);
+    await running().waitForCluster('dup', (entry) => entry === undefined);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    expect((await istiod.clusterz()).find(({ id }) => id === 'dup')).toBeUndefined();
+    expect((await running().clusterz()).find(({ id }) => id === 'dup')).toBeUndefined();
     // ...until that one changes.
     const touched = await onPrimary([
       'annotate',
@@ -215,7 +220,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
       '--overwrite',
     ]);
     expect(touched.status, touched.stderr).toBe(0);
-    const back = await istiod.waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
+    const back = await running().waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
     expect(back?.secretName).toBe(`${NAMESPACE}/istio-remote-secret-dup`);
   });
 
@@ -238,7 +243,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(istioctl.status, istioctl.stderr).toBe(0);
     expect(firstSecret(istioctl.stdout).metadata.name).toBe('istio-remote-secret-by-istioctl');
     await apply(istioctl.stdout);
-    await istiod.waitForCluster('by-istioctl', (entry) => entry?.syncStatus === 'synced');
-    expect((await istiod.clusterz()).find(({ id }) => id === 'remote')?.syncStatus).toBe('synced');
+    await running().waitForCluster('by-istioctl', (entry) => entry?.syncStatus === 'synced');
+    expect((await running().clusterz()).find(({ id }) => id === 'remote')?.syncStatus).toBe('synced');
   });
 });

@@ -1,179 +1,83 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
+import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
+import { REPO_ROOT } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
-import { createServingCertificate } from '../harness/tls.ts';
+import {
+  registerShippedWebhook,
+  startWebhookProcess,
+  stopWebhookProcess,
+  type WebhookProcess,
+} from '../harness/webhook.ts';
 
+/**
+ * The smallest end-to-end check that kube-testenv calls validating webhooks: the product's own
+ * webhook (bin/remote-secret-webhook, built from webhook/), registered with the shipped
+ * ValidatingWebhookConfiguration, refuses a remote secret that runs a program and admits a clean
+ * one, through the real kubectl. webhook.e2e.test.ts goes through every code and mode.
+ */
 const binaryPath = inject('kubeTestenvBinary');
+const NAMESPACE = 'istio-system';
+const WEBHOOK_NAME = 'remote-secrets.webhook.kubectl-remote-secret.io';
 
-const NAMESPACE = 'webhook-smoke';
-const DENIED_NAME = 'forbidden-secret';
-const DENY_MESSAGE = `the test webhook refuses Secrets named ${DENIED_NAME}`;
-const WEBHOOK_NAME = 'deny-named-secret.kube-testenv.test';
-
-interface AdmissionDecision {
-  readonly uid: string;
-  readonly allowed: boolean;
-  /** namespace/name of the object under review, for asserting that the webhook was asked. */
-  readonly object: string;
-}
-
-/** AdmissionReview in, decision out: refuse exactly one Secret name. */
-function decide(review: unknown): AdmissionDecision | undefined {
-  if (typeof review !== 'object' || review === null || !('request' in review)) return undefined;
-  const request = review.request;
-  if (typeof request !== 'object' || request === null) return undefined;
-  const field = (key: string): unknown => (request as Record<string, unknown>)[key];
-  const uid = field('uid');
-  const name = field('name');
-  const namespace = field('namespace');
-  if (typeof uid !== 'string' || typeof name !== 'string') return undefined;
-  return { uid, allowed: name !== DENIED_NAME, object: `${String(namespace)}/${name}` };
-}
-
-function admissionResponse(decision: AdmissionDecision): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    response: {
-      uid: decision.uid,
-      allowed: decision.allowed,
-      ...(decision.allowed ? {} : { status: { code: 403, message: DENY_MESSAGE } }),
-    },
-  });
-}
-
-function secretManifest(name: string): string {
+function remoteSecret(name: string, kubeconfig: string): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name, namespace: NAMESPACE },
-    stringData: { note: 'created by the webhook smoke test' },
+    metadata: { name, namespace: NAMESPACE, labels: { 'istio/multiCluster': 'true' } },
+    stringData: { [name]: kubeconfig },
   });
 }
 
-describe.skipIf(binaryPath === null)('kube-testenv: the API server calls a validating webhook', () => {
+describe.skipIf(binaryPath === null)('kube-testenv: the API server calls the product’s webhook', () => {
   let cluster: TestCluster;
-  let server: Server;
-  const reviewed: string[] = [];
+  let tls: TlsFixture | undefined;
+  let webhook: WebhookProcess | undefined;
 
   beforeAll(async () => {
-    const tls = await createServingCertificate();
-    server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => (body += chunk));
-      req.on('end', () => {
-        let decision: AdmissionDecision | undefined;
-        try {
-          decision = decide(JSON.parse(body));
-        } catch {
-          decision = undefined;
-        }
-        if (decision === undefined) {
-          res.writeHead(400).end();
-          return;
-        }
-        reviewed.push(decision.object);
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(admissionResponse(decision));
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
-
-    cluster = await startCluster('webhook', binaryPath === null ? {} : { binaryPath });
+    const built = spawnSync('npm', ['run', 'bundle:webhook'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+    tls = writeTlsFixture();
+    cluster = await startCluster('webhook-smoke', binaryPath === null ? {} : { binaryPath });
     const namespace = await kubectl(cluster.kubeconfigPath, ['create', 'namespace', NAMESPACE]);
     expect(namespace.status, namespace.stderr).toBe(0);
-
-    const registered = await kubectl(cluster.kubeconfigPath, ['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingWebhookConfiguration',
-        metadata: { name: 'deny-named-secret' },
-        webhooks: [
-          {
-            name: WEBHOOK_NAME,
-            clientConfig: {
-              url: `https://127.0.0.1:${String(port)}/validate`,
-              caBundle: Buffer.from(tls.caPem).toString('base64'),
-            },
-            rules: [
-              {
-                apiGroups: [''],
-                apiVersions: ['v1'],
-                operations: ['CREATE', 'UPDATE'],
-                resources: ['secrets'],
-              },
-            ],
-            // Only this test's namespace: the control plane's own writes never depend on the test.
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } },
-            failurePolicy: 'Fail',
-            sideEffects: 'None',
-            admissionReviewVersions: ['v1'],
-            timeoutSeconds: 5,
-          },
-        ],
-      }),
+    webhook = await startWebhookProcess({
+      kubeconfigPath: cluster.kubeconfigPath,
+      tls,
+      mode: 'enforce',
+      localClusterId: 'primary',
+      namespace: NAMESPACE,
     });
-    expect(registered.status, registered.stderr).toBe(0);
-
-    // The API server picks up new webhook configurations asynchronously: probe with a server-side
-    // dry run (which calls webhooks declaring sideEffects None) until the webhook answers.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const probe = await kubectl(cluster.kubeconfigPath, ['apply', '--dry-run=server', '-f', '-'], {
-        input: secretManifest(DENIED_NAME),
-      });
-      if (probe.stderr.includes(DENY_MESSAGE)) break;
-      if (Date.now() > deadline) throw new Error(`the webhook never answered: ${probe.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    reviewed.length = 0;
+    await registerShippedWebhook(cluster.kubeconfigPath, webhook, tls, NAMESPACE);
   });
 
   afterAll(async () => {
-    server.close();
+    await stopWebhookProcess(webhook);
+    if (tls !== undefined) rmSync(tls.dir, { recursive: true, force: true });
     await stopAllClusters();
   });
 
-  it('kubectl apply of the denied Secret fails with the webhook message, and nothing is stored', async () => {
+  it('kubectl apply of a remote secret with exec fails with the webhook’s message, and nothing is stored', async () => {
     const result = await kubectl(cluster.kubeconfigPath, ['apply', '-f', '-'], {
-      input: secretManifest(DENIED_NAME),
+      input: remoteSecret('east', kubeconfigFixture('exec')),
     });
-
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(
-      `admission webhook "${WEBHOOK_NAME}" denied the request: ${DENY_MESSAGE}`,
-    );
-    expect(reviewed).toContain(`${NAMESPACE}/${DENIED_NAME}`);
-
-    const stored = await kubectl(cluster.kubeconfigPath, ['get', 'secret', DENIED_NAME, '-n', NAMESPACE]);
-    expect(stored.status).not.toBe(0);
+    expect(result.stderr).toContain(`admission webhook "${WEBHOOK_NAME}" denied the request`);
+    expect(result.stderr).toContain('exec at users[0].user.exec');
+    const stored = await kubectl(cluster.kubeconfigPath, ['get', 'secret', 'east', '-n', NAMESPACE]);
     expect(stored.stderr).toContain('NotFound');
+    expect(webhook?.output()).toContain('"verdict":"rejected"');
   });
 
-  it('another Secret passes the same webhook and is created', async () => {
+  it('a clean remote secret passes the same webhook and is created', async () => {
     const result = await kubectl(cluster.kubeconfigPath, ['apply', '-f', '-'], {
-      input: secretManifest('allowed-secret'),
+      input: remoteSecret('west', kubeconfigFixture('clean')),
     });
-
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout.trim()).toBe('secret/allowed-secret created');
-    expect(reviewed).toContain(`${NAMESPACE}/allowed-secret`);
-
-    const stored = await kubectl(cluster.kubeconfigPath, [
-      'get',
-      'secret',
-      'allowed-secret',
-      '-n',
-      NAMESPACE,
-      '-o',
-      'jsonpath={.data.note}',
-    ]);
-    expect(Buffer.from(stored.stdout, 'base64').toString('utf8')).toBe('created by the webhook smoke test');
+    expect(result.stdout.trim()).toBe('secret/west created');
   });
 });

@@ -168,7 +168,8 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
       clusters: { east: kubeconfigFixture('clean') },
       shows: [
         'duplicate-cluster-id at data.east',
-        'already held by secret istio-system/istio-remote-secret-east',
+        'also claimed by secret istio-system/istio-remote-secret-east, created earlier',
+        'then touch the one you keep',
       ],
     },
   ])(

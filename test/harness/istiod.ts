@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fetchIstiodClusters, type IstiodCluster } from '../../shared/kube/istiod.ts';
 import { HarnessError } from './errors.ts';
 import { TailBuffer, formatDuration } from './format.ts';
 import { kubectl } from './kubectl.ts';
@@ -44,13 +45,8 @@ export interface Istiod {
   stop(): Promise<void>;
 }
 
-export interface ClusterzEntry {
-  readonly id: string;
-  /** namespace/name of the secret it came from; "" for the config cluster. */
-  readonly secretName: string;
-  /** synced, syncing, timeout or closed. */
-  readonly syncStatus: string;
-}
+/** One entry of /debug/clusterz: cluster ID, the secret it came from ("" for the config cluster), sync status. */
+export type ClusterzEntry = IstiodCluster;
 
 export interface IstiodMetrics {
   readonly managedRemoteClusters: number | undefined;
@@ -267,19 +263,9 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-async function clusterz(httpUrl: string): Promise<ClusterzEntry[]> {
-  const response = await fetch(`${httpUrl}/debug/clusterz`, { signal: AbortSignal.timeout(10_000) });
-  if (response.status !== 200) throw new Error(`/debug/clusterz answered ${String(response.status)}`);
-  const body: unknown = await response.json();
-  if (!Array.isArray(body)) throw new Error('/debug/clusterz did not answer a list');
-  return body.map((item: unknown) => {
-    const record = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
-    return {
-      id: String(record['id'] ?? ''),
-      secretName: String(record['secretName'] ?? ''),
-      syncStatus: String(record['syncStatus'] ?? ''),
-    };
-  });
+/** The product's own reader of /debug/clusterz (what `verify --istiod` uses). */
+function clusterz(httpUrl: string): Promise<ClusterzEntry[]> {
+  return fetchIstiodClusters(httpUrl, 10_000);
 }
 
 async function metrics(url: string): Promise<IstiodMetrics> {
@@ -288,11 +274,11 @@ async function metrics(url: string): Promise<IstiodMetrics> {
   const managed = /^istiod_managed_clusters\{cluster_type="remote"\} (\S+)$/m.exec(text)?.[1];
   const syncStatus = new Map<string, string>();
   for (const match of text.matchAll(/^istiod_remote_cluster_sync_status\{([^}]*)\} 1$/gm)) {
-    const labels = Object.fromEntries(
-      [...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]),
-    );
-    const cluster = labels['cluster'];
-    const status = labels['status'];
+    const labels = new Map<string, string>();
+    for (const label of (match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g))
+      labels.set(label[1] ?? '', label[2] ?? '');
+    const cluster = labels.get('cluster');
+    const status = labels.get('status');
     if (cluster !== undefined && status !== undefined) syncStatus.set(cluster, status);
   }
   return { managedRemoteClusters: managed === undefined ? undefined : Number(managed), syncStatus };
@@ -354,10 +340,10 @@ class IstiodProcess {
 
   async waitReady(url: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    void this.exited.then(() => (exited = true));
+    const state = { exited: false };
+    void this.exited.then(() => (state.exited = true));
     for (;;) {
-      if (exited) throw new Error('istiod exited before it was ready');
+      if (state.exited) throw new Error('istiod exited before it was ready');
       try {
         const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
         if (response.status === 200) return;

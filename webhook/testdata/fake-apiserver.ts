@@ -5,9 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 /**
- * Just enough of an API server for the webhook process to become ready: an empty list of
- * multicluster secrets and a watch that stays open. Plain HTTP on loopback; the end-to-end
- * tests use a real kube-apiserver.
+ * Just enough of an API server for the webhook process to become ready, and for `audit` and
+ * the background audit to list: the given secrets (none by default), by namespace or all, in
+ * one page, and a watch that stays open. Plain HTTP on loopback; the end-to-end tests use a
+ * real kube-apiserver.
  */
 export interface FakeApiServer {
   readonly kubeconfigPath: string;
@@ -15,7 +16,10 @@ export interface FakeApiServer {
   close(): Promise<void>;
 }
 
-export async function startFakeApiServer(dir: string): Promise<FakeApiServer> {
+export async function startFakeApiServer(
+  dir: string,
+  secrets: readonly { readonly metadata: { readonly namespace: string } }[] = [],
+): Promise<FakeApiServer> {
   const requests: string[] = [];
   const watches = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
@@ -30,7 +34,9 @@ export async function startFakeApiServer(dir: string): Promise<FakeApiServer> {
     }
     if (url.pathname.endsWith('/secrets')) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ apiVersion: 'v1', kind: 'SecretList', metadata: { resourceVersion: '1' }, items: [] }));
+      const namespace = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(url.pathname)?.[1];
+      const items = secrets.filter((item) => namespace === undefined || item.metadata.namespace === namespace);
+      res.end(JSON.stringify({ apiVersion: 'v1', kind: 'SecretList', metadata: { resourceVersion: '1' }, items }));
       return;
     }
     if (url.pathname.endsWith('/events')) {

@@ -74,23 +74,30 @@ export function admissionReview(spec: ReviewSpec = {}): Record<string, unknown> 
   };
 }
 
-/** A kubeconfig text for each violation code that comes from the kubeconfig itself. */
-export const KUBECONFIG_CODES: readonly { code: ViolationCode; kubeconfig: () => string }[] = [
-  { code: 'input-too-large', kubeconfig: () => `# ${'x'.repeat(1024 * 1024)}\n` },
-  ...(
-    [
-      'yaml-syntax',
-      'yaml-too-deep',
-      'yaml-alias-limit',
-      'ambiguous-yaml',
-      'empty-kubeconfig',
-      'invalid-kubeconfig',
-      'no-current-context',
-      'exec',
-      'token-file',
-      'client-key',
-      'client-certificate',
-      'auth-provider',
-    ] as const
-  ).map((code) => ({ code, kubeconfig: () => kubeconfigFixture(code) })),
-];
+/** The codes a remote secret gets for its keys or its shape; every other comes from a kubeconfig. */
+export type SecretLevelCode = 'invalid-secret' | 'invalid-cluster-id' | 'local-cluster-id' | 'duplicate-cluster-id';
+export type KubeconfigCode = Exclude<ViolationCode, SecretLevelCode>;
+
+const fixture = (code: KubeconfigCode) => () => kubeconfigFixture(code);
+
+/**
+ * A kubeconfig text for each violation code that comes from the kubeconfig itself. Keyed by the
+ * code type, so a new code without a fixture does not compile.
+ */
+export const KUBECONFIG_CODES: Readonly<Record<KubeconfigCode, () => string>> = {
+  'input-too-large': () => `# ${'x'.repeat(1024 * 1024)}\n`,
+  'yaml-syntax': fixture('yaml-syntax'),
+  'yaml-too-deep': fixture('yaml-too-deep'),
+  'yaml-alias-limit': fixture('yaml-alias-limit'),
+  'ambiguous-yaml': fixture('ambiguous-yaml'),
+  'empty-kubeconfig': fixture('empty-kubeconfig'),
+  'invalid-kubeconfig': fixture('invalid-kubeconfig'),
+  'no-current-context': fixture('no-current-context'),
+  exec: fixture('exec'),
+  'token-file': fixture('token-file'),
+  'client-key': fixture('client-key'),
+  'client-certificate': fixture('client-certificate'),
+  'auth-provider': fixture('auth-provider'),
+  'certificate-authority-file': fixture('certificate-authority-file'),
+  'placeholder-token': fixture('placeholder-token'),
+};

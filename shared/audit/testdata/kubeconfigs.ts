@@ -32,7 +32,7 @@ export function kubeconfigText(spec: KubeconfigSpec = {}): string {
         ? spec.token
         : jwt(spec.token);
   const cluster = [
-    `    server: ${spec.server ?? 'https://10.0.0.1:6443'}`,
+    `    server: ${spec.server ?? 'https://east.example:6443'}`,
     spec.insecure === true
       ? '    insecure-skip-tls-verify: true'
       : spec.caFile === undefined
