@@ -27,6 +27,7 @@ export function auditDocument(report: AuditReport): unknown {
       cluster: shared.cluster,
       secrets: shared.secrets,
       usedNow: shared.usedNow,
+      usedNowCertain: shared.usedNowCertain,
       usedAfterRestart: shared.usedAfterRestart,
       fix: shared.fix,
     })),
@@ -84,8 +85,13 @@ export function renderAuditTable(report: AuditReport): string {
         : `and ${shared.usedAfterRestart} after a restart`;
     lines.push(
       `cluster ID "${shared.cluster}" is claimed by ${shared.secrets.join(', ')} (oldest first); istiod uses ${shared.usedNow} now, ${restart}`,
-      `  fix, keeping ${shared.usedNow}: ${shared.fix}`,
     );
+    if (!shared.usedNowCertain) {
+      lines.push(
+        `  they were created in the same second, so which one istiod uses now is a guess: ask istiod first (kubectl remote-secret verify --istiod http://127.0.0.1:8080 after a port-forward to istiod)`,
+      );
+    }
+    lines.push(`  fix, keeping ${shared.usedNow}: ${shared.fix}`);
   }
   const { summary } = report;
   const clean = report.clusters.filter((finding) => statusOf(finding) === 'ok').length;

@@ -76,6 +76,7 @@ describe('auditSecrets', () => {
         cluster: 'east',
         secrets: ['istio-system/c', 'istio-system/a'],
         usedNow: 'istio-system/c',
+        usedNowCertain: true,
         usedAfterRestart: 'istio-system/a',
         fix: 'kubectl delete secret -n istio-system a && kubectl annotate secret -n istio-system c kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
       },

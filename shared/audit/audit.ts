@@ -33,6 +33,11 @@ export interface SharedClusterId {
   readonly secrets: readonly string[];
   /** The one a running istiod uses: it saw it first. */
   readonly usedNow: string;
+  /**
+   * False when another claimant was created in the same second: then `usedNow` is a guess, and
+   * istiod's own view (`verify --istiod`) must say which one it uses before anything is deleted.
+   */
+  readonly usedNowCertain: boolean;
   /** The one an istiod restarted now would take: its name sorts first. */
   readonly usedAfterRestart: string;
   /** One command that keeps `usedNow`: delete the others, then touch it so istiod loads it. */
@@ -153,6 +158,7 @@ function sharedClusterId(conflict: ClusterIdConflict): SharedClusterId {
     cluster: conflict.cluster,
     secrets: conflict.claimants,
     usedNow: conflict.holder,
+    usedNowCertain: conflict.createdWithHolder.length === 0,
     usedAfterRestart: conflict.afterRestart,
     fix: duplicateFixCommand(conflict),
   };

@@ -161,6 +161,7 @@ describe('RemoteSecretController', () => {
         holder: 'istio-system/a',
         later: ['istio-system/b'],
         afterRestart: 'istio-system/a',
+        createdWithHolder: [],
       },
     ]);
     expect(holder(controller, 'east', 'd', 'mesh-2')).toBe('mesh-2/c');

@@ -144,3 +144,22 @@ describe('ClusterIdScope (istiod semantics)', () => {
     expect(createdMillis(value)).toBe(millis);
   });
 });
+
+describe('claimants created in the same second', () => {
+  it('names them, since which one istiod saw first cannot be told from creation times', () => {
+    const scope = new ClusterIdScope();
+    scope.set(claimant('istio-remote-secret-dup', at(1)), ['dup']);
+    scope.set(claimant('istio-remote-secret-aaa-dup', at(1)), ['dup']);
+    scope.set(claimant('istio-remote-secret-zzz-dup', at(2)), ['dup']);
+    const [conflict] = scope.conflicts();
+    expect(conflict?.holder).toBe('istio-system/istio-remote-secret-aaa-dup');
+    expect(conflict?.createdWithHolder).toEqual(['istio-system/istio-remote-secret-dup']);
+  });
+
+  it('names none when the holder was created alone first', () => {
+    const scope = new ClusterIdScope();
+    scope.set(claimant('a', at(1)), ['dup']);
+    scope.set(claimant('b', at(2)), ['dup']);
+    expect(scope.conflicts()[0]?.createdWithHolder).toEqual([]);
+  });
+});

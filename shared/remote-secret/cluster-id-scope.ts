@@ -38,6 +38,12 @@ export interface ClusterIdConflict {
   readonly later: readonly string[];
   /** The claimant a restarted istiod takes: the one whose name sorts first. */
   readonly afterRestart: string;
+  /**
+   * Claimants created in the same second as the holder (creation times have one-second
+   * resolution): which of them a running istiod saw first cannot be told from the API, so
+   * `holder` is only a guess when this is not empty. istiod's /debug/clusterz says for sure.
+   */
+  readonly createdWithHolder: readonly string[];
 }
 
 export class ClusterIdScope {
@@ -148,6 +154,11 @@ function conflictOf(namespace: string, cluster: string, claimants: readonly Clai
   const ordered = [...claimants].sort(earliestFirst);
   const refs = ordered.map(secretRef);
   const byName = [...ordered].sort((a, b) => compare(a.name, b.name));
+  const first = ordered[0];
+  const createdWithHolder = ordered
+    .slice(1)
+    .filter(({ created }) => first?.created !== undefined && created === first.created)
+    .map(secretRef);
   return {
     namespace,
     cluster,
@@ -155,6 +166,7 @@ function conflictOf(namespace: string, cluster: string, claimants: readonly Clai
     holder: refs[0] ?? '',
     later: refs.slice(1),
     afterRestart: byName[0] === undefined ? '' : secretRef(byName[0]),
+    createdWithHolder,
   };
 }
 

@@ -1,10 +1,26 @@
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { loadAll } from 'js-yaml';
+import { readSecretManifests } from '../../shared/remote-secret/manifests.ts';
+import type { Violation } from '../../shared/violations.ts';
+import { unexplained } from '../differential/compare.ts';
+import { DELIBERATE } from '../differential/deliberate.ts';
+import { kubeconfigVariant } from '../differential/generate.ts';
+import { Oracle } from '../differential/oracle.ts';
+import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { prepareIstioPrimary, startIstiod, type Istiod } from '../harness/istiod.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import {
+  registerShippedWebhook,
+  startWebhookProcess,
+  stopWebhookProcess,
+  type WebhookProcess,
+} from '../harness/webhook.ts';
 
 /**
  * A real istiod (pilot-discovery from istio.io/istio) against the test control plane judges what
@@ -25,9 +41,54 @@ function firstSecret(yaml: string): SecretOut {
   return loadAll(yaml)[0] as SecretOut;
 }
 
+const SECRETS_DIR = fileURLToPath(new URL('../testdata/secrets/', import.meta.url));
+const GENERATED = 120;
+
+/** One kubeconfig to store under its own cluster ID, as bytes (fixtures include binary ones). */
+interface StoredCase {
+  readonly id: string;
+  readonly origin: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Every kubeconfig inside the repository's test secrets. */
+function fixtureCases(): StoredCase[] {
+  const cases: StoredCase[] = [];
+  for (const file of readdirSync(SECRETS_DIR).sort()) {
+    if (!/\.(?:ya?ml|json)$/.test(file)) continue;
+    const read = readSecretManifests(readFileSync(`${SECRETS_DIR}${file}`, 'utf8'), file);
+    for (const secret of read.secrets) {
+      for (const cluster of secret.clusters) {
+        if (!cluster.kubeconfig.ok) continue;
+        cases.push({
+          id: `fx-${String(cases.length)}`,
+          origin: `${file}#${cluster.id}`,
+          bytes: Buffer.from(cluster.kubeconfig.text, 'utf8'),
+        });
+      }
+    }
+  }
+  return cases;
+}
+
+/** Hosts a case may make istiod dial: *.example names and loopback only. */
+function dialsOnlyHere(url: string): boolean {
+  if (url === '') return true;
+  const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(\[[^\]]*\]|[^:/?#]*)/i.exec(url)?.[1]?.toLowerCase();
+  if (host === undefined) return false;
+  return (
+    host.endsWith('.example') ||
+    host === '127.0.0.1' ||
+    host.startsWith('[::1') ||
+    host === '[::ffff:127.0.0.1]'
+  );
+}
+
 describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes what create makes', () => {
   let primary: TestCluster;
   let remote: TestCluster;
+  let tls: TlsFixture | undefined;
+  let webhook: WebhookProcess | undefined;
   let istiod: Istiod | undefined;
   /** The istiod of this suite, started in beforeAll (and again after a restart). */
   const running = (): Istiod => {
@@ -69,6 +130,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
 
   afterAll(async () => {
     await istiod?.stop();
+    await stopWebhookProcess(webhook);
     await stopAllClusters();
   });
 
@@ -145,8 +207,14 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     sampling.on = false;
     await sampler;
+    // istiod stores the new client at once and reports it "syncing" until it has synced, while
+    // the old client keeps serving (it is stopped only after the swap): never absent, never failed.
     expect(samples.length).toBeGreaterThan(10);
-    expect(samples.filter((status) => status !== 'synced')).toEqual([]);
+    expect(samples.filter((status) => status !== 'synced' && status !== 'syncing')).toEqual([]);
+    expect(samples.at(-1)).toBe('synced');
+    process.stderr.write(
+      `istiod: ${String(samples.length)} samples through the rotation, ${String(samples.filter((status) => status === 'syncing').length)} of them "syncing" (new client warming up), none absent or failed\n`,
+    );
     expect(
       running()
         .logLines()
@@ -176,7 +244,9 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(first.status, first.stderr).toBe(0);
     await apply(first.stdout);
     await running().waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
-    // The same cluster ID under a secret whose name sorts before istio-remote-secret-dup.
+    // The same cluster ID under a secret whose name sorts before istio-remote-secret-dup, created
+    // a second later (creation times have one-second resolution).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const copy = first.stdout.replace('name: istio-remote-secret-dup', 'name: istio-remote-secret-aaa-dup');
     expect(copy).not.toBe(first.stdout);
     const since = running().logLines().length;
@@ -196,6 +266,26 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(verified.stdout).toContain(
       `dup (${NAMESPACE}/istio-remote-secret-aaa-dup): istiod takes this cluster ID from ${NAMESPACE}/istio-remote-secret-dup`,
     );
+
+    // Our audit blames the later claimant, and says which secret istiod uses now and after a restart.
+    const audited = await runPluginAsync(['audit', '--kubeconfig', primary.kubeconfigPath, '-o', 'json']);
+    const report = JSON.parse(audited.stdout) as {
+      clusters: { secret: string; cluster: string; violations: { code: string }[] }[];
+      sharedClusterIds: { cluster: string; usedNow: string; usedAfterRestart: string }[];
+    };
+    const conflict = report.sharedClusterIds.find(({ cluster }) => cluster === 'dup');
+    expect(conflict).toMatchObject({
+      usedNow: `${NAMESPACE}/istio-remote-secret-dup`,
+      usedNowCertain: true,
+      usedAfterRestart: `${NAMESPACE}/istio-remote-secret-aaa-dup`,
+    });
+    const blamed = report.clusters
+      .filter(
+        ({ cluster, violations }) =>
+          cluster === 'dup' && violations.some(({ code }) => code === 'duplicate-cluster-id'),
+      )
+      .map(({ secret }) => secret);
+    expect(blamed).toEqual([`${NAMESPACE}/istio-remote-secret-aaa-dup`]);
 
     // After a restart istiod takes the claimant whose name sorts first.
     await running().stop();
@@ -246,4 +336,128 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     await running().waitForCluster('by-istioctl', (entry) => entry?.syncStatus === 'synced');
     expect((await running().clusterz()).find(({ id }) => id === 'remote')?.syncStatus).toBe('synced');
   });
+
+  it('agrees with istiod on every stored kubeconfig: what istiod refuses we reject, what we allow istiod uses', async () => {
+    // The webhook in audit mode lets everything be stored, as a webhook in audit mode (or none) would.
+    tls = writeTlsFixture();
+    webhook = await startWebhookProcess({
+      tls,
+      kubeconfigPath: primary.kubeconfigPath,
+      mode: 'audit',
+      localClusterId: PRIMARY_ID,
+      namespace: NAMESPACE,
+    });
+    await registerShippedWebhook(primary.kubeconfigPath, webhook, tls, NAMESPACE);
+
+    // Generated kubeconfigs, kept only where Istio's own reading names hosts this test may reach.
+    const oracle = await Oracle.start(istioTestenv ?? 'istio-testenv');
+    const generated = fc.sample(kubeconfigVariant, { numRuns: GENERATED * 3, seed: 20261202 });
+    const readings = await oracle.run(
+      generated.map(({ text }, index) => ({ id: String(index), kubeconfig: text })),
+    );
+    await oracle.close();
+    const cases: StoredCase[] = [...fixtureCases()];
+    generated.forEach(({ text }, index) => {
+      const reading = readings[index];
+      const safe =
+        reading !== undefined &&
+        reading.clusters.every(({ server, proxyUrl }) => dialsOnlyHere(server) && dialsOnlyHere(proxyUrl));
+      if (safe && cases.length < 200) {
+        cases.push({
+          id: `gen-${String(index)}`,
+          origin: `generated #${String(index)}`,
+          bytes: Buffer.from(text, 'utf8'),
+        });
+      }
+    });
+    expect(cases.length).toBeGreaterThan(100);
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: cases.map(({ id, bytes }) => ({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: `istio-remote-secret-${id}`,
+          namespace: NAMESPACE,
+          labels: { 'istio/multiCluster': 'true', 'kubectl-remote-secret/test': 'parity' },
+        },
+        data: { [id]: Buffer.from(bytes).toString('base64') },
+      })),
+    };
+    const since = running().logLines().length;
+    const stored = await onPrimary(['apply', '-f', '-'], JSON.stringify(list));
+    expect(stored.status, stored.stderr).toBe(0);
+
+    // istiod's verdict: the cluster shows in /debug/clusterz (used), or its log says it refused it.
+    const refusedBy = (id: string): string | undefined =>
+      running()
+        .logLines()
+        .slice(since)
+        .find(
+          (line) =>
+            // The error text may span lines; the controller's summary line always names the secret.
+            (line.includes('create remote cluster failed') &&
+              new RegExp(`cluster=${id}(?:\\s|$)`).test(line)) ||
+            line.includes(`error adding remote config ${NAMESPACE}/istio-remote-secret-${id}:`),
+        );
+    const deadline = Date.now() + 90_000;
+    let used = new Set<string>();
+    for (;;) {
+      used = new Set((await running().clusterz()).map(({ id }) => id));
+      if (cases.every(({ id }) => used.has(id) || refusedBy(id) !== undefined) || Date.now() > deadline)
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+
+    // Ours: what `audit` (the webhook's own decision) says of the same stored secrets.
+    const audited = await runPluginAsync(['audit', '--kubeconfig', primary.kubeconfigPath, '-o', 'json']);
+    const report = JSON.parse(audited.stdout) as {
+      clusters: { cluster: string; status: string; violations: Violation[] }[];
+    };
+    const ours = new Map(report.clusters.map((entry) => [entry.cluster, entry]));
+    const findings: string[] = [];
+    let stricter = 0;
+    for (const { id, origin } of cases) {
+      const verdict = ours.get(id);
+      const refused = refusedBy(id);
+      if (verdict === undefined) {
+        findings.push(`${origin}: audit does not list it`);
+      } else if (!used.has(id) && refused === undefined) {
+        const mentions = running()
+          .logLines()
+          .slice(since)
+          .filter((line) => line.includes(id))
+          .slice(0, 5);
+        findings.push(
+          `${origin}: istiod neither used nor refused it; its log says: ${mentions.join(' / ') || 'nothing'}`,
+        );
+      } else if (refused !== undefined && verdict.status !== 'violation') {
+        findings.push(`${origin}: istiod refuses it (${refused.slice(0, 300)}), we allow it`);
+      } else if (used.has(id) && verdict.status === 'violation') {
+        stricter += 1;
+        const unexpected = unexplained(verdict.violations, DELIBERATE);
+        if (unexpected.length > 0) {
+          findings.push(
+            `${origin}: istiod uses it, we reject it for ${unexpected.map(({ code, message }) => `${code} (${message})`).join('; ')}`,
+          );
+        }
+      }
+    }
+    expect(findings).toEqual([]);
+    const usedCount = cases.filter(({ id }) => used.has(id)).length;
+    process.stderr.write(
+      `istiod parity: ${String(cases.length)} stored kubeconfigs, istiod used ${String(usedCount)} and refused ${String(cases.length - usedCount)}; we were deliberately stricter on ${String(stricter)}\n`,
+    );
+    // Both kinds must be there, or the comparison proves nothing.
+    expect(usedCount).toBeGreaterThan(10);
+    expect(cases.length - usedCount).toBeGreaterThan(10);
+
+    const cleaned = await kubectl(
+      primary.kubeconfigPath,
+      ['delete', 'secret', '-n', NAMESPACE, '-l', 'kubectl-remote-secret/test=parity', '--wait=false'],
+      { timeoutMs: 180_000 },
+    );
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+  }, 300_000);
 });
