@@ -9,11 +9,12 @@ import {
 } from '../shared/audit/rejections.ts';
 import { KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
-import { KubeError } from '../shared/kube/errors.ts';
-import { KubeconfigError, loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef } from '../shared/remote-secret/model.ts';
+import { plural } from '../shared/text.ts';
 import { emitYaml } from '../shared/yaml/emit.ts';
 import {
   EXIT_FINDINGS,
@@ -74,11 +75,10 @@ export async function runAudit(options: AuditCommandOptions, io: AuditIo): Promi
     if (options.rejections !== undefined) return await listRejections(client, options, io);
     return await auditStored(client, options, io);
   } catch (error) {
-    if (error instanceof KubeconfigError || error instanceof KubeError) {
-      writeErrorWithHint(error);
-      return EXIT_USAGE;
-    }
-    throw error;
+    // The secrets could not be listed at all (kubeconfig, API): no audit, exit status 2.
+    if (!(error instanceof RemoteSecretError)) throw error;
+    writeErrorWithHint(error);
+    return EXIT_USAGE;
   } finally {
     io.progress?.write('\r\u001b[K');
   }
@@ -104,7 +104,7 @@ async function auditStored(client: KubeClient, options: AuditCommandOptions, io:
       auditor.add(read.secrets, read.errors);
     }
     listed += items.length;
-    io.progress?.write(`\r\u001b[Kaudited ${listed} secret${listed === 1 ? '' : 's'} (page ${page})`);
+    io.progress?.write(`\r\u001b[Kaudited ${plural(listed, 'secret')} (page ${page})`);
   });
   io.progress?.write('\r\u001b[K');
   const report = auditor.report();

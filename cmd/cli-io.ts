@@ -1,15 +1,38 @@
-/** Exit statuses shared by every command, as kubectl plugins use them. */
-export const EXIT_OK = 0;
-export const EXIT_FINDINGS = 1;
-export const EXIT_USAGE = 2;
+import { RemoteSecretError } from '../shared/errors.ts';
+
+import { EXIT_FINDINGS, EXIT_USAGE } from '../shared/exit-status.ts';
+
+export { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../shared/exit-status.ts';
 
 /** A mistake in how the command was called: reported in one line, exit status 2, no stack. */
-export class UsageError extends Error {
-  readonly code = 'usage';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'UsageError';
+export class UsageError extends RemoteSecretError {
+  override readonly name = 'UsageError';
+  declare readonly code: 'usage';
+
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super('usage', message, options);
   }
+}
+
+/**
+ * Codes of errors about how the command was called or what it was pointed at (flags, the
+ * operator's kubeconfig and context): exit status 2. Every other error of ours is 1.
+ */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  'usage',
+  'invalid-allow-list',
+  'no-kubeconfig',
+  'unreadable-kubeconfig',
+  'unknown-context',
+  'no-context',
+  'unusable-server',
+  'unreadable-ca-file',
+  'no-ca',
+]);
+
+/** The exit status for one of our errors: 2 for a usage problem, else 1. */
+export function exitStatusOf(error: RemoteSecretError): number {
+  return USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_FINDINGS;
 }
 
 export function writeError(message: string): void {

@@ -1,4 +1,4 @@
-import { isDns1123Label } from '../shared/kubeconfig/validate.ts';
+import { isDns1123Label, isDns1123Subdomain } from '../shared/kube/names.ts';
 import type { SecretType } from '../shared/remote-secret/build.ts';
 import { CONFIG_SERVICE_ACCOUNT, READER_SERVICE_ACCOUNT } from '../shared/remote-secret/istio-reader-rbac.ts';
 import type { RemotePlanOptions } from '../shared/remote-secret/plan.ts';
@@ -259,10 +259,4 @@ function emptyToUndefined(value: string | undefined): string | undefined {
 function toList(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
-}
-
-function isDns1123Subdomain(value: string): boolean {
-  return (
-    value.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)
-  );
 }

@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode, type ClientNodeModule } from '../shared/kube/client-node.ts';
+import { RemoteSecretError, type ErrorDetails } from '../shared/errors.ts';
 import { KubeError } from '../shared/kube/errors.ts';
-import {
-  KubeconfigError,
-  loadOperatorKubeConfig,
-  type OperatorKubeConfig,
-} from '../shared/kube/kubeconfig.ts';
+import { loadOperatorKubeConfig, type OperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
 import { applySecret, holdersOfClusterId, listRemoteSecrets } from '../shared/kube/primary.ts';
 import {
   clusterRootCa,
@@ -24,10 +21,10 @@ import {
   type SecretManifest,
 } from '../shared/remote-secret/build.ts';
 import { readerClusterRoleName } from '../shared/remote-secret/istio-reader-rbac.ts';
-import { planRemote, PlanError, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
+import { planRemote, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { formatDuration } from '../shared/time/duration.ts';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from './cli-io.ts';
+import { EXIT_OK, exitStatusOf } from './cli-io.ts';
 import type { CreateOptions } from './create-options.ts';
 import { DRY_RUN_TOKEN, renderDryRun, renderSecret } from './render-create.ts';
 
@@ -51,26 +48,24 @@ export async function runCreate(options: CreateOptions, io: CreateIo): Promise<n
   try {
     return await create(options, io, say);
   } catch (error) {
-    if (error instanceof KubeconfigError) {
-      say.error(error.message, error.hint);
-      return EXIT_USAGE;
-    }
-    if (error instanceof KubeError || error instanceof PlanError || error instanceof CreateError) {
-      say.error(error.message, error.hint);
-      return error instanceof CreateError ? error.exitCode : EXIT_FINDINGS;
-    }
-    throw error;
+    if (!(error instanceof RemoteSecretError)) throw error;
+    say.error(error.message, error.hint);
+    return exitStatusOf(error);
   }
 }
 
-class CreateError extends Error {
+/**
+ * The operator's remote context cannot give what the secret needs (a usage problem, exit status
+ * 2), or the kubeconfig we generated failed our own review (a bug).
+ */
+type CreateErrorCode = 'unusable-server' | 'unreadable-ca-file' | 'no-ca' | 'generated-kubeconfig-refused';
+
+class CreateError extends RemoteSecretError {
   override readonly name = 'CreateError';
-  constructor(
-    message: string,
-    readonly hint: string | undefined,
-    readonly exitCode: number,
-  ) {
-    super(message);
+  declare readonly code: CreateErrorCode;
+
+  constructor(code: CreateErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
   }
 }
 
@@ -289,9 +284,9 @@ function resolveServer(
   const checked = checkServerUrl(remote.server);
   if (!checked.ok) {
     throw new CreateError(
+      'unusable-server',
       `the server of context "${remote.context}" cannot go into a remote secret: ${checked.message}`,
-      checked.hint,
-      EXIT_USAGE,
+      { hint: checked.hint },
     );
   }
   if (checked.warning !== undefined) say.warning(checked.warning);
@@ -312,17 +307,17 @@ function caFromKubeconfig(remote: OperatorKubeConfig, say: Reporter): string | u
       return readFileSync(cluster.caFile).toString('base64');
     } catch (error) {
       throw new CreateError(
+        'unreadable-ca-file',
         `cannot read the CA file ${cluster.caFile} of context "${remote.context}": ${error instanceof Error ? error.message : String(error)}`,
-        'fix the path in the kubeconfig, or use --ca-from token-secret',
-        EXIT_USAGE,
+        { hint: 'fix the path in the kubeconfig, or use --ca-from token-secret', cause: error },
       );
     }
   }
   if (cluster?.skipTLSVerify === true) {
     throw new CreateError(
+      'no-ca',
       `context "${remote.context}" skips TLS verification and names no CA, so there is no CA to give istiod`,
-      'use --ca-from token-secret, or add certificate-authority-data to the kubeconfig',
-      EXIT_USAGE,
+      { hint: 'use --ca-from token-secret, or add certificate-authority-data to the kubeconfig' },
     );
   }
   say.warning(
@@ -358,9 +353,9 @@ function buildSecret(
   if (!kubeconfig.ok) {
     const reasons = kubeconfig.violations.map((found) => `${found.path}: ${found.message}`).join('; ');
     throw new CreateError(
+      'generated-kubeconfig-refused',
       `the generated kubeconfig failed review: ${reasons}`,
-      'this is a bug; please report it',
-      EXIT_FINDINGS,
+      { hint: 'this is a bug; please report it' },
     );
   }
   return buildRemoteSecret({
@@ -397,9 +392,8 @@ async function applyToPrimary(
   try {
     await applySecret(client, secret, dryRun);
   } catch (error) {
-    if (error instanceof KubeError && error.code === 'not-found') {
-      throw new KubeError(error.code, error.message, {
-        status: error.status,
+    if (error instanceof RemoteSecretError && error.code === 'not-found') {
+      throw new KubeError('not-found', error.message, {
         hint: `create namespace ${options.namespace} in the primary first (it is istiod's namespace there), or pass -n with istiod's namespace`,
         cause: error,
       });

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { buildInfo } from './build-info.ts';
-import { EXIT_USAGE, UsageError, writeError } from './cli-io.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { EXIT_USAGE, exitStatusOf, UsageError, writeError } from './cli-io.ts';
 import { COMPLETION_SHELLS } from './completion.ts';
 import { versionLine } from './version.ts';
 
@@ -480,7 +481,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           throw new UsageError('--since goes with --rejections');
         }
         const now = new Date();
-        const { parseAllowList } = await import('./allow.ts');
+        const { parseAllowList } = await import('../shared/kubeconfig/allow-list.ts');
         const { runAudit } = await import('./audit.ts');
         exitCode = await runAudit(
           {
@@ -561,7 +562,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     await parser.parseAsync();
   } catch (error) {
-    if (error instanceof UsageError || !(error instanceof Error) || error.name === 'YError') {
+    // Our usage errors (flags, --allow) and yargs' own; anything else is a bug and keeps its stack.
+    const usage = error instanceof RemoteSecretError && exitStatusOf(error) === EXIT_USAGE;
+    if (usage || !(error instanceof Error) || error.name === 'YError') {
       writeError(
         `${error instanceof Error ? error.message : String(error)}\nRun 'kubectl remote-secret --help' for usage.`,
       );

@@ -1,6 +1,7 @@
 import type { AuditReport, ClusterFinding } from '../shared/audit/audit.ts';
 import type { Rejection } from '../shared/audit/rejections.ts';
 import { emitYaml } from '../shared/yaml/emit.ts';
+import { plural } from '../shared/text.ts';
 
 /**
  * `-o json|yaml`: one document, the documented schema (docs/audit.md). Findings carry codes,
@@ -117,8 +118,4 @@ function table(rows: readonly (readonly string[])[]): string[] {
       .join('')
       .trimEnd(),
   );
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -1,5 +1,6 @@
 import type { ManifestError } from '../shared/remote-secret/manifests.ts';
 import type { ClusterVerification } from '../shared/remote-secret/verify.ts';
+import { plural } from '../shared/text.ts';
 
 export interface VerifyReport {
   readonly results: readonly ClusterVerification[];
@@ -37,7 +38,7 @@ export function renderVerifyTable(report: VerifyReport): string {
   for (const result of report.results) lines.push(...problems(result));
   const failed = report.results.filter((result) => result.status !== 'ok').length;
   lines.push(
-    `${report.results.length} cluster${report.results.length === 1 ? '' : 's'}: ${report.results.length - failed} ok, ${failed} failed`,
+    `${plural(report.results.length, 'cluster')}: ${report.results.length - failed} ok, ${failed} failed`,
   );
   return `${lines.join('\n')}\n`;
 }

@@ -1,15 +1,10 @@
 import { KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
-import { KubeError } from '../shared/kube/errors.ts';
-import { KubeconfigError, loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
 import { listRemoteSecrets } from '../shared/kube/primary.ts';
 import { createClusterProbe } from '../shared/kube/probe.ts';
-import {
-  MANIFEST_LIMITS,
-  readRemoteSecretObject,
-  readSecretManifests,
-  type ManifestError,
-} from '../shared/remote-secret/manifests.ts';
+import { readRemoteSecretObject, type ManifestError } from '../shared/remote-secret/manifests.ts';
 import type { RemoteSecret } from '../shared/remote-secret/model.ts';
 import { verifySecrets } from '../shared/remote-secret/verify.ts';
 import {
@@ -21,7 +16,7 @@ import {
   writeErrorWithHint,
   writeWarning,
 } from './cli-io.ts';
-import { readInput } from './inputs.ts';
+import { readManifestInputs } from './inputs.ts';
 import { renderVerifyJson, renderVerifyTable } from './render-verify.ts';
 
 export interface VerifyOptions {
@@ -56,18 +51,10 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
   const errors: ManifestError[] = [];
   let unreadable = false;
   if (options.files.length > 0) {
-    for (const file of options.files) {
-      const source = file === '-' ? 'stdin' : file;
-      const input = await readInput(file, MANIFEST_LIMITS.maxLength, io.stdin);
-      if (!input.ok) {
-        errors.push({ source, message: input.message });
-        unreadable ||= input.unreadable;
-        continue;
-      }
-      const read = readSecretManifests(input.text, source);
-      secrets.push(...read.secrets);
-      errors.push(...read.errors);
-    }
+    const read = await readManifestInputs(options.files, io.stdin);
+    secrets.push(...read.secrets);
+    errors.push(...read.errors);
+    unreadable = read.unreadable;
   } else {
     try {
       const primary = loadOperatorKubeConfig(k8s, {
@@ -83,11 +70,10 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
         errors.push(...read.errors);
       }
     } catch (error) {
-      if (error instanceof KubeconfigError || error instanceof KubeError) {
-        writeErrorWithHint(error);
-        return EXIT_USAGE;
-      }
-      throw error;
+      // The secrets could not be fetched at all (kubeconfig, API): exit status 2.
+      if (!(error instanceof RemoteSecretError)) throw error;
+      writeErrorWithHint(error);
+      return EXIT_USAGE;
     }
   }
 

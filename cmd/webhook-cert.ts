@@ -1,11 +1,11 @@
 import { loadClientNode } from '../shared/kube/client-node.ts';
-import { KubeError } from '../shared/kube/errors.ts';
-import { KubeconfigError, loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
 import {
   installWebhookCertificate,
   type WebhookCertificateOptions,
 } from '../shared/pki/webhook-certificate.ts';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, writeErrorWithHint } from './cli-io.ts';
+import { EXIT_OK, exitStatusOf, writeErrorWithHint } from './cli-io.ts';
 
 export interface WebhookCertOptions extends WebhookCertificateOptions {
   readonly kubeconfig: string | undefined;
@@ -43,10 +43,8 @@ export async function runWebhookCert(options: WebhookCertOptions, io: WebhookCer
     );
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof KubeconfigError || error instanceof KubeError) {
-      writeErrorWithHint(error);
-      return error instanceof KubeconfigError ? EXIT_USAGE : EXIT_FINDINGS;
-    }
-    throw error;
+    if (!(error instanceof RemoteSecretError)) throw error;
+    writeErrorWithHint(error);
+    return exitStatusOf(error);
   }
 }

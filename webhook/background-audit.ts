@@ -17,6 +17,7 @@ import {
   type PolicyReportManifest,
 } from '../shared/audit/policy-report.ts';
 import { DEFAULT_EXPIRING_WITHIN_MS } from '../shared/audit/risk-notes.ts';
+import { errorCode } from '../shared/errors.ts';
 import { wireSecret } from '../shared/kube/primary.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
@@ -217,7 +218,7 @@ export class PolicyReportWriter {
       await this.options.apply(report);
     } catch (error) {
       this.options.onResult('failed');
-      const code = errorCode(error);
+      const code = errorCode(error) ?? 'error';
       if (code !== this.problem) {
         this.problem = code;
         log.warn(
@@ -234,10 +235,6 @@ export class PolicyReportWriter {
     }
     return true;
   }
-}
-
-function errorCode(error: unknown): string {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'error';
 }
 
 function advice(code: string): string {

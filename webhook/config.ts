@@ -1,7 +1,9 @@
 import { accessSync, constants } from 'node:fs';
 import yargs from 'yargs';
 import { ADMISSION_MODES, type AdmissionMode } from '../shared/admission/decide.ts';
-import { AllowListError, parseAllowList } from '../shared/kubeconfig/allow-list.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { isDns1123Label, isLabelValue } from '../shared/kube/names.ts';
+import { parseAllowList } from '../shared/kubeconfig/allow-list.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 
 /** Every setting, read once in `main`, validated, then passed down. */
@@ -32,11 +34,12 @@ export interface WebhookConfig {
 }
 
 /** A flag or environment variable that cannot work: one line on stderr, exit status 2. */
-export class ConfigError extends Error {
-  readonly code = 'invalid-config';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ConfigError';
+export class ConfigError extends RemoteSecretError {
+  override readonly name = 'ConfigError';
+  declare readonly code: 'invalid-config';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('invalid-config', message, options);
   }
 }
 
@@ -44,8 +47,6 @@ export type ParsedCommandLine =
   { readonly kind: 'run'; readonly config: WebhookConfig } | { readonly kind: 'exit' };
 
 export const ENV_PREFIX = 'REMOTE_SECRET_WEBHOOK';
-const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const OPTIONS = {
@@ -242,7 +243,7 @@ function validate(args: RawArgs): WebhookConfig {
   const kubeconfig =
     args.kubeconfig === undefined ? undefined : readableFile(args.kubeconfig, '--kubeconfig');
   const localClusterId = args['local-cluster-id'];
-  if (localClusterId !== undefined && (!LABEL_VALUE.test(localClusterId) || localClusterId.length > 63)) {
+  if (localClusterId !== undefined && !isLabelValue(localClusterId)) {
     throw new ConfigError(
       `--local-cluster-id ${JSON.stringify(localClusterId)}: a cluster ID is a label value (at most 63 letters, digits, "-", "_", ".")`,
     );
@@ -252,7 +253,7 @@ function validate(args: RawArgs): WebhookConfig {
   ].filter((ns) => ns !== '');
   if (namespaces.length === 0) throw new ConfigError('--namespace: name at least one namespace');
   for (const namespace of namespaces) {
-    if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+    if (!isDns1123Label(namespace)) {
       throw new ConfigError(`--namespace ${namespace}: not a namespace name`);
     }
   }
@@ -260,8 +261,8 @@ function validate(args: RawArgs): WebhookConfig {
   try {
     allow = parseAllowList((args.allow ?? []).map(String));
   } catch (error) {
-    if (error instanceof AllowListError) throw new ConfigError(error.message, { cause: error });
-    throw error;
+    if (!(error instanceof RemoteSecretError) || error.code !== 'invalid-allow-list') throw error;
+    throw new ConfigError(error.message, { cause: error });
   }
   const port = args.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535)

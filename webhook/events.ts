@@ -5,6 +5,8 @@ import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
 import { EVENT_ANNOTATION_PREFIX, REJECTED_REASON } from '../shared/audit/rejections.ts';
+import { isRecord } from '../shared/json.ts';
+import { plural } from '../shared/text.ts';
 
 export { EVENT_ANNOTATION_PREFIX, REJECTED_REASON };
 export const COMPONENT = 'remote-secret-webhook';
@@ -138,7 +140,7 @@ export function buildEvent(
     .join('; ');
   const verb = decision.verdict === 'rejected' ? 'rejected' : `admitted (${decision.verdict} mode)`;
   const message = oneLine(
-    `${request.operation} by ${request.userInfo.username || '(unknown user)'} ${verb}: ${found.length} violation${found.length === 1 ? '' : 's'}: ${summary}`,
+    `${request.operation} by ${request.userInfo.username || '(unknown user)'} ${verb}: ${plural(found.length, 'violation')}: ${summary}`,
   );
   const uid = objectUid(request.object);
   return {
@@ -211,10 +213,8 @@ function splitRef(ref: string, fallbackNamespace: string): [string, string] {
 }
 
 function objectUid(object: unknown): string | undefined {
-  if (object === null || typeof object !== 'object') return undefined;
-  const metadata = (object as { metadata?: unknown }).metadata;
-  if (metadata === null || typeof metadata !== 'object') return undefined;
-  const uid = (metadata as { uid?: unknown }).uid;
+  const metadata = isRecord(object) ? object['metadata'] : undefined;
+  const uid = isRecord(metadata) ? metadata['uid'] : undefined;
   return typeof uid === 'string' && uid !== '' ? uid : undefined;
 }
 
@@ -271,10 +271,6 @@ export function buildNonCompliantEvent(status: StoredSecretStatus, instance: str
       now,
     }),
   };
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** client-node's ApiException carries the HTTP status as `code`. */

@@ -15,15 +15,13 @@ import { KubeClient } from '../shared/kube/client.ts';
 import { logDecision, REDACT_PATHS } from './audit.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
 import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../shared/exit-status.ts';
 import { COMPONENT, EventRecorder } from './events.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
 import { createWebhookApp, createWebhookServer } from './server.ts';
-import { readKeyPair, TlsFilesError, TlsReloader } from './tls.ts';
-
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+import { readKeyPair, TlsReloader } from './tls.ts';
 
 /**
  * `remote-secret-webhook`: read the configuration once, build every part, serve until SIGTERM.
@@ -36,11 +34,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (parsed.kind === 'exit') return EXIT_OK;
     config = parsed.config;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`error: ${error.message}\nRun 'remote-secret-webhook --help' for usage.\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    if (!(error instanceof RemoteSecretError) || error.code !== 'invalid-config') throw error;
+    process.stderr.write(`error: ${error.message}\nRun 'remote-secret-webhook --help' for usage.\n`);
+    return EXIT_USAGE;
   }
   const log = pino({
     level: config.logLevel,
@@ -50,12 +46,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   try {
     return await serve(config, log, env);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof TlsFilesError) {
-      log.fatal({ code: error.code }, error.message);
-      return EXIT_USAGE;
+    if (error instanceof RemoteSecretError) {
+      switch (error.code) {
+        case 'invalid-config':
+        case 'invalid-tls-files':
+          log.fatal({ code: error.code }, error.message);
+          return EXIT_USAGE;
+      }
     }
     log.fatal({ err: error }, 'the webhook failed');
-    return EXIT_FAILED;
+    return EXIT_FINDINGS;
   }
 }
 
@@ -200,7 +200,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
   await controller.stop();
   await Promise.race([events?.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   log.info({ clean }, 'stopped');
-  return clean ? EXIT_OK : EXIT_FAILED;
+  return clean ? EXIT_OK : EXIT_FINDINGS;
 }
 
 /** How long each list page (or PolicyReport write) of a background audit may take. */

@@ -5,6 +5,7 @@ import type {
   ResponseContext,
 } from '@kubernetes/client-node';
 import type { ClientNodeModule } from './client-node.ts';
+import { errorCode } from '../errors.ts';
 import { toKubeError } from './errors.ts';
 
 export interface KubeClientOptions {
@@ -65,7 +66,7 @@ export class KubeClient {
     try {
       return await this.call(action, run);
     } catch (error) {
-      if (error instanceof Error && 'code' in error && error.code === 'not-found') return undefined;
+      if (errorCode(error) === 'not-found') return undefined;
       throw error;
     }
   }

@@ -1,3 +1,6 @@
+import { isRecord } from '../json.ts';
+import { RemoteSecretError, type ErrorDetails } from '../errors.ts';
+
 /** What went wrong talking to an API server, in terms a user can act on. */
 export type KubeErrorCode =
   | 'unreachable'
@@ -14,23 +17,15 @@ export type KubeErrorCode =
 
 /**
  * A failed API call. `message` names the action and the server and never holds a token or the
- * raw response (client-node's own error text includes every response header).
+ * raw response (client-node's own error text includes every response header). Callers switch on
+ * `code`; the HTTP status is translated here, once.
  */
-export class KubeError extends Error {
+export class KubeError extends RemoteSecretError {
   override readonly name = 'KubeError';
-  readonly code: KubeErrorCode;
-  readonly status: number | undefined;
-  readonly hint: string | undefined;
+  declare readonly code: KubeErrorCode;
 
-  constructor(
-    code: KubeErrorCode,
-    message: string,
-    options: { status?: number | undefined; hint?: string | undefined; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.code = code;
-    this.status = options.status;
-    this.hint = options.hint;
+  constructor(code: KubeErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
   }
 }
 
@@ -51,11 +46,9 @@ export function statusOf(body: unknown): { reason: string; message: string } | u
       return undefined;
     }
   }
-  if (value === null || typeof value !== 'object') return undefined;
-  const record = value as Record<string, unknown>;
-  if (record['kind'] !== 'Status') return undefined;
-  const reason = typeof record['reason'] === 'string' ? record['reason'] : '';
-  const message = typeof record['message'] === 'string' ? record['message'] : '';
+  if (!isRecord(value) || value['kind'] !== 'Status') return undefined;
+  const reason = typeof value['reason'] === 'string' ? value['reason'] : '';
+  const message = typeof value['message'] === 'string' ? value['message'] : '';
   return { reason, message };
 }
 
@@ -110,49 +103,43 @@ function fromHttpStatus(status: number, body: unknown, context: CallContext, cau
       'unauthorized',
       `the API server did not accept the credentials (401 Unauthorized) to ${where}`,
       {
-        status,
         hint: 'log in again or check the user of this kubeconfig context',
         cause,
       },
     );
   }
   if (said.includes('admission webhook') || said.includes('denied the request')) {
-    return new KubeError('refused-by-webhook', `refused to ${where}${said}`, { status, cause });
+    return new KubeError('refused-by-webhook', `refused to ${where}${said}`, { cause });
   }
   if (status === 403) {
     return new KubeError('forbidden', `forbidden to ${where}${said}`, {
-      status,
       hint: `ask a cluster admin for permission to ${context.action}, or use a context that has it`,
       cause,
     });
   }
-  if (status === 404) return new KubeError('not-found', `not found: ${where}${said}`, { status, cause });
+  if (status === 404) return new KubeError('not-found', `not found: ${where}${said}`, { cause });
   if (status === 409) {
     const code = found?.reason === 'AlreadyExists' ? 'already-exists' : 'conflict';
-    return new KubeError(code, `conflict trying to ${where}${said}`, { status, cause });
+    return new KubeError(code, `conflict trying to ${where}${said}`, { cause });
   }
   if (status === 400 || status === 422) {
-    return new KubeError('invalid', `the API server refused to ${where}${said}`, { status, cause });
+    return new KubeError('invalid', `the API server refused to ${where}${said}`, { cause });
   }
-  return new KubeError('server-error', `the API server answered ${status} to ${where}${said}`, {
-    status,
-    cause,
-  });
+  return new KubeError('server-error', `the API server answered ${status} to ${where}${said}`, { cause });
 }
 
 function httpStatusOf(error: unknown): number | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const record = error as Record<string, unknown>;
+  if (!isRecord(error)) return undefined;
   // client-node's ApiException has `code`; its Watch errors have `statusCode`.
   for (const key of ['code', 'statusCode']) {
-    const value = record[key];
+    const value = error[key];
     if (typeof value === 'number' && value >= 100 && value < 600) return value;
   }
   return undefined;
 }
 
 function bodyOf(error: unknown): unknown {
-  return error !== null && typeof error === 'object' ? (error as Record<string, unknown>)['body'] : undefined;
+  return isRecord(error) ? error['body'] : undefined;
 }
 
 function isAbort(error: unknown): boolean {

@@ -1,21 +1,19 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { RemoteSecretError, type ErrorDetails } from '../errors.ts';
 import type { ClientNodeModule } from './client-node.ts';
 
 export type KubeconfigErrorCode =
   'no-kubeconfig' | 'unreadable-kubeconfig' | 'unknown-context' | 'no-context';
 
 /** The operator's kubeconfig cannot be used as asked: a usage problem, exit status 2. */
-export class KubeconfigError extends Error {
+export class KubeconfigError extends RemoteSecretError {
   override readonly name = 'KubeconfigError';
-  readonly code: KubeconfigErrorCode;
-  readonly hint: string | undefined;
+  declare readonly code: KubeconfigErrorCode;
 
-  constructor(code: KubeconfigErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.code = code;
-    this.hint = options.hint;
+  constructor(code: KubeconfigErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
   }
 }
 

@@ -12,6 +12,7 @@ import {
   type PolicyRule,
 } from '../remote-secret/istio-reader-rbac.ts';
 import type { PlannedObject, RemoteFacts, TokenSecretFact } from '../remote-secret/plan.ts';
+import { isRecord, stringOrUndefined } from '../json.ts';
 import { asModel, type KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
 import { waitForObject } from './wait.ts';
@@ -321,7 +322,7 @@ export async function deleteSecrets(
 }
 
 function dataOf(object: unknown): Record<string, string | undefined> {
-  if (object === null || typeof object !== 'object') return {};
-  const data = (object as Record<string, unknown>)['data'];
-  return data !== null && typeof data === 'object' ? (data as Record<string, string | undefined>) : {};
+  const data = isRecord(object) ? object['data'] : undefined;
+  if (!isRecord(data)) return {};
+  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, stringOrUndefined(value)]));
 }

@@ -1,11 +1,13 @@
+import { RemoteSecretError } from '../errors.ts';
 import { INSECURE_OPTIONS, type AllowList } from './sanitize.ts';
 
 /** An allow-list entry that names no option: a usage error for whoever set it. */
-export class AllowListError extends Error {
-  readonly code = 'invalid-allow-list';
+export class AllowListError extends RemoteSecretError {
+  override readonly name = 'AllowListError';
+  declare readonly code: 'invalid-allow-list';
+
   constructor(message: string) {
-    super(message);
-    this.name = 'AllowListError';
+    super('invalid-allow-list', message);
   }
 }
 

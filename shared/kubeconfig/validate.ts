@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { violation, type Violation } from '../violations.ts';
+import { isDns1123Label } from '../kube/names.ts';
 import { quote } from './quote.ts';
 import type { AuthInfo, Cluster, KubeconfigV1 } from './model.ts';
 
@@ -275,8 +276,4 @@ function hasAsciiControl(text: string): boolean {
 
 function hasValidEscapes(text: string): boolean {
   return !/%(?![0-9A-Fa-f]{2})/.test(text);
-}
-
-export function isDns1123Label(value: string): boolean {
-  return value.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value);
 }

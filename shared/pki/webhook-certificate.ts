@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import type { ClientNodeModule } from '../kube/client-node.ts';
+import { errorCode } from '../errors.ts';
 import { toKubeError } from '../kube/errors.ts';
 import { createCertificateAuthority, issueServingCertificate } from './certificate.ts';
 
@@ -135,9 +136,11 @@ export async function installWebhookCertificate(
   const secretRef = `Secret ${options.namespace}/${options.secretName}`;
   let existing: V1Secret | undefined;
   try {
-    existing = await core.readNamespacedSecret({ name: options.secretName, namespace: options.namespace });
+    existing = await call(`read ${secretRef}`, () =>
+      core.readNamespacedSecret({ name: options.secretName, namespace: options.namespace }),
+    );
   } catch (error) {
-    if (statusOf(error) !== 404) throw toKubeError(error, { server, action: `read ${secretRef}` });
+    if (errorCode(error) !== 'not-found') throw error;
   }
   const previousCa = existing?.data?.['ca.crt'];
   const plan = planWebhookCertificate(
@@ -172,11 +175,4 @@ export async function installWebhookCertificate(
     ),
   );
   return plan;
-}
-
-function statusOf(error: unknown): number | undefined {
-  if (error !== null && typeof error === 'object' && 'code' in error && typeof error.code === 'number') {
-    return error.code;
-  }
-  return undefined;
 }

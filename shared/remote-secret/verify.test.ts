@@ -123,7 +123,7 @@ describe('verify: one cluster', () => {
 
   it('a refused token: reachable, authentication failed', async () => {
     const { factory } = fakeProbe({
-      serverVersion: () => Promise.reject(new KubeError('unauthorized', '401', { status: 401 })),
+      serverVersion: () => Promise.reject(new KubeError('unauthorized', '401')),
     });
     const [result] = await verifySecrets([secret(kubeconfig({ token: LEGACY_TOKEN }))], OPTIONS, factory);
     expect(result).toMatchObject({

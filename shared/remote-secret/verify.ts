@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import { errorCode, RemoteSecretError } from '../errors.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import type { Violation } from '../violations.ts';
@@ -22,9 +23,13 @@ export interface ClusterProbe {
 export type ProbeFactory = (config: SanitizedKubeconfig, signal: AbortSignal) => ClusterProbe;
 
 /** The kubeconfig is allowed, but verify cannot reproduce it from here (a CA file on istiod's disk). */
-export class UnverifiableError extends Error {
+export class UnverifiableError extends RemoteSecretError {
   override readonly name = 'UnverifiableError';
-  readonly code = 'unverifiable';
+  declare readonly code: 'unverifiable';
+
+  constructor(message: string) {
+    super('unverifiable', message);
+  }
 }
 
 export type CheckStatus = 'ok' | 'failed' | 'skipped';
@@ -131,7 +136,7 @@ export async function verifyCluster(
   try {
     serverVersion = await probe.serverVersion();
   } catch (error) {
-    const code = codeOf(error);
+    const code = errorCode(error);
     if (code === 'unauthorized') {
       return finish({
         ...result,
@@ -272,12 +277,6 @@ export function describePermission(permission: ResourcePermission): string {
   const resource =
     permission.group === '' ? permission.resource : `${permission.group}/${permission.resource}`;
   return `${permission.verb} ${resource}`;
-}
-
-function codeOf(error: unknown): string | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 function messageOf(error: unknown): string {
