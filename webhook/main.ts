@@ -1,9 +1,12 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { RemoteSecretController } from '../shared/controller/remote-secret-controller.ts';
+import {
+  MULTICLUSTER_SELECTOR,
+  RemoteSecretController,
+} from '../shared/controller/remote-secret-controller.ts';
 import { ReviewCache } from '../shared/remote-secret/review-cache.ts';
 import { storedSecretPages } from '../shared/audit/list.ts';
 import {
@@ -11,13 +14,13 @@ import {
   POLICY_REPORT_PLURAL,
   POLICY_REPORT_VERSION,
 } from '../shared/audit/policy-report.ts';
-import { KubeClient } from '../shared/kube/client.ts';
+import { asModel, KubeClient } from '../shared/kube/client.ts';
 import { logDecision, REDACT_PATHS } from './audit.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
 import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../shared/exit-status.ts';
-import { COMPONENT, EventRecorder } from './events.ts';
+import { COMPONENT, EventRecorder, type EventSink } from './events.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
 import { createWebhookApp, createWebhookServer } from './server.ts';
@@ -86,12 +89,23 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     );
   }
 
+  // Every call to the API server goes through this one client: the same timeout, the same
+  // errors (KubeError codes), and one abort for all of them on shutdown.
+  const abort = new AbortController();
+  const client = new KubeClient(k8s, kubeConfig, {
+    requestTimeoutMs: API_REQUEST_TIMEOUT_MS,
+    signal: abort.signal,
+  });
   // The background audit starts a pass soon after the informer sees a change (debounced).
   const changes = { notify: (): void => undefined };
   const controller = new RemoteSecretController({
     kubeConfig,
     namespaces: config.namespaces,
     log: log.child({ component: 'controller' }),
+    list: (namespace) =>
+      client.call(`list Secrets labelled ${MULTICLUSTER_SELECTOR} in namespace ${namespace}`, (options) =>
+        client.core.listNamespacedSecret({ namespace, labelSelector: MULTICLUSTER_SELECTOR }, options),
+      ),
     onChange: () => {
       changes.notify();
     },
@@ -99,12 +113,9 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
   const metrics = createMetrics(() => controller.index);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
   const eventLog = log.child({ component: 'events' });
-  const core = kubeConfig.makeApiClient(CoreV1Api);
   const events = config.events
     ? new EventRecorder({
-        // client-node serializes by declared type; a plain object is what it sends anyway.
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
-        create: (namespace, body) => core.createNamespacedEvent({ namespace, body }),
+        sink: eventSink(client),
         onResult: (result, error) => {
           metrics.events.inc({ result });
           if (result === 'failed' || result === 'dropped')
@@ -112,7 +123,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
         },
       })
     : undefined;
-  const scheduler = backgroundAudit(config, kubeConfig, log, metrics, events);
+  const scheduler = backgroundAudit(config, client, log, metrics, events);
   if (scheduler !== undefined)
     changes.notify = () => {
       scheduler.changed();
@@ -199,17 +210,40 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
   await Promise.race([scheduler?.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   await controller.stop();
   await Promise.race([events?.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  abort.abort();
   log.info({ clean }, 'stopped');
   return clean ? EXIT_OK : EXIT_FINDINGS;
 }
 
-/** How long each list page (or PolicyReport write) of a background audit may take. */
-const AUDIT_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * How long any one call to the API server may take: a list page, an Event, a PolicyReport. A
+ * page of 250 remote secrets is about 1 MB.
+ */
+const API_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Events through the webhook's one client: a create, or a JSON merge patch of a repeat's count. */
+function eventSink(client: KubeClient): EventSink {
+  return {
+    create: (event) =>
+      client.call(`create Event ${event.metadata.namespace}/${event.metadata.name}`, (options) =>
+        client.core.createNamespacedEvent(
+          { namespace: event.metadata.namespace, body: asModel(k8s.CoreV1Event, event) },
+          options,
+        ),
+      ),
+    patch: (namespace, name, patch) =>
+      client.call(
+        `patch Event ${namespace}/${name}`,
+        (options) => client.core.patchNamespacedEvent({ namespace, name, body: patch }, options),
+        { name: 'Content-Type', value: k8s.PatchStrategy.MergePatch },
+      ),
+  };
+}
 
 /** The background audit and what starts its passes, or undefined with --audit-interval 0. */
 function backgroundAudit(
   config: WebhookConfig,
-  kubeConfig: KubeConfig,
+  client: KubeClient,
   log: Logger,
   metrics: WebhookMetrics,
   events: EventRecorder | undefined,
@@ -218,14 +252,11 @@ function backgroundAudit(
   const auditLog = log.child({ component: 'background-audit' });
   // Aborted on shutdown, so a pass in the middle of a long list does not hold the exit up.
   const abort = new AbortController();
-  const client = new KubeClient(k8s, kubeConfig, {
-    requestTimeoutMs: AUDIT_REQUEST_TIMEOUT_MS,
-    signal: abort.signal,
-  });
-  const customObjects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const auditClient = client.abortedBy(abort.signal);
+  const customObjects = client.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const audit = new BackgroundAudit({
     namespaces: config.namespaces,
-    pages: (namespace) => storedSecretPages(client, { namespace }, config.auditPageSize),
+    pages: (namespace) => storedSecretPages(auditClient, { namespace }, config.auditPageSize),
     allow: config.allow,
     localClusterId: config.localClusterId,
     metrics: metrics.audit,
@@ -239,7 +270,7 @@ function backgroundAudit(
             metrics.audit.policyReports.inc({ result });
           },
           apply: (report) =>
-            client.call(
+            auditClient.call(
               `apply PolicyReport ${report.metadata.namespace}/${report.metadata.name}`,
               (options) =>
                 customObjects.patchNamespacedCustomObject(

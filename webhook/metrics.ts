@@ -76,7 +76,7 @@ export function createMetrics(
     }),
     events: new Counter({
       name: 'remote_secret_webhook_events_total',
-      help: 'Kubernetes Events for secrets with violations, by result (created, exists, failed, dropped)',
+      help: 'Event writes for secrets with violations, by result (created, patched: written; exists; deferred: held back by the per-secret rate limit, written later; failed; dropped)',
       labelNames: ['result'],
       registers: [registry],
     }),

@@ -55,7 +55,7 @@ export class KubeClient {
     if (this.options.signal !== undefined) signals.push(this.options.signal);
     const signal = AbortSignal.any(signals);
     try {
-      return await run(this.withSignal(signal, header));
+      return await run(this.requestOptions(signal, header));
     } catch (error) {
       throw toKubeError(error, { server: this.server, action, timeoutMs: this.options.requestTimeoutMs });
     }
@@ -71,8 +71,17 @@ export class KubeClient {
     }
   }
 
+  /**
+   * The same client, whose calls `signal` also cancels (a shutdown, one part's own abort); the
+   * per-call timeout stays.
+   */
+  abortedBy(signal: AbortSignal): KubeClient {
+    const signals = this.options.signal === undefined ? [signal] : [this.options.signal, signal];
+    return new KubeClient(this.k8s, this.kubeConfig, { ...this.options, signal: AbortSignal.any(signals) });
+  }
+
   /** Request options that abort the fetch with `signal`, plus any extra header (a patch type). */
-  withSignal(signal: AbortSignal, header?: { name: string; value: string }): ConfigurationOptions {
+  private requestOptions(signal: AbortSignal, header?: { name: string; value: string }): ConfigurationOptions {
     const { Observable } = this.k8s;
     return {
       middleware: [
