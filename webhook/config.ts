@@ -105,7 +105,7 @@ const OPTIONS = {
     type: 'number',
     default: 60,
     describe:
-      'Seconds between background audits of the stored remote secrets (metrics, one Event per newly non-compliant secret); changes seen by the informer start one sooner. 0 turns the background audit off',
+      'Seconds between full background audits of the stored remote secrets (metrics, one Event per newly non-compliant secret); in between, each secret the informer sees change is reconciled alone, and skipped when its data is unchanged. 0 turns the background audit off',
     group: 'Background audit:',
   },
   'audit-page-size': {

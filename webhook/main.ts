@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import {
   MULTICLUSTER_SELECTOR,
   RemoteSecretController,
+  type SecretChange,
 } from '../shared/controller/remote-secret-controller.ts';
 import { ReviewCache } from '../shared/remote-secret/review-cache.ts';
 import { storedSecretPages } from '../shared/audit/list.ts';
@@ -96,8 +97,8 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     requestTimeoutMs: API_REQUEST_TIMEOUT_MS,
     signal: abort.signal,
   });
-  // The background audit starts a pass soon after the informer sees a change (debounced).
-  const changes = { notify: (): void => undefined };
+  // The background audit reconciles each secret the informer changes (bound once it exists).
+  const changes = { notify: (_change: SecretChange): void => undefined };
   const controller = new RemoteSecretController({
     kubeConfig,
     namespaces: config.namespaces,
@@ -106,8 +107,8 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       client.call(`list Secrets labelled ${MULTICLUSTER_SELECTOR} in namespace ${namespace}`, (options) =>
         client.core.listNamespacedSecret({ namespace, labelSelector: MULTICLUSTER_SELECTOR }, options),
       ),
-    onChange: () => {
-      changes.notify();
+    onChange: (change) => {
+      changes.notify(change);
     },
   });
   const metrics = createMetrics(() => controller.index);
@@ -125,8 +126,8 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     : undefined;
   const scheduler = backgroundAudit(config, client, log, metrics, events);
   if (scheduler !== undefined)
-    changes.notify = () => {
-      scheduler.changed();
+    changes.notify = (change) => {
+      scheduler.reconcile(change);
     };
   const lifecycle = new Lifecycle({
     notReady: () => (controller.synced ? undefined : 'the cluster ID index has not synced'),
@@ -247,7 +248,7 @@ function backgroundAudit(
   log: Logger,
   metrics: WebhookMetrics,
   events: EventRecorder | undefined,
-): { start(): void; changed(): void; stop(): Promise<void> } | undefined {
+): { start(): void; reconcile(change: SecretChange): void; stop(): Promise<void> } | undefined {
   if (config.auditIntervalMs === 0) return undefined;
   const auditLog = log.child({ component: 'background-audit' });
   // Aborted on shutdown, so a pass in the middle of a long list does not hold the exit up.
@@ -257,6 +258,13 @@ function backgroundAudit(
   const audit = new BackgroundAudit({
     namespaces: config.namespaces,
     pages: (namespace) => storedSecretPages(auditClient, { namespace }, config.auditPageSize),
+    read: (namespace, name) =>
+      auditClient.read(`get Secret ${namespace}/${name}`, (options) =>
+        auditClient.core.readNamespacedSecret({ namespace, name }, options),
+      ),
+    onOverflow: () => {
+      scheduler.changed();
+    },
     allow: config.allow,
     localClusterId: config.localClusterId,
     metrics: metrics.audit,
@@ -302,11 +310,12 @@ function backgroundAudit(
     'background audit on',
   );
   return {
+    // The informer's first list reconciles every secret; the first pass comes an interval later.
     start: () => {
-      scheduler.start();
+      scheduler.start(config.auditIntervalMs);
     },
-    changed: () => {
-      scheduler.changed();
+    reconcile: (change) => {
+      audit.reconcile(change);
     },
     stop: async () => {
       abort.abort();
