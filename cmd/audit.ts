@@ -146,6 +146,11 @@ async function listRejections(
     io.stdout.write(`${JSON.stringify(rejectionsDocument(rejections), null, 2)}\n`);
   else if (options.output === 'yaml') io.stdout.write(emitYaml(rejectionsDocument(rejections)));
   else io.stdout.write(renderRejectionsTable(rejections));
+  if (rejections.length === 0) {
+    writeWarning(
+      `no ${REJECTED_REASON} Events ${'namespace' in options.scope ? `in namespace ${options.scope.namespace}` : 'in any namespace'}${options.rejections?.since === undefined ? '' : ` since ${options.rejections.since.toISOString()}`}`,
+    );
+  }
   // The history is a report, not a finding about what is stored now.
   return EXIT_OK;
 }

@@ -50,7 +50,7 @@ export async function runCheck(
     for (const error of report.errors) writeError(`${error.source}: ${error.message}`);
   }
   if (unreadable) return EXIT_USAGE;
-  if (options.output === 'text' && report.results.length === 0 && report.errors.length === 0) {
+  if (report.results.length === 0 && report.errors.length === 0) {
     writeWarning(
       'no remote secrets (Secrets labelled istio/multiCluster: "true") were found; nothing was checked',
     );

@@ -1,6 +1,8 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { buildInfo } from './build-info.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
+import { parseNumber, type NumberRule } from '../shared/numbers.ts';
+import { normalizeShortFlags } from './argv.ts';
 import { EXIT_USAGE, exitStatusOf, UsageError, writeError } from './cli-io.ts';
 import { COMPLETION_SHELLS } from './completion.ts';
 import { versionLine } from './version.ts';
@@ -21,7 +23,9 @@ const PRIMARY_CLUSTER_OPTIONS = {
  */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
-  const parser = yargs(argv)
+  // kubectl's `-ojson`, `-nNS`, `-n=NS`; completion words are handed over as the shell typed them.
+  const words = argv[0] === '--get-yargs-completions' ? [...argv] : normalizeShortFlags(argv);
+  const parser = yargs(words)
     .scriptName('kubectl remote-secret')
     .usage(
       'Create, check and audit Istio multicluster remote secrets safely.\n\nUsage: $0 <command> [options]',
@@ -285,10 +289,10 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe: 'The ValidatingWebhookConfiguration whose caBundle to set',
             },
             'validity-days': {
-              type: 'number',
+              type: 'string',
               requiresArg: true,
-              default: 365,
-              describe: 'How long the serving certificate is valid',
+              default: '365',
+              describe: 'How long the serving certificate is valid, in days (1 to 3650)',
             },
           })
           .example(
@@ -299,10 +303,12 @@ export async function main(argv: readonly string[]): Promise<number> {
             'Re-run it to renew: the previous CA stays in caBundle, so old and new pods are trusted while they roll. Exit status: 0 written; 1 an API call failed; 2 usage error.',
           ),
       async (args) => {
-        const days = args['validity-days'];
-        if (!Number.isInteger(days) || days < 1 || days > 3650) {
-          throw new UsageError(`--validity-days ${String(days)}: use a whole number of days from 1 to 3650`);
-        }
+        const days = numberFlag(args['validity-days'], '--validity-days', {
+          min: 1,
+          max: 3650,
+          whole: true,
+          unit: 'days',
+        });
         const { runWebhookCert } = await import('./webhook-cert.ts');
         exitCode = await runWebhookCert(
           {
@@ -436,10 +442,10 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe: 'Note tokens that expire within this long',
             },
             limit: {
-              type: 'number',
+              type: 'string',
               requiresArg: true,
-              default: 500,
-              describe: 'Objects per list request; the rest are read page by page',
+              default: '500',
+              describe: 'Objects per list request (1 to 10000); the rest are read page by page',
             },
             'request-timeout': {
               type: 'string',
@@ -474,9 +480,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           }
           return ms;
         };
-        if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > 10_000) {
-          throw new UsageError(`--limit ${String(args.limit)}: use a whole number from 1 to 10000`);
-        }
+        const pageSize = numberFlag(args.limit, '--limit', { min: 1, max: 10_000, whole: true });
         if (args.since !== undefined && !args.rejections) {
           throw new UsageError('--since goes with --rejections');
         }
@@ -492,7 +496,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             allow: parseAllowList(toList(args.allow)),
             output: args.output === 'json' ? 'json' : args.output === 'yaml' ? 'yaml' : 'table',
             strict: args.strict,
-            pageSize: args.limit,
+            pageSize,
             expiringWithinMs: duration('expiring-within', args['expiring-within']),
             requestTimeoutMs: duration('request-timeout', args['request-timeout']),
             rejections: args.rejections
@@ -559,6 +563,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .fail((message, error) => {
       throw error instanceof Error ? error : new UsageError(message);
     });
+  if (argv[0] === '--get-yargs-completions') return complete(parser, argv);
   try {
     await parser.parseAsync();
   } catch (error) {
@@ -573,6 +578,35 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
   return exitCode;
+}
+
+/**
+ * Shell completion: yargs' candidates for the words (captured, not printed), then contexts and
+ * namespaces of the operator's clusters, without yargs' bogus `--n`-style aliases.
+ */
+async function complete(parser: Argv, argv: readonly string[]): Promise<number> {
+  let output = '';
+  await parser.exitProcess(false).parseAsync([...argv], {}, (_error, _argv, text) => {
+    output = text;
+  });
+  const { completeWords } = await import('./completion.ts');
+  const { clusterLookup } = await import('./completion-lookup.ts');
+  const shell = process.env['SHELL'] ?? '';
+  const lines = await completeWords(
+    argv.slice(1),
+    output === '' ? [] : output.split('\n'),
+    clusterLookup(environment()),
+    { zsh: shell.includes('zsh') },
+  );
+  process.stdout.write(lines.map((line) => `${line}\n`).join(''));
+  return 0;
+}
+
+/** A numeric flag, read from the text the user wrote; a usage error names the flag and the range. */
+function numberFlag(text: string, flag: string, rule: NumberRule): number {
+  const parsed = parseNumber(text, flag, rule);
+  if (!parsed.ok) throw new UsageError(parsed.message);
+  return parsed.value;
 }
 
 /** Where kubectl looks for kubeconfigs; read here, once, and passed down. */

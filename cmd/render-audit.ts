@@ -90,10 +90,11 @@ export function rejectionsDocument(rejections: readonly Rejection[]): unknown {
   return { kind: 'RemoteSecretRejections', rejections };
 }
 
+/** One row per Event; COUNT is how many identical refusals the webhook folded into it. */
 export function renderRejectionsTable(rejections: readonly Rejection[]): string {
-  if (rejections.length === 0) return 'no rejections\n';
+  if (rejections.length === 0) return '';
   return `${table([
-    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES'],
+    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES', 'COUNT'],
     ...rejections.map((rejection) => [
       rejection.time === '' ? '-' : `${rejection.time.slice(0, 19)}Z`,
       rejection.user || '(unknown)',
@@ -101,6 +102,7 @@ export function renderRejectionsTable(rejections: readonly Rejection[]): string 
       rejection.secret,
       rejection.clusters.join(',') || '-',
       rejection.codes.join(',') || '-',
+      String(rejection.count),
     ]),
   ]).join('\n')}\n`;
 }

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { ADMISSION_MODES, type AdmissionMode } from '../shared/admission/decide.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { isDns1123Label, isLabelValue } from '../shared/kube/names.ts';
+import { parseNumber, type NumberRule } from '../shared/numbers.ts';
 import { parseAllowList } from '../shared/kubeconfig/allow-list.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 
@@ -57,8 +58,8 @@ const OPTIONS = {
   },
   'tls-key-file': { type: 'string', describe: 'Serving key (PEM); reloaded when it changes', group: 'TLS:' },
   'tls-reload-interval': {
-    type: 'number',
-    default: 10,
+    type: 'string',
+    default: '10',
     describe: 'Seconds between checks of the certificate and key files',
     group: 'TLS:',
   },
@@ -102,15 +103,15 @@ const OPTIONS = {
     group: 'Kubernetes:',
   },
   'audit-interval': {
-    type: 'number',
-    default: 60,
+    type: 'string',
+    default: '60',
     describe:
       'Seconds between full background audits of the stored remote secrets (metrics, one Event per newly non-compliant secret); in between, each secret the informer sees change is reconciled alone, and skipped when its data is unchanged. 0 turns the background audit off',
     group: 'Background audit:',
   },
   'audit-page-size': {
-    type: 'number',
-    default: 250,
+    type: 'string',
+    default: '250',
     describe: 'Secrets per list request of a background audit (limit/continue), which bounds its memory',
     group: 'Background audit:',
   },
@@ -122,28 +123,28 @@ const OPTIONS = {
     group: 'Background audit:',
   },
   address: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'Server:' },
-  port: { type: 'number', default: 8443, describe: 'HTTPS port', group: 'Server:' },
+  port: { type: 'string', default: '8443', describe: 'HTTPS port', group: 'Server:' },
   'request-timeout': {
-    type: 'number',
-    default: 3,
+    type: 'string',
+    default: '3',
     describe: "Seconds to receive and answer one request; keep it under the webhook's timeoutSeconds",
     group: 'Server:',
   },
   'keep-alive-timeout': {
-    type: 'number',
-    default: 100,
+    type: 'string',
+    default: '100',
     describe: "Seconds an idle connection stays open; above the API server's 90 s so it closes first",
     group: 'Server:',
   },
   'shutdown-delay': {
-    type: 'number',
-    default: 5,
+    type: 'string',
+    default: '5',
     describe: 'Seconds to keep serving after SIGTERM while /readyz fails and endpoints update',
     group: 'Server:',
   },
   'shutdown-timeout': {
-    type: 'number',
-    default: 25,
+    type: 'string',
+    default: '25',
     describe: 'Seconds after SIGTERM by which in-flight requests must be done',
     group: 'Server:',
   },
@@ -217,7 +218,7 @@ function envArgs(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
 interface RawArgs {
   readonly 'tls-cert-file'?: string | undefined;
   readonly 'tls-key-file'?: string | undefined;
-  readonly 'tls-reload-interval': number;
+  readonly 'tls-reload-interval': string;
   readonly mode: AdmissionMode;
   readonly 'local-cluster-id'?: string | undefined;
   readonly allow?: readonly (string | number)[] | undefined;
@@ -225,15 +226,15 @@ interface RawArgs {
   readonly kubeconfig?: string | undefined;
   readonly context?: string | undefined;
   readonly events: boolean;
-  readonly 'audit-interval': number;
-  readonly 'audit-page-size': number;
+  readonly 'audit-interval': string;
+  readonly 'audit-page-size': string;
   readonly 'policy-report': boolean;
   readonly address: string;
-  readonly port: number;
-  readonly 'request-timeout': number;
-  readonly 'keep-alive-timeout': number;
-  readonly 'shutdown-delay': number;
-  readonly 'shutdown-timeout': number;
+  readonly port: string;
+  readonly 'request-timeout': string;
+  readonly 'keep-alive-timeout': string;
+  readonly 'shutdown-delay': string;
+  readonly 'shutdown-timeout': string;
   readonly 'log-level': string;
 }
 
@@ -264,19 +265,20 @@ function validate(args: RawArgs): WebhookConfig {
     if (!(error instanceof RemoteSecretError) || error.code !== 'invalid-allow-list') throw error;
     throw new ConfigError(error.message, { cause: error });
   }
-  const port = args.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`--port ${port}: not a port`);
+  const port = number(args.port, '--port', { min: 0, max: 65_535, whole: true });
   const requestTimeout = seconds(args['request-timeout'], '--request-timeout', 0.1, 29);
   const keepAlive = seconds(args['keep-alive-timeout'], '--keep-alive-timeout', 1, 3600);
   const shutdownDelay = seconds(args['shutdown-delay'], '--shutdown-delay', 0, 300);
   const shutdownTimeout = seconds(args['shutdown-timeout'], '--shutdown-timeout', 0.1, 3600);
-  const auditInterval = args['audit-interval'];
-  if (auditInterval !== 0) seconds(auditInterval, '--audit-interval', 1, 86_400, ' (or 0 to turn it off)');
-  const auditPageSize = args['audit-page-size'];
-  if (!Number.isInteger(auditPageSize) || auditPageSize < 1 || auditPageSize > 10_000) {
-    throw new ConfigError(`--audit-page-size ${auditPageSize}: use a whole number from 1 to 10000`);
-  }
+  const auditInterval =
+    args['audit-interval'].trim() === '0'
+      ? 0
+      : seconds(args['audit-interval'], '--audit-interval', 1, 86_400, ' (or 0 to turn it off)');
+  const auditPageSize = number(args['audit-page-size'], '--audit-page-size', {
+    min: 1,
+    max: 10_000,
+    whole: true,
+  });
   if (args['policy-report'] && auditInterval === 0) {
     throw new ConfigError('--policy-report needs the background audit: set --audit-interval above 0');
   }
@@ -328,9 +330,12 @@ function readableFile(path: string | undefined, flag: string): string {
   return path;
 }
 
-function seconds(value: number, flag: string, min: number, max: number, or = ''): number {
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${flag} ${value}: must be a number of seconds from ${min} to ${max}${or}`);
-  }
-  return value;
+function seconds(text: string, flag: string, min: number, max: number, or = ''): number {
+  return number(text, flag, { min, max, unit: 'seconds', or });
+}
+
+function number(text: string, flag: string, rule: NumberRule): number {
+  const parsed = parseNumber(text, flag, rule);
+  if (!parsed.ok) throw new ConfigError(parsed.message);
+  return parsed.value;
 }

@@ -47,35 +47,7 @@ export interface OperatorKubeConfig {
  */
 export function loadOperatorKubeConfig(k8s: ClientNodeModule, source: KubeconfigSource): OperatorKubeConfig {
   const flag = source.flagPrefix ?? '';
-  const files = kubeconfigFiles(source);
-  if (files.length === 0) {
-    throw new KubeconfigError('no-kubeconfig', 'no kubeconfig found', {
-      hint: `pass --${flag}kubeconfig FILE, or set KUBECONFIG`,
-    });
-  }
-  const kubeConfig = new k8s.KubeConfig();
-  for (const [index, file] of files.entries()) {
-    const part = new k8s.KubeConfig();
-    try {
-      part.loadFromFile(file);
-    } catch (error) {
-      throw new KubeconfigError(
-        'unreadable-kubeconfig',
-        `cannot load kubeconfig ${file}: ${error instanceof Error ? firstLine(error.message) : String(error)}`,
-        { cause: error },
-      );
-    }
-    if (index === 0) {
-      kubeConfig.loadFromOptions({
-        clusters: part.clusters,
-        users: part.users,
-        contexts: part.contexts,
-        currentContext: part.currentContext,
-      });
-    } else {
-      mergeFirstWins(kubeConfig, part);
-    }
-  }
+  const { kubeConfig, files } = loadKubeconfigFiles(k8s, source);
   const names = kubeConfig.getContexts().map((context) => context.name);
   const wanted = source.context ?? '';
   if (wanted !== '') {
@@ -102,6 +74,46 @@ export function loadOperatorKubeConfig(k8s: ClientNodeModule, source: Kubeconfig
     );
   }
   return { kubeConfig, context, server: cluster.server, files };
+}
+
+/**
+ * The kubeconfig files as kubectl merges them, before a context is chosen (completion lists the
+ * contexts from here). `source.context` is not looked at.
+ */
+export function loadKubeconfigFiles(
+  k8s: ClientNodeModule,
+  source: KubeconfigSource,
+): { readonly kubeConfig: KubeConfig; readonly files: readonly string[] } {
+  const files = kubeconfigFiles(source);
+  if (files.length === 0) {
+    throw new KubeconfigError('no-kubeconfig', 'no kubeconfig found', {
+      hint: `pass --${source.flagPrefix ?? ''}kubeconfig FILE, or set KUBECONFIG`,
+    });
+  }
+  const kubeConfig = new k8s.KubeConfig();
+  for (const [index, file] of files.entries()) {
+    const part = new k8s.KubeConfig();
+    try {
+      part.loadFromFile(file);
+    } catch (error) {
+      throw new KubeconfigError(
+        'unreadable-kubeconfig',
+        `cannot load kubeconfig ${file}: ${error instanceof Error ? firstLine(error.message) : String(error)}`,
+        { cause: error },
+      );
+    }
+    if (index === 0) {
+      kubeConfig.loadFromOptions({
+        clusters: part.clusters,
+        users: part.users,
+        contexts: part.contexts,
+        currentContext: part.currentContext,
+      });
+    } else {
+      mergeFirstWins(kubeConfig, part);
+    }
+  }
+  return { kubeConfig, files };
 }
 
 function kubeconfigFiles(source: KubeconfigSource): string[] {
