@@ -6,7 +6,8 @@ import type {
 } from '@kubernetes/client-node';
 import type { ClientNodeModule } from './client-node.ts';
 import { errorCode } from '../errors.ts';
-import { toKubeError } from './errors.ts';
+import { isRecord, stringOrUndefined } from '../json.ts';
+import { credentialError, toKubeError } from './errors.ts';
 
 export interface KubeClientOptions {
   /** Each API call is abandoned after this long (--request-timeout). */
@@ -22,6 +23,8 @@ export interface KubeClientOptions {
  */
 export class KubeClient {
   readonly server: string;
+  /** The kubeconfig's login, run once for every call of this client (see `call`). */
+  private credentials: Promise<void> | undefined;
   readonly core: InstanceType<ClientNodeModule['CoreV1Api']>;
   readonly rbac: InstanceType<ClientNodeModule['RbacAuthorizationV1Api']>;
   readonly authentication: InstanceType<ClientNodeModule['AuthenticationV1Api']>;
@@ -55,10 +58,35 @@ export class KubeClient {
     if (this.options.signal !== undefined) signals.push(this.options.signal);
     const signal = AbortSignal.any(signals);
     try {
+      await this.login(signal);
       return await run(this.requestOptions(signal, header));
     } catch (error) {
       throw toKubeError(error, { server: this.server, action, timeoutMs: this.options.requestTimeoutMs });
     }
+  }
+
+  /**
+   * Run the kubeconfig's login (an exec credential plugin: EKS, GKE, OIDC logins) once, before
+   * the first request, so calls made in parallel share its credential instead of each starting
+   * the program (client-node caches it only once one has finished). A failed login fails every
+   * call with the same `credential-plugin` error, as kubectl reports it.
+   */
+  private login(signal: AbortSignal): Promise<void> {
+    this.credentials ??= this.kubeConfig.applyToHTTPSOptions({}).catch((error: unknown) => {
+      const exec: unknown = this.kubeConfig.getCurrentUser()?.exec;
+      throw credentialError(error, isRecord(exec) ? stringOrUndefined(exec['command']) : undefined);
+    });
+    // A login that hangs (waiting for a browser, say) is bounded like the call it is for.
+    return new Promise((resolve, reject) => {
+      const aborted = (): void => {
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      if (signal.aborted) aborted();
+      signal.addEventListener('abort', aborted, { once: true });
+      this.credentials?.then(resolve, reject).finally(() => {
+        signal.removeEventListener('abort', aborted);
+      });
+    });
   }
 
   /** Like `call`, but a 404 is an answer (undefined), not an error. */
@@ -81,7 +109,10 @@ export class KubeClient {
   }
 
   /** Request options that abort the fetch with `signal`, plus any extra header (a patch type). */
-  private requestOptions(signal: AbortSignal, header?: { name: string; value: string }): ConfigurationOptions {
+  private requestOptions(
+    signal: AbortSignal,
+    header?: { name: string; value: string },
+  ): ConfigurationOptions {
     const { Observable } = this.k8s;
     return {
       middleware: [

@@ -13,7 +13,9 @@ export type KubeErrorCode =
   | 'conflict'
   | 'invalid'
   | 'refused-by-webhook'
-  | 'server-error';
+  | 'server-error'
+  /** The kubeconfig's login (an exec credential plugin) failed before any request was sent. */
+  | 'credential-plugin';
 
 /**
  * A failed API call. `message` names the action and the server and never holds a token or the
@@ -91,6 +93,32 @@ export function toKubeError(error: unknown, context: CallContext): KubeError {
       hint: 'check the server address and that this machine can reach it (VPN, firewall, proxy)',
       cause: error,
     },
+  );
+}
+
+/**
+ * What the operator's exec login did wrong, as kubectl says it: a program that is not there is
+ * "executable ... not found", not a network error; one that fails is named with its first line.
+ */
+export function credentialError(error: unknown, command: string | undefined): KubeError {
+  const program = command ?? 'the exec credential plugin';
+  const failure = isRecord(error) ? error : {};
+  if (failure['code'] === 'ENOENT' || failure['code'] === 'EACCES') {
+    const missing = failure['code'] === 'ENOENT';
+    return new KubeError(
+      'credential-plugin',
+      `exec: executable ${program} ${missing ? 'not found' : 'cannot be run (permission denied)'}`,
+      {
+        hint: `the kubeconfig logs in with a client-go credential plugin that is ${missing ? 'not installed' : 'not executable'} here: install it or put it on PATH, or fix users[].user.exec.command (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins)`,
+        cause: error,
+      },
+    );
+  }
+  const said = error instanceof Error ? (error.message.trim().split('\n', 1)[0] ?? '').slice(0, 300) : '';
+  return new KubeError(
+    'credential-plugin',
+    `getting credentials: exec: ${program} failed${said === '' ? '' : `: ${said}`}`,
+    { hint: `run ${program} yourself to see why, or log in again`, cause: error },
   );
 }
 
