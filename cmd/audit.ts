@@ -7,7 +7,7 @@ import {
   selectRejections,
   type Rejection,
 } from '../shared/audit/rejections.ts';
-import { KubeClient } from '../shared/kube/client.ts';
+import { Deadline, KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
@@ -45,6 +45,8 @@ export interface AuditCommandOptions {
   readonly pageSize: number;
   readonly expiringWithinMs: number;
   readonly requestTimeoutMs: number;
+  /** --timeout: the whole command. */
+  readonly timeoutMs: number;
   /** List the webhook's rejection Events instead, from this time on (undefined: all kept). */
   readonly rejections: { readonly since: Date | undefined } | undefined;
 }
@@ -71,7 +73,10 @@ export async function runAudit(options: AuditCommandOptions, io: AuditIo): Promi
       env: io.env.kubeconfig,
       home: io.env.home,
     });
-    const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+    const client = new KubeClient(k8s, primary.kubeConfig, {
+      requestTimeoutMs: options.requestTimeoutMs,
+      deadline: new Deadline(options.timeoutMs),
+    });
     if (options.rejections !== undefined) return await listRejections(client, options, io);
     return await auditStored(client, options, io);
   } catch (error) {

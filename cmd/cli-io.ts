@@ -1,6 +1,8 @@
 import { RemoteSecretError } from '../shared/errors.ts';
 
 import { EXIT_FINDINGS, EXIT_USAGE } from '../shared/exit-status.ts';
+import { parseNumber, type NumberRule } from '../shared/numbers.ts';
+import { parseDuration } from '../shared/time/duration.ts';
 
 export { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../shared/exit-status.ts';
 
@@ -33,6 +35,22 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
 /** The exit status for one of our errors: 2 for a usage problem, else 1. */
 export function exitStatusOf(error: RemoteSecretError): number {
   return USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_FINDINGS;
+}
+
+/** A numeric flag, read from the text the user wrote; a usage error names the flag and the range. */
+export function numberFlag(text: string, flag: string, rule: NumberRule): number {
+  const parsed = parseNumber(text, flag, rule);
+  if (!parsed.ok) throw new UsageError(parsed.message);
+  return parsed.value;
+}
+
+/** A positive Go-style duration flag (`30s`, `2m`, `720h`), in milliseconds. */
+export function durationFlag(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    throw new UsageError(`${flag} "${text}" is not a positive duration; write it like 30s, 2m or 24h`);
+  }
+  return ms;
 }
 
 export function writeError(message: string): void {

@@ -4,7 +4,7 @@ import { CONFIG_SERVICE_ACCOUNT, READER_SERVICE_ACCOUNT } from '../shared/remote
 import type { RemotePlanOptions } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { parseDuration } from '../shared/time/duration.ts';
-import { UsageError } from './cli-io.ts';
+import { durationFlag, UsageError } from './cli-io.ts';
 
 /** The flags of `create` as yargs hands them over. */
 export interface CreateArgs {
@@ -236,14 +236,6 @@ export function parseKeyValues(values: readonly string[], flag: string): Record<
     result[pair.slice(0, equals).trim()] = pair.slice(equals + 1);
   }
   return result;
-}
-
-function durationFlag(value: string, flag: string): number {
-  const milliseconds = parseDuration(value);
-  if (milliseconds === undefined || milliseconds <= 0) {
-    throw new UsageError(`${flag} "${value}" is not a positive duration; write it like 30s or 2m`);
-  }
-  return milliseconds;
 }
 
 function oneOf<T extends string>(value: string, choices: readonly T[], flag: string): T {

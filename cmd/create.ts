@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { KubeClient } from '../shared/kube/client.ts';
+import { Deadline, KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode, type ClientNodeModule } from '../shared/kube/client-node.ts';
 import { RemoteSecretError, type ErrorDetails } from '../shared/errors.ts';
 import { KubeError } from '../shared/kube/errors.ts';
@@ -10,6 +10,7 @@ import {
   createObjects,
   deleteSecrets,
   kubeSystemUid,
+  missingPermissions,
   readRemoteFacts,
   requestServiceAccountToken,
   waitForTokenSecret,
@@ -21,6 +22,13 @@ import {
   type SecretManifest,
 } from '../shared/remote-secret/build.ts';
 import { readerClusterRoleName } from '../shared/remote-secret/istio-reader-rbac.ts';
+import {
+  MissingPermissionsError,
+  permissionsToRead,
+  permissionsToWrite,
+  type CreateRequest,
+  type NeededPermission,
+} from '../shared/remote-secret/permissions.ts';
 import { planRemote, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { formatDuration } from '../shared/time/duration.ts';
@@ -77,7 +85,12 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
     env: io.env.kubeconfig,
     home: io.env.home,
   });
-  const client = new KubeClient(k8s, remote.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+  // --timeout bounds the whole command, waits included; --request-timeout each call.
+  const deadline = new Deadline(options.timeoutMs);
+  const client = new KubeClient(k8s, remote.kubeConfig, {
+    requestTimeoutMs: options.requestTimeoutMs,
+    deadline,
+  });
   const { server, tlsServerName } = resolveServer(options, remote, say);
   // The primary's client is loaded up front so a wrong --primary-context fails before any change.
   const primary =
@@ -91,6 +104,25 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
           flagPrefix: 'primary-',
         });
 
+  say.progress(`Checking permissions on the remote (context "${remote.context}", ${remote.server})`);
+  const request: CreateRequest = {
+    namespace: options.namespace,
+    serviceAccount: options.serviceAccount,
+    createServiceAccount: options.createServiceAccount,
+    token: options.token,
+    retireOld: options.retireOld,
+    clusterIdGiven: options.clusterId !== undefined,
+    caFromCluster: options.caFrom === 'token-secret',
+  };
+  // Every read, and every write a remote without any of the objects would need, in one round of
+  // SelfSubjectAccessReviews: all that is missing is reported at once, before anything is read
+  // or created.
+  const reads = permissionsToRead(request);
+  const worstCase = permissionsToWrite(request);
+  const refused = await missingPermissions(client, [...reads, ...worstCase]);
+  const refusedReads = refused.filter((need) => reads.includes(need));
+  if (refusedReads.length > 0) throw permissionsError(remote.context, refused, options);
+
   say.progress(`Reading the remote cluster (context "${remote.context}", ${remote.server})`);
   const usesServiceAccount = options.token.from !== 'none';
   const [clusterId, facts] = await Promise.all([
@@ -99,7 +131,11 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
       ? readRemoteFacts(client, {
           namespace: options.namespace,
           serviceAccount: options.serviceAccount,
+          createServiceAccount: options.createServiceAccount,
           secretName: options.token.from === 'named-secret' ? options.token.name : undefined,
+          listTokenSecrets: permissionsToRead(request).some(
+            (need) => need.verb === 'list' && need.resource === 'secrets',
+          ),
         })
       : undefined,
   ]);
@@ -115,6 +151,19 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
     facts ?? NO_FACTS,
   );
   for (const warning of plan.warnings) say.warning(warning);
+  // What this plan writes, of what was asked above (and anything new, such as a named Secret).
+  const writes = permissionsToWrite(request, plan);
+  const missing = await missingPermissions(
+    client,
+    writes.filter((need) => !worstCase.some((asked) => sameNeed(asked, need))),
+  );
+  missing.unshift(...refused.filter((need) => writes.some((write) => sameNeed(write, need))));
+  if (missing.length > 0) {
+    const error = permissionsError(remote.context, missing, options);
+    // A dry run changes nothing: it shows the plan, and says what a real run would be refused.
+    if (!options.dryRun) throw error;
+    say.warning(`a real run would fail: ${error.message}`);
+  }
   if (!usesServiceAccount) {
     say.note(
       `the remote secret authenticates as the auth provider's user: grant it ClusterRole ${readerClusterRoleName(options.namespace)} (Istio's reader rules) on the remote`,
@@ -141,7 +190,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
         ? (created.find((object) => object.kind === 'Secret')?.name ?? plan.token.name)
         : plan.token.name;
       say.progress(`Waiting for the token in Secret ${options.namespace}/${tokenSecret}`);
-      const filled = await waitForTokenSecret(client, options.namespace, tokenSecret, options.timeoutMs);
+      const filled = await waitForTokenSecret(client, options.namespace, tokenSecret);
       token = filled.token;
       caData = filled.caData;
       break;
@@ -156,13 +205,11 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
       );
       token = minted.token;
       expires = minted.expires;
-      if (options.caFrom === 'token-secret')
-        caData = await clusterRootCa(client, options.namespace, options.timeoutMs);
+      if (options.caFrom === 'token-secret') caData = await clusterRootCa(client, options.namespace);
       break;
     }
     case 'none':
-      if (options.caFrom === 'token-secret')
-        caData = await rootCaAnywhere(client, options.namespace, options.timeoutMs);
+      if (options.caFrom === 'token-secret') caData = await rootCaAnywhere(client, options.namespace);
       break;
   }
   if (options.caFrom === 'kubeconfig') caData = caFromKubeconfig(remote, say);
@@ -182,7 +229,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
   }
 
   if (primary !== undefined) {
-    await applyToPrimary(k8s, primary, secret, clusterId, options, say, false);
+    await applyToPrimary(k8s, primary, secret, clusterId, options, say, deadline, false);
     // As kubectl apply reports it; the manifest (with its token) only when -o asks for it.
     const applied = `secret/${secret.metadata.name ?? ''} serverside-applied`;
     if (options.output === undefined) io.stdout.write(`${applied}\n`);
@@ -246,7 +293,16 @@ async function dryRun(context: DryRunContext): Promise<number> {
     authOf(options, token),
   );
   if (context.primary !== undefined) {
-    await applyToPrimary(context.k8s, context.primary, secret, clusterId, options, say, true);
+    await applyToPrimary(
+      context.k8s,
+      context.primary,
+      secret,
+      clusterId,
+      options,
+      say,
+      client.deadline,
+      true,
+    );
     say.notice(
       `server-side dry run on the primary (context "${context.primary.context}"): secret/${secret.metadata.name ?? ''} would be accepted`,
     );
@@ -265,6 +321,31 @@ async function dryRun(context: DryRunContext): Promise<number> {
     ),
   );
   return EXIT_OK;
+}
+
+function sameNeed(a: NeededPermission, b: NeededPermission): boolean {
+  return (
+    a.verb === b.verb &&
+    a.group === b.group &&
+    a.resource === b.resource &&
+    a.subresource === b.subresource &&
+    a.namespace === b.namespace &&
+    a.name === b.name
+  );
+}
+
+/** All the permissions the remote context lacks, and the least-privilege way out when there is one. */
+function permissionsError(
+  context: string,
+  missing: readonly NeededPermission[],
+  options: CreateOptions,
+): MissingPermissionsError {
+  const clusterScoped = missing.some((need) => need.namespace === undefined && need.name !== 'kube-system');
+  const hint =
+    options.createServiceAccount && clusterScoped
+      ? `ask a cluster admin to grant them, or let them create the reader account once and run with --create-service-account=false (and --name): then create needs only the ServiceAccount and its token Secret in namespace ${options.namespace}`
+      : 'ask a cluster admin to grant them, or use a context that has them';
+  return new MissingPermissionsError(context, missing, hint);
 }
 
 const NO_FACTS: RemoteFacts = {
@@ -326,11 +407,11 @@ function caFromKubeconfig(remote: OperatorKubeConfig, say: Reporter): string | u
   return undefined;
 }
 
-async function rootCaAnywhere(client: KubeClient, namespace: string, timeoutMs: number): Promise<string> {
+async function rootCaAnywhere(client: KubeClient, namespace: string): Promise<string> {
   const exists = await client.read(`get Namespace ${namespace}`, (options) =>
     client.core.readNamespace({ name: namespace }, options),
   );
-  return clusterRootCa(client, exists === undefined ? 'kube-system' : namespace, timeoutMs);
+  return clusterRootCa(client, exists === undefined ? 'kube-system' : namespace);
 }
 
 function authOf(options: CreateOptions, token: string | undefined): RemoteAuth {
@@ -377,9 +458,13 @@ async function applyToPrimary(
   clusterId: string,
   options: CreateOptions,
   say: Reporter,
+  deadline: Deadline | undefined,
   dryRun: boolean,
 ): Promise<void> {
-  const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+  const client = new KubeClient(k8s, primary.kubeConfig, {
+    requestTimeoutMs: options.requestTimeoutMs,
+    deadline,
+  });
   const name = secret.metadata.name ?? '';
   say.progress(`Applying Secret ${options.namespace}/${name} to the primary (context "${primary.context}")`);
   const existing = await listRemoteSecrets(client, options.namespace);

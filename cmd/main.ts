@@ -1,9 +1,8 @@
 import yargs, { type Argv } from 'yargs';
 import { buildInfo } from './build-info.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
-import { parseNumber, type NumberRule } from '../shared/numbers.ts';
 import { normalizeShortFlags } from './argv.ts';
-import { EXIT_USAGE, exitStatusOf, UsageError, writeError } from './cli-io.ts';
+import { durationFlag, EXIT_USAGE, exitStatusOf, numberFlag, UsageError, writeError } from './cli-io.ts';
 import { COMPLETION_SHELLS } from './completion.ts';
 import { versionLine } from './version.ts';
 
@@ -191,14 +190,14 @@ export async function main(argv: readonly string[]): Promise<number> {
             timeout: {
               type: 'string',
               requiresArg: true,
-              default: '30s',
-              describe: 'How long to wait for the token controller to fill the token',
+              default: '60s',
+              describe: 'How long the whole command may take, the wait for the token controller included',
             },
             'request-timeout': {
               type: 'string',
               requiresArg: true,
               default: '15s',
-              describe: 'How long to wait for each API call',
+              describe: 'How long each API call may take',
             },
             output: {
               alias: 'o',
@@ -294,6 +293,18 @@ export async function main(argv: readonly string[]): Promise<number> {
               default: '365',
               describe: 'How long the serving certificate is valid, in days (1 to 3650)',
             },
+            timeout: {
+              type: 'string',
+              requiresArg: true,
+              default: '60s',
+              describe: 'How long the whole command may take',
+            },
+            'request-timeout': {
+              type: 'string',
+              requiresArg: true,
+              default: '15s',
+              describe: 'How long each API call may take',
+            },
           })
           .example(
             '$0 webhook-cert --context west',
@@ -319,6 +330,8 @@ export async function main(argv: readonly string[]): Promise<number> {
             secretName: args['secret-name'],
             webhookConfiguration: args['webhook-configuration'],
             validityDays: days,
+            timeoutMs: durationFlag(args.timeout, '--timeout'),
+            requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
           },
           {
             stdout: process.stdout,
@@ -352,8 +365,14 @@ export async function main(argv: readonly string[]): Promise<number> {
             timeout: {
               type: 'string',
               requiresArg: true,
+              default: '60s',
+              describe: 'How long the whole command may take, every cluster included',
+            },
+            'request-timeout': {
+              type: 'string',
+              requiresArg: true,
               default: '10s',
-              describe: 'Deadline for each cluster',
+              describe: 'How long each API call may take',
             },
             output: {
               alias: 'o',
@@ -373,18 +392,14 @@ export async function main(argv: readonly string[]): Promise<number> {
           ),
       async (args) => {
         const { runVerify } = await import('./verify.ts');
-        const { parseDuration } = await import('../shared/time/duration.ts');
-        const timeoutMs = parseDuration(args.timeout);
-        if (timeoutMs === undefined || timeoutMs <= 0) {
-          throw new UsageError(`--timeout "${args.timeout}" is not a positive duration; write it like 10s`);
-        }
         exitCode = await runVerify(
           {
             files: toList(args.filename),
             kubeconfig: args.kubeconfig,
             context: args.context,
             namespace: args.namespace,
-            timeoutMs,
+            timeoutMs: durationFlag(args.timeout, '--timeout'),
+            requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
             output: args.output === 'json' ? 'json' : 'table',
           },
           { stdin: process.stdin, stdout: process.stdout, env: environment(), now: () => new Date() },
@@ -451,7 +466,13 @@ export async function main(argv: readonly string[]): Promise<number> {
               type: 'string',
               requiresArg: true,
               default: '30s',
-              describe: 'Deadline for each API request',
+              describe: 'How long each API call (one page of the list) may take',
+            },
+            timeout: {
+              type: 'string',
+              requiresArg: true,
+              default: '5m',
+              describe: 'How long the whole command may take, every page included',
             },
             rejections: {
               type: 'boolean',
@@ -472,14 +493,6 @@ export async function main(argv: readonly string[]): Promise<number> {
             'Exit status: 0 no violations (risk notes alone, unless --strict); 1 a violation, a risk note with --strict, or an unreadable secret; 2 usage error, or the secrets cannot be listed.',
           ),
       async (args) => {
-        const { parseDuration } = await import('../shared/time/duration.ts');
-        const duration = (flag: string, value: string): number => {
-          const ms = parseDuration(value);
-          if (ms === undefined || ms <= 0) {
-            throw new UsageError(`--${flag} "${value}" is not a positive duration; write it like 24h`);
-          }
-          return ms;
-        };
         const pageSize = numberFlag(args.limit, '--limit', { min: 1, max: 10_000, whole: true });
         if (args.since !== undefined && !args.rejections) {
           throw new UsageError('--since goes with --rejections');
@@ -497,14 +510,15 @@ export async function main(argv: readonly string[]): Promise<number> {
             output: args.output === 'json' ? 'json' : args.output === 'yaml' ? 'yaml' : 'table',
             strict: args.strict,
             pageSize,
-            expiringWithinMs: duration('expiring-within', args['expiring-within']),
-            requestTimeoutMs: duration('request-timeout', args['request-timeout']),
+            expiringWithinMs: durationFlag(args['expiring-within'], '--expiring-within'),
+            requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
+            timeoutMs: durationFlag(args.timeout, '--timeout'),
             rejections: args.rejections
               ? {
                   since:
                     args.since === undefined
                       ? undefined
-                      : new Date(now.getTime() - duration('since', args.since)),
+                      : new Date(now.getTime() - durationFlag(args.since, '--since')),
                 }
               : undefined,
           },
@@ -600,13 +614,6 @@ async function complete(parser: Argv, argv: readonly string[]): Promise<number> 
   );
   process.stdout.write(lines.map((line) => `${line}\n`).join(''));
   return 0;
-}
-
-/** A numeric flag, read from the text the user wrote; a usage error names the flag and the range. */
-function numberFlag(text: string, flag: string, rule: NumberRule): number {
-  const parsed = parseNumber(text, flag, rule);
-  if (!parsed.ok) throw new UsageError(parsed.message);
-  return parsed.value;
 }
 
 /** Where kubectl looks for kubeconfigs; read here, once, and passed down. */

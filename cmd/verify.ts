@@ -1,4 +1,4 @@
-import { KubeClient } from '../shared/kube/client.ts';
+import { Deadline, KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
@@ -25,7 +25,10 @@ export interface VerifyOptions {
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
   readonly namespace: string;
+  /** --timeout: the whole command. */
   readonly timeoutMs: number;
+  /** --request-timeout: each call. */
+  readonly requestTimeoutMs: number;
   readonly output: 'table' | 'json';
 }
 
@@ -47,6 +50,7 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
     throw new UsageError('standard input (-) can be read only once');
   }
   const k8s = await loadClientNode();
+  const deadline = new Deadline(options.timeoutMs);
   const secrets: RemoteSecret[] = [];
   const errors: ManifestError[] = [];
   let unreadable = false;
@@ -63,7 +67,10 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
         env: io.env.kubeconfig,
         home: io.env.home,
       });
-      const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.timeoutMs });
+      const client = new KubeClient(k8s, primary.kubeConfig, {
+        requestTimeoutMs: options.requestTimeoutMs,
+        deadline,
+      });
       for (const item of await listRemoteSecrets(client, options.namespace)) {
         const read = readRemoteSecretObject(item, `${options.namespace}/${item.metadata.name ?? ''}`);
         secrets.push(...read.secrets);
@@ -79,8 +86,8 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
 
   const results = await verifySecrets(
     secrets,
-    { timeoutMs: options.timeoutMs, now: io.now() },
-    (config, signal) => createClusterProbe(k8s, config, signal, options.timeoutMs),
+    { timeoutMs: deadline.remainingMs, signal: deadline.signal, now: io.now() },
+    (config, signal) => createClusterProbe(k8s, config, signal, options.requestTimeoutMs, deadline),
   );
   const report = { results, errors };
   io.stdout.write(options.output === 'json' ? renderVerifyJson(report) : renderVerifyTable(report));

@@ -1,15 +1,18 @@
 import { loadClientNode } from '../shared/kube/client-node.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
-import {
-  installWebhookCertificate,
-  type WebhookCertificateOptions,
-} from '../shared/pki/webhook-certificate.ts';
+import { Deadline, KubeClient } from '../shared/kube/client.ts';
+import { installWebhookCertificate } from '../shared/kube/webhook-certificate.ts';
+import type { WebhookCertificateOptions } from '../shared/pki/webhook-certificate.ts';
 import { EXIT_OK, exitStatusOf, writeErrorWithHint } from './cli-io.ts';
 
 export interface WebhookCertOptions extends WebhookCertificateOptions {
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
+  /** --timeout: the whole command. */
+  readonly timeoutMs: number;
+  /** --request-timeout: each call. */
+  readonly requestTimeoutMs: number;
 }
 
 export interface WebhookCertIo {
@@ -31,7 +34,11 @@ export async function runWebhookCert(options: WebhookCertOptions, io: WebhookCer
       env: io.env.kubeconfig,
       home: io.env.home,
     });
-    const plan = await installWebhookCertificate(k8s, operator.kubeConfig, options);
+    const client = new KubeClient(k8s, operator.kubeConfig, {
+      requestTimeoutMs: options.requestTimeoutMs,
+      deadline: new Deadline(options.timeoutMs),
+    });
+    const plan = await installWebhookCertificate(client, options);
     io.stdout.write(
       [
         `secret/${options.secretName} written in namespace ${options.namespace} (kubernetes.io/tls)`,

@@ -7,13 +7,47 @@ import type {
 import type { ClientNodeModule } from './client-node.ts';
 import { errorCode } from '../errors.ts';
 import { isRecord, stringOrUndefined } from '../json.ts';
-import { credentialError, toKubeError } from './errors.ts';
+import { formatDuration } from '../time/duration.ts';
+import { credentialError, KubeError, toKubeError } from './errors.ts';
 
 export interface KubeClientOptions {
   /** Each API call is abandoned after this long (--request-timeout). */
   readonly requestTimeoutMs: number;
-  /** Cancels every call in flight, e.g. verify's per-cluster deadline. */
+  /** Cancels every call in flight (a shutdown). */
   readonly signal?: AbortSignal | undefined;
+  /** The whole command's deadline (--timeout): every call ends when it passes. */
+  readonly deadline?: Deadline | undefined;
+}
+
+/** When a whole command must be done by, and the flag that said so, for the message. */
+export class Deadline {
+  readonly signal: AbortSignal;
+  private readonly endsAt: number;
+
+  constructor(
+    readonly ms: number,
+    readonly flag = '--timeout',
+  ) {
+    this.signal = AbortSignal.timeout(ms);
+    this.endsAt = Date.now() + ms;
+  }
+
+  /** Milliseconds left, at least 1 (a wait given 0 would never start). */
+  get remainingMs(): number {
+    return Math.max(1, this.endsAt - Date.now());
+  }
+
+  /** The error for a call the deadline cut short. */
+  exceeded(action: string, server: string, cause?: unknown): KubeError {
+    return new KubeError(
+      'timeout',
+      `the command did not finish within ${this.flag} ${formatDuration(this.ms)}: it was still trying to ${action} on ${server}`,
+      {
+        hint: `check that the API server answers (kubectl get --raw /readyz), or raise ${this.flag}`,
+        cause,
+      },
+    );
+  }
 }
 
 /**
@@ -30,6 +64,7 @@ export class KubeClient {
   readonly authentication: InstanceType<ClientNodeModule['AuthenticationV1Api']>;
   readonly authorization: InstanceType<ClientNodeModule['AuthorizationV1Api']>;
   readonly version: InstanceType<ClientNodeModule['VersionApi']>;
+  readonly admissionRegistration: InstanceType<ClientNodeModule['AdmissionregistrationV1Api']>;
 
   constructor(
     readonly k8s: ClientNodeModule,
@@ -42,10 +77,16 @@ export class KubeClient {
     this.authentication = kubeConfig.makeApiClient(k8s.AuthenticationV1Api);
     this.authorization = kubeConfig.makeApiClient(k8s.AuthorizationV1Api);
     this.version = kubeConfig.makeApiClient(k8s.VersionApi);
+    this.admissionRegistration = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   }
 
   get requestTimeoutMs(): number {
     return this.options.requestTimeoutMs;
+  }
+
+  /** The command's deadline, which waits (a watch for a token) must end by too. */
+  get deadline(): Deadline | undefined {
+    return this.options.deadline;
   }
 
   /** Run one API call with a deadline; `action` reads "list Secrets in namespace istio-system". */
@@ -54,13 +95,16 @@ export class KubeClient {
     run: (options: ConfigurationOptions) => Promise<T>,
     header?: { name: string; value: string },
   ): Promise<T> {
+    const { deadline } = this.options;
     const signals = [AbortSignal.timeout(this.options.requestTimeoutMs)];
     if (this.options.signal !== undefined) signals.push(this.options.signal);
+    if (deadline !== undefined) signals.push(deadline.signal);
     const signal = AbortSignal.any(signals);
     try {
       await this.login(signal);
       return await run(this.requestOptions(signal, header));
     } catch (error) {
+      if (deadline?.signal.aborted === true) throw deadline.exceeded(action, this.server, error);
       throw toKubeError(error, { server: this.server, action, timeoutMs: this.options.requestTimeoutMs });
     }
   }

@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import { mapLimited } from '../concurrency.ts';
 import { errorCode, RemoteSecretError } from '../errors.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
@@ -63,6 +64,8 @@ export interface ClusterVerification {
 export interface VerifyOptions {
   /** Per-cluster deadline: every call for one cluster is abandoned after it. */
   readonly timeoutMs: number;
+  /** The whole command's deadline (--timeout): it ends every cluster's calls too. */
+  readonly signal?: AbortSignal | undefined;
   readonly now: Date;
   readonly permissions?: readonly ResourcePermission[];
   /** Clusters checked at the same time. */
@@ -118,7 +121,10 @@ export async function verifyCluster(
     expiry,
   };
 
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const signal = AbortSignal.any([
+    AbortSignal.timeout(options.timeoutMs),
+    ...(options.signal === undefined ? [] : [options.signal]),
+  ]);
   let probe: ClusterProbe;
   try {
     probe = connect(config, signal);
@@ -281,23 +287,4 @@ export function describePermission(permission: ResourcePermission): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Map with at most `limit` calls in flight; results in input order. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
