@@ -86,7 +86,7 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
 
   const results = await verifySecrets(
     secrets,
-    { timeoutMs: deadline.remainingMs, signal: deadline.signal, now: io.now() },
+    { timeoutMs: options.timeoutMs, signal: deadline.signal, now: io.now() },
     (config, signal) => createClusterProbe(k8s, config, signal, options.requestTimeoutMs, deadline),
   );
   const report = { results, errors };

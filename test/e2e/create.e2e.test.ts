@@ -13,6 +13,7 @@ import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts'
 import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import { pauseComponent } from '../harness/pause.ts';
 import {
   eventually,
   startWebhookProcess,
@@ -85,6 +86,27 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
     writeFileSync(file, text);
     return file;
   };
+  /** A kubeconfig for a new ServiceAccount of the remote, bound to what `grant` runs (kubectl args). */
+  async function remoteUser(name: string, namespace: string, ...grants: string[][]): Promise<string> {
+    for (const args of [['create', 'serviceaccount', name, '-n', namespace], ...grants]) {
+      const done = await onRemote(...args);
+      expect(done.status, done.stderr).toBe(0);
+    }
+    const token = (await onRemote('create', 'token', name, '-n', namespace)).stdout.trim();
+    return withKubeconfig(
+      `${name}.kubeconfig`,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'remote', cluster: { server: remote.server, 'certificate-authority': remote.caFile } },
+        ],
+        users: [{ name, user: { token } }],
+        contexts: [{ name, context: { cluster: 'remote', user: name } }],
+        'current-context': name,
+      }),
+    );
+  }
 
   async function startWebhook(fixture: TlsFixture): Promise<WebhookProcess> {
     const child = await startWebhookProcess({
@@ -440,9 +462,10 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
       expect(run.stderr).toContain('hint: check the server address');
     });
 
-    it('forbidden, naming the missing permission: 1', async () => {
-      for (const args of [
-        ['create', 'serviceaccount', 'limited', '-n', 'default'],
+    it('forbidden: every missing permission, checked before anything is read or created: 1', async () => {
+      const limited = await remoteUser(
+        'limited',
+        'default',
         ['create', 'clusterrole', 'namespace-reader', '--verb', 'get', '--resource', 'namespaces'],
         [
           'create',
@@ -453,38 +476,205 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
           '--serviceaccount',
           'default:limited',
         ],
-      ]) {
-        expect((await onRemote(...args)).status).toBe(0);
-      }
-      const token = (await onRemote('create', 'token', 'limited', '-n', 'default')).stdout.trim();
-      const limited = withKubeconfig(
-        'limited.kubeconfig',
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [
-            { name: 'remote', cluster: { server: remote.server, 'certificate-authority': remote.caFile } },
-          ],
-          users: [{ name: 'limited', user: { token } }],
-          contexts: [{ name: 'limited', context: { cluster: 'remote', user: 'limited' } }],
-          'current-context': 'limited',
-        }),
       );
-      const run = await plugin(['create', '--kubeconfig', limited, '--name', 'east']);
+      const run = await plugin([
+        'create',
+        '--kubeconfig',
+        limited,
+        '--name',
+        'limited-east',
+        '--namespace',
+        'mesh-new',
+      ]);
       expect(run.status).toBe(1);
-      expect(run.stderr).toMatch(/error: forbidden to (get|list) \S+/);
-      expect(run.stderr).toContain('User "system:serviceaccount:default:limited" cannot');
-      expect(run.stderr).toMatch(/hint: ask a cluster admin for permission to (get|list) /);
+      // After the warning that a loopback server only works from this machine.
+      const lines = run.stderr.split('\n');
+      const first = lines.find((line) => line.startsWith('error: '));
+      expect(first).toMatch(
+        /^error: context "limited" lacks \d+ permissions that create needs on the remote; nothing was created:$/,
+      );
+      const listed = lines
+        .filter((line) => line.startsWith('  - '))
+        .map((line) => line.split(':')[0]?.slice(4));
+      // It may get namespaces (the ClusterRole above); everything else is missing, and listed.
+      expect(listed).toEqual([
+        'get serviceaccounts istio-reader-service-account in namespace mesh-new',
+        'get clusterroles.rbac.authorization.k8s.io istio-reader-clusterrole-mesh-new',
+        'get clusterrolebindings.rbac.authorization.k8s.io istio-reader-clusterrole-mesh-new',
+        'list secrets in namespace mesh-new',
+        'create namespaces',
+        'create serviceaccounts in namespace mesh-new',
+        'create clusterroles.rbac.authorization.k8s.io',
+        'create clusterrolebindings.rbac.authorization.k8s.io',
+        'create secrets in namespace mesh-new',
+        'list secrets in namespace mesh-new',
+        'watch secrets in namespace mesh-new',
+        'get secrets in namespace mesh-new',
+      ]);
+      expect(run.stderr).toContain(
+        'hint: ask a cluster admin to grant them, or let them create the reader account once and run with --create-service-account=false',
+      );
+      expect((await onRemote('get', 'namespace', 'mesh-new')).status).not.toBe(0);
     });
 
-    it('token timeout, saying what to check: 1', async () => {
-      const run = await create('--name', 'east', '--rotate', '--timeout', '1ms');
-      expect(run.status).toBe(1);
-      expect(run.stderr).toMatch(
-        /error: the token controller did not fill token Secret istio-system\/\S+ with a token within 1ms/,
+    it('with --create-service-account=false --secret-name it needs only what it touches in the namespace, as istioctl', async () => {
+      const tokenSecret = (
+        await onRemote(
+          'get',
+          'secrets',
+          '-n',
+          NAMESPACE,
+          '--field-selector',
+          'type=kubernetes.io/service-account-token',
+          '-o',
+          'jsonpath={.items[0].metadata.name}',
+        )
+      ).stdout;
+      expect(tokenSecret).not.toBe('');
+      const operator = await remoteUser(
+        'namespace-operator',
+        'default',
+        [
+          'create',
+          'role',
+          'reader-secret',
+          '-n',
+          NAMESPACE,
+          '--verb',
+          'get',
+          '--resource',
+          'serviceaccounts,secrets',
+        ],
+        [
+          'create',
+          'rolebinding',
+          'namespace-operator',
+          '-n',
+          NAMESPACE,
+          '--role',
+          'reader-secret',
+          '--serviceaccount',
+          'default:namespace-operator',
+        ],
       );
-      expect(run.stderr).toContain("hint: kube-controller-manager's token controller fills it");
+      const run = await plugin([
+        'create',
+        '--kubeconfig',
+        operator,
+        '--name',
+        'east',
+        '--create-service-account=false',
+        '--secret-name',
+        tokenSecret,
+      ]);
+      expect(run.stderr).not.toContain('error:');
+      expect(run.status).toBe(0);
+      expect(parseSecret(run.stdout).token).toBe(east.token);
     });
+
+    it('token timeout (the controller manager stopped), saying what to check: 1', async () => {
+      const resume = pauseComponent(remote, 'kube-controller-manager');
+      try {
+        const run = await create('--name', 'east', '--rotate', '--timeout', '4s');
+        expect(run.status).toBe(1);
+        expect(run.stderr).toMatch(
+          /error: the token controller did not fill token Secret istio-system\/\S+ with a token within --timeout 4s/,
+        );
+        expect(run.stderr).toContain("hint: kube-controller-manager's token controller fills it");
+      } finally {
+        resume();
+      }
+    });
+
+    // kill -STOP on the remote's kube-apiserver: connections are accepted and nothing answers.
+    it.each([
+      {
+        name: 'create, --request-timeout',
+        args: (kubeconfig: string) => [
+          'create',
+          '--kubeconfig',
+          kubeconfig,
+          '--name',
+          'east',
+          '--request-timeout',
+          '2s',
+          '--timeout',
+          '60s',
+        ],
+        status: 1,
+        says: /error: no answer from https:\/\/127\.0\.0\.1:\d+ within 2s while trying to create a SelfSubjectAccessReview/,
+      },
+      {
+        name: 'create, --timeout',
+        args: (kubeconfig: string) => [
+          'create',
+          '--kubeconfig',
+          kubeconfig,
+          '--name',
+          'east',
+          '--request-timeout',
+          '60s',
+          '--timeout',
+          '3s',
+        ],
+        status: 1,
+        says: /error: the command did not finish within --timeout 3s: it was still trying to create a SelfSubjectAccessReview/,
+      },
+      {
+        name: 'audit, --request-timeout',
+        args: (kubeconfig: string) => ['audit', '--kubeconfig', kubeconfig, '--request-timeout', '2s'],
+        status: 2,
+        says: /error: no answer from https:\/\/127\.0\.0\.1:\d+ within 2s while trying to list Secrets/,
+      },
+      {
+        name: 'audit, --timeout',
+        args: (kubeconfig: string) => ['audit', '--kubeconfig', kubeconfig, '--timeout', '3s'],
+        status: 2,
+        says: /error: the command did not finish within --timeout 3s/,
+      },
+      {
+        name: 'verify of a secret for the stopped remote, --timeout',
+        args: () => ['verify', '-f', '-', '--timeout', '3s'],
+        status: 1,
+        says: /east \(istio-system\/istio-remote-secret-east\): not reachable: the command did not finish within --timeout 3s/,
+      },
+    ])('a stopped API server ends $name within it: $status', async ({ args, status, says }) => {
+      const resume = pauseComponent(remote, 'kube-apiserver');
+      try {
+        const started = Date.now();
+        const run = await plugin(args(remote.kubeconfigPath), eastYaml);
+        const seconds = (Date.now() - started) / 1000;
+        // verify reports each cluster in its table (stdout); the others fail on stderr.
+        expect(`${run.stdout}${run.stderr}`).toMatch(says);
+        expect(run.status).toBe(status);
+        // Within the limit, plus Node's start-up and the process's exit.
+        expect(seconds).toBeLessThan(10);
+      } finally {
+        resume();
+      }
+    });
+  });
+
+  it.each([
+    { words: ['audit', '--kubeconfig', 'REMOTE', '-n', 'kube-s'], expected: ['kube-system'] },
+    {
+      words: ['create', '-c', 'REMOTE', '--istio-namespace', 'kube-'],
+      expected: ['kube-node-lease', 'kube-public', 'kube-system'],
+    },
+    { words: ['create', '-c', 'REMOTE', '--context', ''], expected: ['remote'] },
+  ])('completes namespaces and contexts from the cluster: $words', async ({ words, expected }) => {
+    const run = await plugin([
+      '--get-yargs-completions',
+      'kubectl-remote_secret',
+      ...words.map((word) => (word === 'REMOTE' ? remote.kubeconfigPath : word)),
+    ]);
+    expect(run.status).toBe(0);
+    expect(
+      run.stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .sort(),
+    ).toEqual(expected);
   });
 
   it('verify fails (exit 1) for a secret whose token the remote refuses', async () => {
