@@ -374,6 +374,12 @@ export async function main(argv: readonly string[]): Promise<number> {
               default: '10s',
               describe: 'How long each API call may take',
             },
+            'expiring-within': {
+              type: 'string',
+              requiresArg: true,
+              default: '168h',
+              describe: 'Warn about tokens that expire within this long (as audit does)',
+            },
             output: {
               alias: 'o',
               type: 'string',
@@ -388,7 +394,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             'Check a new secret before applying it',
           )
           .epilog(
-            'Exit status: 0 every cluster passed; 1 a cluster failed or a secret cannot be read; 2 usage error, or the secrets cannot be fetched.',
+            'Each failure says what to do next. Exit status: 0 every cluster passed (expiring tokens are warnings); 1 a cluster failed, a secret cannot be read, or there was nothing to verify; 2 usage error, or the secrets cannot be fetched.',
           ),
       async (args) => {
         const { runVerify } = await import('./verify.ts');
@@ -400,6 +406,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             namespace: args.namespace,
             timeoutMs: durationFlag(args.timeout, '--timeout'),
             requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
+            expiringWithinMs: durationFlag(args['expiring-within'], '--expiring-within'),
             output: args.output === 'json' ? 'json' : 'table',
           },
           { stdin: process.stdin, stdout: process.stdout, env: environment(), now: () => new Date() },

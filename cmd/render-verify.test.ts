@@ -37,6 +37,7 @@ const REPORT: VerifyReport = {
         status: 'failed',
         missing: ['list secrets', 'watch secrets'],
         message: "missing 2 of the 73 permissions of Istio's reader ClusterRole",
+        hint: "ClusterRole istio-reader-clusterrole-istio-system lacks these rules: add them, or delete it and run `kubectl remote-secret create --context <remote> --name north --namespace istio-system`, which creates it with Istio's rules",
       },
       expiry: {
         status: 'ok',
@@ -53,6 +54,7 @@ const REPORT: VerifyReport = {
         status: 'failed',
         message:
           'cannot reach the API server at https://10.0.0.7:6443 (connection refused) while trying to get the server version',
+        hint: "check that https://10.0.0.7:6443 is the right address and that istiod's network reaches it (this machine did not)",
       },
       auth: { status: 'skipped', message: 'not checked: the server cannot be reached' },
       rbac: { status: 'skipped', missing: [], message: 'not checked: the server cannot be reached' },
@@ -60,6 +62,18 @@ const REPORT: VerifyReport = {
         status: 'failed',
         expires: '2026-01-01T00:00:00.000Z',
         message: 'expired at 2026-01-01T00:00:00.000Z',
+        hint: 'istiod cannot use it: mint a new token with `kubectl remote-secret create --context <remote> --name south --token-duration 720h` and apply it to the primary',
+      },
+    },
+    {
+      ...ok,
+      cluster: 'west',
+      secret: 'istio-system/istio-remote-secret-west',
+      expiry: {
+        status: 'expiring',
+        expires: '2026-05-03T00:00:00.000Z',
+        message: 'expires at 2026-05-03T00:00:00.000Z, within 168h',
+        hint: 'run `kubectl remote-secret create --context <remote> --name west --token-duration 720h` and apply the new secret before then',
       },
     },
     {

@@ -37,8 +37,9 @@ export function renderVerifyTable(report: VerifyReport): string {
   );
   for (const result of report.results) lines.push(...problems(result));
   const failed = report.results.filter((result) => result.status !== 'ok').length;
+  const expiring = report.results.filter((result) => result.expiry.status === 'expiring').length;
   lines.push(
-    `${plural(report.results.length, 'cluster')}: ${report.results.length - failed} ok, ${failed} failed`,
+    `${plural(report.results.length, 'cluster')}: ${report.results.length - failed} ok, ${failed} failed${expiring === 0 ? '' : `, ${plural(expiring, 'token')} expiring soon`}`,
   );
   return `${lines.join('\n')}\n`;
 }
@@ -52,7 +53,8 @@ function expiresCell(result: ClusterVerification): string {
   const { expiry } = result;
   if (expiry.expires !== null) {
     const at = `${expiry.expires.slice(0, 16)}Z`;
-    return expiry.status === 'failed' ? `expired ${at}` : at;
+    if (expiry.status === 'failed') return `expired ${at}`;
+    return expiry.status === 'expiring' ? `${at} (soon)` : at;
   }
   if (expiry.status === 'ok') return 'never';
   return result.kubeconfig.status === 'ok' ? 'unknown' : '-';
@@ -62,26 +64,34 @@ function cell(status: 'ok' | 'failed' | 'skipped', ok: string, failed: string): 
   return status === 'ok' ? ok : status === 'failed' ? failed : '-';
 }
 
+/** One line per problem, each followed by what to do next (`fix:`), as `check` prints them. */
 function problems(result: ClusterVerification): string[] {
   const lines: string[] = [];
   const prefix = `${result.cluster} (${result.secret}):`;
+  const problem = (text: string, hint: string | undefined): void => {
+    lines.push(`${prefix} ${text}`);
+    if (hint !== undefined) lines.push(`  fix: ${hint}`);
+  };
   for (const found of result.kubeconfig.violations) {
-    lines.push(
-      `${prefix} kubeconfig refused: ${found.code} at ${found.path || '(whole kubeconfig)'}: ${found.message}`,
+    problem(
+      `kubeconfig refused: ${found.code} at ${found.path || '(whole kubeconfig)'}: ${found.message}`,
+      found.hint,
     );
   }
   if (result.reachable.status === 'failed')
-    lines.push(`${prefix} not reachable: ${result.reachable.message ?? ''}`);
+    problem(`not reachable: ${result.reachable.message ?? ''}`, result.reachable.hint);
   if (result.reachable.status === 'skipped' && result.kubeconfig.status === 'ok') {
-    lines.push(`${prefix} ${result.reachable.message ?? 'not checked'}`);
+    problem(result.reachable.message ?? 'not checked', undefined);
   }
   if (result.auth.status === 'failed')
-    lines.push(`${prefix} authentication failed: ${result.auth.message ?? ''}`);
+    problem(`authentication failed: ${result.auth.message ?? ''}`, result.auth.hint);
   if (result.rbac.status === 'failed') {
     const missing = result.rbac.missing.length > 0 ? `: ${result.rbac.missing.join(', ')}` : '';
-    lines.push(`${prefix} RBAC: ${result.rbac.message ?? 'check failed'}${missing}`);
+    problem(`RBAC: ${result.rbac.message ?? 'check failed'}${missing}`, result.rbac.hint);
   }
-  if (result.expiry.status === 'failed') lines.push(`${prefix} token ${result.expiry.message}`);
+  if (result.expiry.status === 'failed') problem(`token ${result.expiry.message}`, result.expiry.hint);
+  if (result.expiry.status === 'expiring')
+    problem(`warning: token ${result.expiry.message}`, result.expiry.hint);
   return lines;
 }
 

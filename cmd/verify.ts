@@ -14,7 +14,6 @@ import {
   UsageError,
   writeError,
   writeErrorWithHint,
-  writeWarning,
 } from './cli-io.ts';
 import { readManifestInputs } from './inputs.ts';
 import { renderVerifyJson, renderVerifyTable } from './render-verify.ts';
@@ -29,6 +28,8 @@ export interface VerifyOptions {
   readonly timeoutMs: number;
   /** --request-timeout: each call. */
   readonly requestTimeoutMs: number;
+  /** --expiring-within: a token that expires sooner is a warning. */
+  readonly expiringWithinMs: number;
   readonly output: 'table' | 'json';
 }
 
@@ -86,7 +87,12 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
 
   const results = await verifySecrets(
     secrets,
-    { timeoutMs: options.timeoutMs, signal: deadline.signal, now: io.now() },
+    {
+      timeoutMs: options.timeoutMs,
+      signal: deadline.signal,
+      now: io.now(),
+      expiringWithinMs: options.expiringWithinMs,
+    },
     (config, signal) => createClusterProbe(k8s, config, signal, options.requestTimeoutMs, deadline),
   );
   const report = { results, errors };
@@ -96,11 +102,20 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
   }
   if (unreadable) return EXIT_USAGE;
   if (results.length === 0 && errors.length === 0) {
-    writeWarning(
+    // Nothing verified is not a pass: a wrong -n or a file of something else must not look green.
+    writeErrorWithHint(
       options.files.length > 0
-        ? 'no remote secrets (Secrets labelled istio/multiCluster: "true") in the files; nothing was verified'
-        : `no remote secrets (Secrets labelled istio/multiCluster: "true") in namespace ${options.namespace}; nothing was verified`,
+        ? {
+            message:
+              'no remote secrets (Secrets labelled istio/multiCluster: "true") in the files; nothing was verified',
+            hint: 'pass the secrets `kubectl remote-secret create` wrote, or read them from the primary (no -f)',
+          }
+        : {
+            message: `no remote secrets (Secrets labelled istio/multiCluster: "true") in namespace ${options.namespace}; nothing was verified`,
+            hint: "istiod reads them from its own namespace: pass -n with istiod's namespace, or check the context (--context)",
+          },
     );
+    return EXIT_FINDINGS;
   }
   return results.some((result) => result.status !== 'ok') || errors.length > 0 ? EXIT_FINDINGS : EXIT_OK;
 }

@@ -5,6 +5,8 @@ import { RemoteSecretError, type ErrorDetails } from '../errors.ts';
 export type KubeErrorCode =
   | 'unreachable'
   | 'tls'
+  /** The server's certificate does not name the host (or tls-server-name) that was checked. */
+  | 'tls-name-mismatch'
   | 'timeout'
   | 'unauthorized'
   | 'forbidden'
@@ -77,7 +79,7 @@ export function toKubeError(error: unknown, context: CallContext): KubeError {
   const network = networkCode(error);
   if (network !== undefined && TLS_CODES.has(network)) {
     return new KubeError(
-      'tls',
+      network === 'ERR_TLS_CERT_ALTNAME_INVALID' ? 'tls-name-mismatch' : 'tls',
       `TLS with ${context.server} failed (${TLS_CODES.get(network) ?? network}) while trying to ${context.action}`,
       {
         hint: 'the server certificate does not match the CA or server name in the kubeconfig; check certificate-authority-data and tls-server-name',

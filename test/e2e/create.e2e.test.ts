@@ -695,5 +695,84 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
       /bogus\s+istio-system\/istio-remote-secret-bogus\s+yes\s+no\s+-\s+unknown\s+FAILED/,
     );
     expect(run.stdout).toContain('authentication failed');
+    expect(run.stdout).toContain(
+      '  fix: the token was revoked, or its ServiceAccount or token Secret was deleted on the remote: mint a new one with `kubectl remote-secret create --context <remote> --name bogus`',
+    );
+  });
+
+  describe('verify says what to do next', () => {
+    const manifest = (id: string, kubeconfig: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: `istio-remote-secret-${id}`,
+          namespace: NAMESPACE,
+          labels: { 'istio/multiCluster': 'true' },
+        },
+        stringData: { [id]: kubeconfig },
+      });
+
+    it('a missing ClusterRoleBinding: names it, and says create restores it (1)', async () => {
+      const made = await onRemote('create', 'serviceaccount', 'unbound-reader', '-n', NAMESPACE);
+      expect(made.status, made.stderr).toBe(0);
+      const token = (await onRemote('create', 'token', 'unbound-reader', '-n', NAMESPACE)).stdout.trim();
+      const run = await plugin(
+        ['verify', '-f', '-'],
+        manifest('unbound', east.kubeconfig.replace(east.token, token)),
+      );
+      expect(run.status).toBe(1);
+      expect(run.stdout).toContain(
+        '  fix: nothing grants "system:serviceaccount:istio-system:unbound-reader" Istio\'s reader rules: ClusterRoleBinding istio-reader-clusterrole-istio-system-unbound-reader (to ClusterRole istio-reader-clusterrole-istio-system) is missing; `kubectl remote-secret create --context <remote> --name unbound --namespace istio-system` restores it',
+      );
+    });
+
+    it('a TLS name mismatch: names the name it checked (1)', async () => {
+      const wrongName = east.kubeconfig.replace(
+        /^(\s+)server: (.*)$/m,
+        '$1server: $2\n$1tls-server-name: wrong-name.example',
+      );
+      expect(wrongName).toContain('tls-server-name: wrong-name.example');
+      const run = await plugin(['verify', '-f', '-'], manifest('misnamed', wrongName));
+      expect(run.status).toBe(1);
+      expect(run.stdout).toContain('not reachable: TLS with');
+      expect(run.stdout).toContain(
+        '  fix: the server\'s certificate does not name "wrong-name.example", the kubeconfig\'s tls-server-name: set tls-server-name to a name it has',
+      );
+    });
+
+    it('a token that expires within --expiring-within: a warning, as audit gives (0)', async () => {
+      const token = (
+        await onRemote('create', 'token', READER, '-n', NAMESPACE, '--duration', '2h')
+      ).stdout.trim();
+      const run = await plugin(
+        ['verify', '-f', '-'],
+        manifest('soon', east.kubeconfig.replace(east.token, token)),
+      );
+      expect(run.status, run.stdout).toBe(0);
+      expect(run.stdout).toMatch(
+        /soon\s+istio-system\/istio-remote-secret-soon\s+yes \S+\s+yes\s+ok\s+\S+ \(soon\)\s+OK/,
+      );
+      expect(run.stdout).toMatch(
+        /soon \(istio-system\/istio-remote-secret-soon\): warning: token expires at \S+, within 168h/,
+      );
+      const later = await plugin(
+        ['verify', '-f', '-', '--expiring-within', '1h'],
+        manifest('soon', east.kubeconfig.replace(east.token, token)),
+      );
+      expect(later.stdout).not.toContain('warning');
+    });
+
+    it('a namespace that holds no remote secrets: exit 1, and says where it looked (1)', async () => {
+      const run = await plugin(['verify', '--kubeconfig', primary.kubeconfigPath, '-n', 'default']);
+      expect(run.status).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(
+        'error: no remote secrets (Secrets labelled istio/multiCluster: "true") in namespace default; nothing was verified',
+      );
+      expect(run.stderr).toContain(
+        "hint: istiod reads them from its own namespace: pass -n with istiod's namespace",
+      );
+    });
   });
 });
