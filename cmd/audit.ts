@@ -7,10 +7,9 @@ import {
   selectRejections,
   type Rejection,
 } from '../shared/audit/rejections.ts';
-import { Deadline, KubeClient } from '../shared/kube/client.ts';
+import { operatorClient, type KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
-import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef } from '../shared/remote-secret/model.ts';
@@ -67,16 +66,7 @@ export interface AuditIo {
 export async function runAudit(options: AuditCommandOptions, io: AuditIo): Promise<number> {
   const k8s = await loadClientNode();
   try {
-    const primary = loadOperatorKubeConfig(k8s, {
-      path: options.kubeconfig,
-      context: options.context,
-      env: io.env.kubeconfig,
-      home: io.env.home,
-    });
-    const client = new KubeClient(k8s, primary.kubeConfig, {
-      requestTimeoutMs: options.requestTimeoutMs,
-      deadline: new Deadline(options.timeoutMs),
-    });
+    const { client } = operatorClient(k8s, options, io.env);
     if (options.rejections !== undefined) return await listRejections(client, options, io);
     return await auditStored(client, options, io);
   } catch (error) {

@@ -16,6 +16,39 @@ const PRIMARY_CLUSTER_OPTIONS = {
   context: { type: 'string', requiresArg: true, describe: "The primary cluster's context" },
 } as const;
 
+/** -n of the commands that read the remote secrets stored in the primary. */
+const REMOTE_SECRETS_NAMESPACE = {
+  namespace: {
+    alias: 'n',
+    type: 'string',
+    requiresArg: true,
+    default: 'istio-system',
+    describe: 'Namespace of the remote secrets in the primary',
+  },
+} as const;
+
+/** --timeout (the whole command) and --request-timeout (each call), as every cluster command has them. */
+function timeoutOptions(defaults: {
+  readonly whole: string;
+  readonly call: string;
+  readonly waits?: string;
+}) {
+  return {
+    timeout: {
+      type: 'string',
+      requiresArg: true,
+      default: defaults.whole,
+      describe: `How long the whole command may take${defaults.waits === undefined ? '' : `, ${defaults.waits} included`}`,
+    },
+    'request-timeout': {
+      type: 'string',
+      requiresArg: true,
+      default: defaults.call,
+      describe: 'How long each API call may take',
+    },
+  } as const;
+}
+
 /**
  * `kubectl remote-secret`: the plugin's entry point. It only parses the command line; each
  * command's module is imported when it runs, so `check` never loads the Kubernetes client.
@@ -187,18 +220,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe:
                 "CA for the server: the cluster's (token Secret ca.crt), or the kubeconfig's (API servers behind an auth proxy)",
             },
-            timeout: {
-              type: 'string',
-              requiresArg: true,
-              default: '60s',
-              describe: 'How long the whole command may take, the wait for the token controller included',
-            },
-            'request-timeout': {
-              type: 'string',
-              requiresArg: true,
-              default: '15s',
-              describe: 'How long each API call may take',
-            },
+            ...timeoutOptions({ whole: '60s', call: '15s', waits: 'the wait for the token controller' }),
             output: {
               alias: 'o',
               type: 'string',
@@ -293,18 +315,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               default: '365',
               describe: 'How long the serving certificate is valid, in days (1 to 3650)',
             },
-            timeout: {
-              type: 'string',
-              requiresArg: true,
-              default: '60s',
-              describe: 'How long the whole command may take',
-            },
-            'request-timeout': {
-              type: 'string',
-              requiresArg: true,
-              default: '15s',
-              describe: 'How long each API call may take',
-            },
+            ...timeoutOptions({ whole: '60s', call: '15s' }),
           })
           .example(
             '$0 webhook-cert --context west',
@@ -355,25 +366,8 @@ export async function main(argv: readonly string[]): Promise<number> {
                 'Read the secrets from these manifests ("-" for standard input) instead of the primary cluster',
             },
             ...PRIMARY_CLUSTER_OPTIONS,
-            namespace: {
-              alias: 'n',
-              type: 'string',
-              requiresArg: true,
-              default: 'istio-system',
-              describe: 'Namespace of the remote secrets in the primary',
-            },
-            timeout: {
-              type: 'string',
-              requiresArg: true,
-              default: '60s',
-              describe: 'How long the whole command may take, every cluster included',
-            },
-            'request-timeout': {
-              type: 'string',
-              requiresArg: true,
-              default: '10s',
-              describe: 'How long each API call may take',
-            },
+            ...REMOTE_SECRETS_NAMESPACE,
+            ...timeoutOptions({ whole: '60s', call: '10s', waits: 'every cluster' }),
             'expiring-within': {
               type: 'string',
               requiresArg: true,
@@ -420,13 +414,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         command
           .options({
             ...PRIMARY_CLUSTER_OPTIONS,
-            namespace: {
-              alias: 'n',
-              type: 'string',
-              requiresArg: true,
-              default: 'istio-system',
-              describe: 'Namespace of the remote secrets in the primary',
-            },
+            ...REMOTE_SECRETS_NAMESPACE,
             'all-namespaces': {
               alias: 'A',
               type: 'boolean',
@@ -469,18 +457,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               default: '500',
               describe: 'Objects per list request (1 to 10000); the rest are read page by page',
             },
-            'request-timeout': {
-              type: 'string',
-              requiresArg: true,
-              default: '30s',
-              describe: 'How long each API call (one page of the list) may take',
-            },
-            timeout: {
-              type: 'string',
-              requiresArg: true,
-              default: '5m',
-              describe: 'How long the whole command may take, every page included',
-            },
+            ...timeoutOptions({ whole: '5m', call: '30s', waits: 'every page of the list' }),
             rejections: {
               type: 'boolean',
               default: false,

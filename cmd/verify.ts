@@ -1,20 +1,12 @@
-import { Deadline, KubeClient } from '../shared/kube/client.ts';
+import { Deadline, operatorClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
-import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
 import { listRemoteSecrets } from '../shared/kube/primary.ts';
 import { createClusterProbe } from '../shared/kube/probe.ts';
 import { readRemoteSecretObject, type ManifestError } from '../shared/remote-secret/manifests.ts';
 import type { RemoteSecret } from '../shared/remote-secret/model.ts';
 import { verifySecrets } from '../shared/remote-secret/verify.ts';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  writeError,
-  writeErrorWithHint,
-} from './cli-io.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, writeError, writeErrorWithHint } from './cli-io.ts';
 import { readManifestInputs } from './inputs.ts';
 import { renderVerifyJson, renderVerifyTable } from './render-verify.ts';
 
@@ -62,16 +54,7 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
     unreadable = read.unreadable;
   } else {
     try {
-      const primary = loadOperatorKubeConfig(k8s, {
-        path: options.kubeconfig,
-        context: options.context,
-        env: io.env.kubeconfig,
-        home: io.env.home,
-      });
-      const client = new KubeClient(k8s, primary.kubeConfig, {
-        requestTimeoutMs: options.requestTimeoutMs,
-        deadline,
-      });
+      const { client } = operatorClient(k8s, options, io.env);
       for (const item of await listRemoteSecrets(client, options.namespace)) {
         const read = readRemoteSecretObject(item, `${options.namespace}/${item.metadata.name ?? ''}`);
         secrets.push(...read.secrets);

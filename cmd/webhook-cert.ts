@@ -1,7 +1,6 @@
 import { loadClientNode } from '../shared/kube/client-node.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
-import { loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
-import { Deadline, KubeClient } from '../shared/kube/client.ts';
+import { operatorClient } from '../shared/kube/client.ts';
 import { installWebhookCertificate } from '../shared/kube/webhook-certificate.ts';
 import type { WebhookCertificateOptions } from '../shared/pki/webhook-certificate.ts';
 import { EXIT_OK, exitStatusOf, writeErrorWithHint } from './cli-io.ts';
@@ -28,16 +27,7 @@ export interface WebhookCertIo {
 export async function runWebhookCert(options: WebhookCertOptions, io: WebhookCertIo): Promise<number> {
   const k8s = await loadClientNode();
   try {
-    const operator = loadOperatorKubeConfig(k8s, {
-      path: options.kubeconfig,
-      context: options.context,
-      env: io.env.kubeconfig,
-      home: io.env.home,
-    });
-    const client = new KubeClient(k8s, operator.kubeConfig, {
-      requestTimeoutMs: options.requestTimeoutMs,
-      deadline: new Deadline(options.timeoutMs),
-    });
+    const { client } = operatorClient(k8s, options, io.env);
     const plan = await installWebhookCertificate(client, options);
     io.stdout.write(
       [

@@ -9,6 +9,7 @@ import { errorCode } from '../errors.ts';
 import { isRecord, stringOrUndefined } from '../json.ts';
 import { formatDuration } from '../time/duration.ts';
 import { credentialError, KubeError, toKubeError } from './errors.ts';
+import { loadOperatorKubeConfig, type OperatorKubeConfig } from './kubeconfig.ts';
 
 export interface KubeClientOptions {
   /** Each API call is abandoned after this long (--request-timeout). */
@@ -172,6 +173,39 @@ export class KubeClient {
       middlewareMergeStrategy: 'append',
     };
   }
+}
+
+/** The flags every command that talks to the operator's cluster has. */
+export interface ClusterFlags {
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  /** --request-timeout. */
+  readonly requestTimeoutMs: number;
+  /** --timeout: the whole command, from now. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * The operator's own kubeconfig, found as kubectl finds it ($KUBECONFIG and the home directory
+ * in `env`), and a client for its context bounded by the command's --request-timeout and
+ * --timeout: how every command of the plugin starts talking to a cluster.
+ */
+export function operatorClient(
+  k8s: ClientNodeModule,
+  flags: ClusterFlags,
+  env: { readonly kubeconfig: string | undefined; readonly home: string | undefined },
+): { readonly operator: OperatorKubeConfig; readonly client: KubeClient } {
+  const operator = loadOperatorKubeConfig(k8s, {
+    path: flags.kubeconfig,
+    context: flags.context,
+    env: env.kubeconfig,
+    home: env.home,
+  });
+  const client = new KubeClient(k8s, operator.kubeConfig, {
+    requestTimeoutMs: flags.requestTimeoutMs,
+    deadline: new Deadline(flags.timeoutMs),
+  });
+  return { operator, client };
 }
 
 /**
