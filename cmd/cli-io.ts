@@ -53,6 +53,17 @@ export function durationFlag(text: string, flag: string): number {
   return ms;
 }
 
+/** A repeatable string flag arrives as undefined, one string, or an array of them. */
+export function toList(value: string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return typeof value === 'string' ? [value] : [...value];
+}
+
+/** A flag given as "" counts as not given. */
+export function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
 export function writeError(message: string): void {
   process.stderr.write(`error: ${message}\n`);
 }

@@ -4,7 +4,7 @@ import { CONFIG_SERVICE_ACCOUNT, READER_SERVICE_ACCOUNT } from '../shared/remote
 import type { RemotePlanOptions } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { parseDuration } from '../shared/time/duration.ts';
-import { durationFlag, UsageError } from './cli-io.ts';
+import { durationFlag, emptyToUndefined, toList, UsageError } from './cli-io.ts';
 
 /** The flags of `create` as yargs hands them over. */
 export interface CreateArgs {
@@ -242,13 +242,4 @@ function oneOf<T extends string>(value: string, choices: readonly T[], flag: str
   const found = choices.find((choice) => choice === value);
   if (found === undefined) throw new UsageError(`${flag} "${value}" is not one of ${choices.join(', ')}`);
   return found;
-}
-
-function emptyToUndefined(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function toList(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
 }

@@ -32,7 +32,7 @@ import {
 import { planRemote, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { formatDuration } from '../shared/time/duration.ts';
-import { EXIT_OK, exitStatusOf } from './cli-io.ts';
+import { emptyToUndefined, EXIT_OK, exitStatusOf } from './cli-io.ts';
 import type { CreateOptions } from './create-options.ts';
 import { DRY_RUN_TOKEN, renderDryRun, renderSecret } from './render-create.ts';
 
@@ -485,10 +485,6 @@ async function applyToPrimary(
     }
     throw error;
   }
-}
-
-function emptyToUndefined(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
 }
 
 /** stderr: errors and warnings always; progress only on a terminal, so pipes stay quiet. */

@@ -2,7 +2,15 @@ import yargs, { type Argv } from 'yargs';
 import { buildInfo } from './build-info.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { normalizeShortFlags } from './argv.ts';
-import { durationFlag, EXIT_USAGE, exitStatusOf, numberFlag, UsageError, writeError } from './cli-io.ts';
+import {
+  durationFlag,
+  EXIT_USAGE,
+  exitStatusOf,
+  numberFlag,
+  toList,
+  UsageError,
+  writeError,
+} from './cli-io.ts';
 import { COMPLETION_SHELLS } from './completion.ts';
 import { versionLine } from './version.ts';
 
@@ -606,11 +614,6 @@ function environment(): { kubeconfig: string | undefined; home: string | undefin
 }
 
 /** A repeatable string flag arrives as undefined, one string, or an array of them. */
-function toList(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
 function wantsHelp(argv: readonly string[]): boolean {
   return argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv.includes('help');
 }

@@ -2,6 +2,7 @@ import type { AuditReport, ClusterFinding } from '../shared/audit/audit.ts';
 import type { Rejection } from '../shared/audit/rejections.ts';
 import { emitYaml } from '../shared/yaml/emit.ts';
 import { plural } from '../shared/text.ts';
+import { tableLines } from './table.ts';
 
 /**
  * `-o json|yaml`: one document, the documented schema (docs/audit.md). Findings carry codes,
@@ -53,7 +54,7 @@ export function renderAuditTable(report: AuditReport): string {
   const lines: string[] = [];
   if (report.clusters.length > 0) {
     lines.push(
-      ...table([
+      ...tableLines([
         ['SECRET', 'CLUSTER', 'STATUS', 'VIOLATIONS', 'RISKS'],
         ...report.clusters.map((finding) => [
           finding.secret,
@@ -93,7 +94,7 @@ export function rejectionsDocument(rejections: readonly Rejection[]): unknown {
 /** One row per Event; COUNT is how many identical refusals the webhook folded into it. */
 export function renderRejectionsTable(rejections: readonly Rejection[]): string {
   if (rejections.length === 0) return '';
-  return `${table([
+  return `${tableLines([
     ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES', 'COUNT'],
     ...rejections.map((rejection) => [
       rejection.time === '' ? '-' : `${rejection.time.slice(0, 19)}Z`,
@@ -109,15 +110,4 @@ export function renderRejectionsTable(rejections: readonly Rejection[]): string 
 
 function codes(found: readonly { code: string }[]): string {
   return found.length === 0 ? '-' : [...new Set(found.map((entry) => entry.code))].join(',');
-}
-
-function table(rows: readonly (readonly string[])[]): string[] {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows.map((row) =>
-    row
-      .map((value, column) => (column === row.length - 1 ? value : value.padEnd((widths[column] ?? 0) + 3)))
-      .join('')
-      .trimEnd(),
-  );
 }

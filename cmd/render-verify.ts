@@ -1,6 +1,7 @@
 import type { ManifestError } from '../shared/remote-secret/manifests.ts';
 import type { ClusterVerification } from '../shared/remote-secret/verify.ts';
 import { plural } from '../shared/text.ts';
+import { tableLines } from './table.ts';
 
 export interface VerifyReport {
   readonly results: readonly ClusterVerification[];
@@ -27,14 +28,7 @@ export function renderVerifyTable(report: VerifyReport): string {
       result.status === 'ok' ? 'OK' : 'FAILED',
     ]),
   ];
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  const lines = rows.map((row) =>
-    row
-      .map((value, column) => (column === row.length - 1 ? value : value.padEnd((widths[column] ?? 0) + 3)))
-      .join('')
-      .trimEnd(),
-  );
+  const lines = tableLines(rows);
   for (const result of report.results) lines.push(...problems(result));
   const failed = report.results.filter((result) => result.status !== 'ok').length;
   const expiring = report.results.filter((result) => result.expiry.status === 'expiring').length;

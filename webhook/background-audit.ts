@@ -32,6 +32,7 @@ import {
   type EventResult,
 } from './events.ts';
 import type { BackgroundAuditMetrics } from './metrics.ts';
+import { compareStrings } from '../shared/text.ts';
 
 /** At most this many Events per pass; the rest are announced by the next passes. */
 export const MAX_EVENTS_PER_PASS = 250;
@@ -236,7 +237,7 @@ export class BackgroundAudit {
       if (item === undefined) this.known.delete(key);
       else items.push(storedObject(item, namespace));
     }
-    items.sort((a, b) => compare(a.ref.name, b.ref.name));
+    items.sort((a, b) => compareStrings(a.ref.name, b.ref.name));
     const auditor = this.auditor(now);
     for (const item of items) {
       const status = decideStored(item, auditor);
@@ -362,14 +363,10 @@ function contentHash({ manifest }: StoredObject): string {
     ['stringData', manifest.stringData],
   ] as const;
   for (const [field, values] of fields) {
-    for (const [key, value] of Object.entries(values ?? {}).sort(([a], [b]) => compare(a, b)))
+    for (const [key, value] of Object.entries(values ?? {}).sort(([a], [b]) => compareStrings(a, b)))
       hash.update(`${field}\u0000${key}\u0000${value}\u0000`);
   }
   return hash.digest('hex');
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** One stored Secret, decided; undefined if it is no remote secret after all. */
