@@ -7,13 +7,13 @@ import {
   selectRejections,
   type Rejection,
 } from '../shared/audit/rejections.ts';
-import { KubeClient } from '../shared/kube/client.ts';
+import { operatorClient, type KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
-import { KubeError } from '../shared/kube/errors.ts';
-import { KubeconfigError, loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef } from '../shared/remote-secret/model.ts';
+import { plural } from '../shared/text.ts';
 import { emitYaml } from '../shared/yaml/emit.ts';
 import {
   EXIT_FINDINGS,
@@ -44,6 +44,8 @@ export interface AuditCommandOptions {
   readonly pageSize: number;
   readonly expiringWithinMs: number;
   readonly requestTimeoutMs: number;
+  /** --timeout: the whole command. */
+  readonly timeoutMs: number;
   /** List the webhook's rejection Events instead, from this time on (undefined: all kept). */
   readonly rejections: { readonly since: Date | undefined } | undefined;
 }
@@ -64,21 +66,14 @@ export interface AuditIo {
 export async function runAudit(options: AuditCommandOptions, io: AuditIo): Promise<number> {
   const k8s = await loadClientNode();
   try {
-    const primary = loadOperatorKubeConfig(k8s, {
-      path: options.kubeconfig,
-      context: options.context,
-      env: io.env.kubeconfig,
-      home: io.env.home,
-    });
-    const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+    const { client } = operatorClient(k8s, options, io.env);
     if (options.rejections !== undefined) return await listRejections(client, options, io);
     return await auditStored(client, options, io);
   } catch (error) {
-    if (error instanceof KubeconfigError || error instanceof KubeError) {
-      writeErrorWithHint(error);
-      return EXIT_USAGE;
-    }
-    throw error;
+    // The secrets could not be listed at all (kubeconfig, API): no audit, exit status 2.
+    if (!(error instanceof RemoteSecretError)) throw error;
+    writeErrorWithHint(error);
+    return EXIT_USAGE;
   } finally {
     io.progress?.write('\r\u001b[K');
   }
@@ -104,7 +99,7 @@ async function auditStored(client: KubeClient, options: AuditCommandOptions, io:
       auditor.add(read.secrets, read.errors);
     }
     listed += items.length;
-    io.progress?.write(`\r\u001b[Kaudited ${listed} secret${listed === 1 ? '' : 's'} (page ${page})`);
+    io.progress?.write(`\r\u001b[Kaudited ${plural(listed, 'secret')} (page ${page})`);
   });
   io.progress?.write('\r\u001b[K');
   const report = auditor.report();
@@ -146,6 +141,11 @@ async function listRejections(
     io.stdout.write(`${JSON.stringify(rejectionsDocument(rejections), null, 2)}\n`);
   else if (options.output === 'yaml') io.stdout.write(emitYaml(rejectionsDocument(rejections)));
   else io.stdout.write(renderRejectionsTable(rejections));
+  if (rejections.length === 0) {
+    writeWarning(
+      `no ${REJECTED_REASON} Events ${'namespace' in options.scope ? `in namespace ${options.scope.namespace}` : 'in any namespace'}${options.rejections?.since === undefined ? '' : ` since ${options.rejections.since.toISOString()}`}`,
+    );
+  }
   // The history is a report, not a finding about what is stored now.
   return EXIT_OK;
 }

@@ -1,13 +1,8 @@
 import { decideRemoteSecrets, type ClusterDecision } from '../shared/remote-secret/decide.ts';
-import {
-  MANIFEST_LIMITS,
-  readSecretManifests,
-  type ManifestError,
-  type SkippedObject,
-} from '../shared/remote-secret/manifests.ts';
+import type { ManifestError, SkippedObject } from '../shared/remote-secret/manifests.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, writeError, writeWarning } from './cli-io.ts';
 import { parseAllowList } from './allow.ts';
-import { readInput } from './inputs.ts';
+import { readManifestInputs } from './inputs.ts';
 import { renderCheckJson, renderCheckText } from './render-check.ts';
 
 export interface CheckOptions {
@@ -45,22 +40,8 @@ export async function runCheck(
   if (files.filter((file) => file === '-').length > 1)
     throw new UsageError('standard input (-) can be read only once');
 
-  const report: CheckReport = { results: [], errors: [], skipped: [] };
-  const secrets = [];
-  let unreadable = false;
-  for (const file of files) {
-    const source = file === '-' ? 'stdin' : file;
-    const input = await readInput(file, MANIFEST_LIMITS.maxLength, io.stdin);
-    if (!input.ok) {
-      report.errors.push({ source, message: input.message });
-      unreadable ||= input.unreadable;
-      continue;
-    }
-    const read = readSecretManifests(input.text, source);
-    secrets.push(...read.secrets);
-    report.errors.push(...read.errors);
-    report.skipped.push(...read.skipped);
-  }
+  const { secrets, errors, skipped, unreadable } = await readManifestInputs(files, io.stdin);
+  const report: CheckReport = { results: [], errors, skipped };
   report.results.push(...decideRemoteSecrets(secrets, { allow, localClusterId: options.localClusterId }));
 
   io.stdout.write(options.output === 'json' ? renderCheckJson(report) : renderCheckText(report));
@@ -69,7 +50,7 @@ export async function runCheck(
     for (const error of report.errors) writeError(`${error.source}: ${error.message}`);
   }
   if (unreadable) return EXIT_USAGE;
-  if (options.output === 'text' && report.results.length === 0 && report.errors.length === 0) {
+  if (report.results.length === 0 && report.errors.length === 0) {
     writeWarning(
       'no remote secrets (Secrets labelled istio/multiCluster: "true") were found; nothing was checked',
     );

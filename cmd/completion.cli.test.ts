@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, runPlugin } from '../test/cli.ts';
@@ -29,7 +30,7 @@ describe('kubectl remote-secret completion', () => {
   });
 
   // The script loaded into a real bash, asked as bash asks on <TAB>.
-  const complete = (words: string[]): string[] => {
+  const complete = (words: string[], env: NodeJS.ProcessEnv = {}): string[] => {
     const script = [
       completionScript('bash'),
       `COMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')})`,
@@ -39,7 +40,7 @@ describe('kubectl remote-secret completion', () => {
     ].join('\n');
     const run = spawnSync('bash', ['-c', script], {
       encoding: 'utf8',
-      env: { ...process.env, PATH, SHELL: '/bin/zsh' },
+      env: { ...process.env, PATH, SHELL: '/bin/zsh', ...env },
     });
     expect(run.stderr).toBe('');
     return run.stdout.split('\n').filter((line) => line !== '');
@@ -53,6 +54,39 @@ describe('kubectl remote-secret completion', () => {
     { words: ['kubectl-remote_secret', 'create', '--dry'], expected: ['--dry-run'] },
   ])('bash completes $words with $expected', ({ words, expected }) => {
     expect(complete(words).sort()).toEqual([...expected].sort());
+  });
+
+  it.each([
+    { words: ['kubectl-remote_secret', 'audit', '--context', ''], expected: ['east', 'west'] },
+    { words: ['kubectl-remote_secret', 'create', '--apply', '--primary-context', 'w'], expected: ['west'] },
+  ])('bash completes the contexts of the kubeconfig: $words', ({ words, expected }) => {
+    const kubeconfig = join(tmpdir(), `completion-${process.pid}.yaml`);
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        "clusters: [{ name: c, cluster: { server: 'https://127.0.0.1:1' } }]",
+        'users: [{ name: u, user: { token: t } }]',
+        'contexts: [{ name: east, context: { cluster: c, user: u } }, { name: west, context: { cluster: c, user: u } }]',
+        'current-context: east',
+        '',
+      ].join('\n'),
+    );
+    try {
+      expect(complete(words, { KUBECONFIG: kubeconfig }).sort()).toEqual(expected);
+    } finally {
+      rmSync(kubeconfig);
+    }
+  });
+
+  it.each(['bash', 'zsh'])('offers no bogus one-letter long options (%s)', (shell) => {
+    const run = runPlugin(['--get-yargs-completions', 'kubectl-remote_secret', 'create', '--'], {
+      env: { SHELL: `/bin/${shell}` },
+    });
+    const words = run.stdout.split('\n').map((line) => line.split(':')[0] ?? '');
+    expect(words).toContain('--kubeconfig');
+    expect(words.filter((word) => /^--.$/.test(word))).toEqual([]);
   });
 });
 

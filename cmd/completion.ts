@@ -79,3 +79,63 @@ fi
 export function completionScript(shell: CompletionShell): string {
   return shell === 'bash' ? BASH : ZSH;
 }
+
+/** What completion may ask the operator's clusters; errors mean "nothing to offer". */
+export interface CompletionLookup {
+  contexts(kubeconfig: string | undefined): Promise<readonly string[]>;
+  namespaces(kubeconfig: string | undefined, context: string | undefined): Promise<readonly string[]>;
+}
+
+/** Flags whose value is a context of the kubeconfig named by the other flag. */
+const CONTEXT_FLAGS = new Map([
+  ['--context', '--kubeconfig'],
+  ['--primary-context', '--primary-kubeconfig'],
+]);
+/** Flags whose value is a namespace of the cluster the command talks to (create: the remote). */
+const NAMESPACE_FLAGS = new Set(['-n', '--namespace', '-i', '--istio-namespace']);
+
+/**
+ * The words to offer for `words` (as the shell hands them: the program, then what was typed,
+ * the last being the word under the cursor), given yargs' own candidates. Contexts and
+ * namespaces come from the operator's kubeconfig and cluster; yargs' candidates lose the
+ * one-letter aliases it spells with two dashes (`--n`), which no parser accepts.
+ */
+export async function completeWords(
+  words: readonly string[],
+  candidates: readonly string[],
+  lookup: CompletionLookup,
+  shell: { readonly zsh: boolean } = { zsh: false },
+): Promise<string[]> {
+  const current = words.at(-1) ?? '';
+  const previous = words.at(-2) ?? '';
+  const flag = (name: string): string | undefined => flagValue(words.slice(0, -1), name);
+  const kubeconfigFlag = CONTEXT_FLAGS.get(previous);
+  let values: readonly string[] | undefined;
+  try {
+    if (kubeconfigFlag !== undefined) {
+      values = await lookup.contexts(
+        flag(kubeconfigFlag) ?? (kubeconfigFlag === '--kubeconfig' ? flag('-c') : undefined),
+      );
+    } else if (NAMESPACE_FLAGS.has(previous)) {
+      values = await lookup.namespaces(flag('--kubeconfig') ?? flag('-c'), flag('--context'));
+    }
+  } catch {
+    values = []; // completion never prints an error; the command itself will say what is wrong
+  }
+  if (values !== undefined) {
+    const matching = values.filter((value) => value.startsWith(current));
+    // zsh's _describe reads "word:description"; a colon in a name (an EKS ARN) is escaped.
+    return shell.zsh ? matching.map((value) => value.replaceAll(':', '\\:')) : matching;
+  }
+  return candidates.filter((candidate) => !/^--[^-:\t](?:$|[:\t])/.test(candidate));
+}
+
+/** The value given to `name` in `words` (`--name value` or `--name=value`), the last one wins. */
+function flagValue(words: readonly string[], name: string): string | undefined {
+  let found: string | undefined;
+  for (const [index, word] of words.entries()) {
+    if (word === name) found = words[index + 1];
+    else if (word.startsWith(`${name}=`)) found = word.slice(name.length + 1);
+  }
+  return found;
+}

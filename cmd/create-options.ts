@@ -1,10 +1,10 @@
-import { isDns1123Label } from '../shared/kubeconfig/validate.ts';
+import { isDns1123Label, isDns1123Subdomain } from '../shared/kube/names.ts';
 import type { SecretType } from '../shared/remote-secret/build.ts';
 import { CONFIG_SERVICE_ACCOUNT, READER_SERVICE_ACCOUNT } from '../shared/remote-secret/istio-reader-rbac.ts';
 import type { RemotePlanOptions } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { parseDuration } from '../shared/time/duration.ts';
-import { UsageError } from './cli-io.ts';
+import { durationFlag, emptyToUndefined, toList, UsageError } from './cli-io.ts';
 
 /** The flags of `create` as yargs hands them over. */
 export interface CreateArgs {
@@ -238,31 +238,8 @@ export function parseKeyValues(values: readonly string[], flag: string): Record<
   return result;
 }
 
-function durationFlag(value: string, flag: string): number {
-  const milliseconds = parseDuration(value);
-  if (milliseconds === undefined || milliseconds <= 0) {
-    throw new UsageError(`${flag} "${value}" is not a positive duration; write it like 30s or 2m`);
-  }
-  return milliseconds;
-}
-
 function oneOf<T extends string>(value: string, choices: readonly T[], flag: string): T {
   const found = choices.find((choice) => choice === value);
   if (found === undefined) throw new UsageError(`${flag} "${value}" is not one of ${choices.join(', ')}`);
   return found;
-}
-
-function emptyToUndefined(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function toList(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-function isDns1123Subdomain(value: string): boolean {
-  return (
-    value.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)
-  );
 }

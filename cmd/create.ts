@@ -1,19 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { KubeClient } from '../shared/kube/client.ts';
+import { Deadline, KubeClient } from '../shared/kube/client.ts';
 import { loadClientNode, type ClientNodeModule } from '../shared/kube/client-node.ts';
+import { RemoteSecretError, type ErrorDetails } from '../shared/errors.ts';
 import { KubeError } from '../shared/kube/errors.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
-import {
-  KubeconfigError,
-  loadOperatorKubeConfig,
-  type OperatorKubeConfig,
-} from '../shared/kube/kubeconfig.ts';
+import { loadOperatorKubeConfig, type OperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
 import { applySecret, asSent, listRemoteSecrets } from '../shared/kube/primary.ts';
 import {
   clusterRootCa,
   createObjects,
   deleteSecrets,
   kubeSystemUid,
+  missingPermissions,
   readRemoteFacts,
   requestServiceAccountToken,
   waitForTokenSecret,
@@ -27,10 +25,17 @@ import {
 import { decideAgainstStored, type ClusterDecision } from '../shared/remote-secret/decide.ts';
 import { readerClusterRoleName } from '../shared/remote-secret/istio-reader-rbac.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
-import { planRemote, PlanError, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
+import {
+  MissingPermissionsError,
+  permissionsToRead,
+  permissionsToWrite,
+  type CreateRequest,
+  type NeededPermission,
+} from '../shared/remote-secret/permissions.ts';
+import { planRemote, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { formatDuration } from '../shared/time/duration.ts';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from './cli-io.ts';
+import { emptyToUndefined, EXIT_OK, exitStatusOf } from './cli-io.ts';
 import type { CreateOptions } from './create-options.ts';
 import { renderDryRun, renderSecret } from './render-create.ts';
 
@@ -54,26 +59,24 @@ export async function runCreate(options: CreateOptions, io: CreateIo): Promise<n
   try {
     return await create(options, io, say);
   } catch (error) {
-    if (error instanceof KubeconfigError) {
-      say.error(error.message, error.hint);
-      return EXIT_USAGE;
-    }
-    if (error instanceof KubeError || error instanceof PlanError || error instanceof CreateError) {
-      say.error(error.message, error.hint);
-      return error instanceof CreateError ? error.exitCode : EXIT_FINDINGS;
-    }
-    throw error;
+    if (!(error instanceof RemoteSecretError)) throw error;
+    say.error(error.message, error.hint);
+    return exitStatusOf(error);
   }
 }
 
-class CreateError extends Error {
+/**
+ * The operator's remote context cannot give what the secret needs (a usage problem, exit status
+ * 2), or the kubeconfig we generated failed our own review (a bug).
+ */
+type CreateErrorCode = 'unusable-server' | 'unreadable-ca-file' | 'no-ca' | 'generated-kubeconfig-refused';
+
+class CreateError extends RemoteSecretError {
   override readonly name = 'CreateError';
-  constructor(
-    message: string,
-    readonly hint: string | undefined,
-    readonly exitCode: number,
-  ) {
-    super(message);
+  declare readonly code: CreateErrorCode;
+
+  constructor(code: CreateErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
   }
 }
 
@@ -85,7 +88,12 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
     env: io.env.kubeconfig,
     home: io.env.home,
   });
-  const client = new KubeClient(k8s, remote.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+  // --timeout bounds the whole command, waits included; --request-timeout each call.
+  const deadline = new Deadline(options.timeoutMs);
+  const client = new KubeClient(k8s, remote.kubeConfig, {
+    requestTimeoutMs: options.requestTimeoutMs,
+    deadline,
+  });
   const { server, tlsServerName } = resolveServer(options, remote, say);
   // The primary's client is loaded up front so a wrong --primary-context fails before any change.
   const primary =
@@ -99,6 +107,25 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
           flagPrefix: 'primary-',
         });
 
+  say.progress(`Checking permissions on the remote (context "${remote.context}", ${remote.server})`);
+  const request: CreateRequest = {
+    namespace: options.namespace,
+    serviceAccount: options.serviceAccount,
+    createServiceAccount: options.createServiceAccount,
+    token: options.token,
+    retireOld: options.retireOld,
+    clusterIdGiven: options.clusterId !== undefined,
+    caFromCluster: options.caFrom === 'token-secret',
+  };
+  // Every read, and every write a remote without any of the objects would need, in one round of
+  // SelfSubjectAccessReviews: all that is missing is reported at once, before anything is read
+  // or created.
+  const reads = permissionsToRead(request);
+  const worstCase = permissionsToWrite(request);
+  const refused = await missingPermissions(client, [...reads, ...worstCase]);
+  const refusedReads = refused.filter((need) => reads.includes(need));
+  if (refusedReads.length > 0) throw permissionsError(remote.context, refused, options);
+
   say.progress(`Reading the remote cluster (context "${remote.context}", ${remote.server})`);
   const usesServiceAccount = options.token.from !== 'none';
   const [clusterId, facts] = await Promise.all([
@@ -107,7 +134,11 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
       ? readRemoteFacts(client, {
           namespace: options.namespace,
           serviceAccount: options.serviceAccount,
+          createServiceAccount: options.createServiceAccount,
           secretName: options.token.from === 'named-secret' ? options.token.name : undefined,
+          listTokenSecrets: permissionsToRead(request).some(
+            (need) => need.verb === 'list' && need.resource === 'secrets',
+          ),
         })
       : undefined,
   ]);
@@ -123,6 +154,19 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
     facts ?? NO_FACTS,
   );
   for (const warning of plan.warnings) say.warning(warning);
+  // What this plan writes, of what was asked above (and anything new, such as a named Secret).
+  const writes = permissionsToWrite(request, plan);
+  const missing = await missingPermissions(
+    client,
+    writes.filter((need) => !worstCase.some((asked) => sameNeed(asked, need))),
+  );
+  missing.unshift(...refused.filter((need) => writes.some((write) => sameNeed(write, need))));
+  if (missing.length > 0) {
+    const error = permissionsError(remote.context, missing, options);
+    // A dry run changes nothing: it shows the plan, and says what a real run would be refused.
+    if (!options.dryRun) throw error;
+    say.warning(`a real run would fail: ${error.message}`);
+  }
   if (!usesServiceAccount) {
     say.note(
       `the remote secret authenticates as the auth provider's user: grant it ClusterRole ${readerClusterRoleName(options.namespace)} (Istio's reader rules) on the remote`,
@@ -149,7 +193,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
         ? (created.find((object) => object.kind === 'Secret')?.name ?? plan.token.name)
         : plan.token.name;
       say.progress(`Waiting for the token in Secret ${options.namespace}/${tokenSecret}`);
-      const filled = await waitForTokenSecret(client, options.namespace, tokenSecret, options.timeoutMs);
+      const filled = await waitForTokenSecret(client, options.namespace, tokenSecret);
       token = filled.token;
       caData = filled.caData;
       break;
@@ -164,13 +208,11 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
       );
       token = minted.token;
       expires = minted.expires;
-      if (options.caFrom === 'token-secret')
-        caData = await clusterRootCa(client, options.namespace, options.timeoutMs);
+      if (options.caFrom === 'token-secret') caData = await clusterRootCa(client, options.namespace);
       break;
     }
     case 'none':
-      if (options.caFrom === 'token-secret')
-        caData = await rootCaAnywhere(client, options.namespace, options.timeoutMs);
+      if (options.caFrom === 'token-secret') caData = await rootCaAnywhere(client, options.namespace);
       break;
   }
   if (options.caFrom === 'kubeconfig') caData = caFromKubeconfig(remote, say);
@@ -190,7 +232,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
   }
 
   if (primary !== undefined) {
-    await applyToPrimary(k8s, primary, secret, options, say, false);
+    await applyToPrimary(k8s, primary, secret, options, say, deadline, false);
     // As kubectl apply reports it; the manifest (with its token) only when -o asks for it.
     const applied = `secret/${secret.metadata.name ?? ''} serverside-applied`;
     if (options.output === undefined) io.stdout.write(`${applied}\n`);
@@ -247,7 +289,7 @@ async function dryRun(context: DryRunContext): Promise<number> {
   const auth: RemoteAuth = options.auth.kind === 'plugin' ? options.auth : { kind: 'placeholder' };
   const secret = buildSecret(options, clusterId, context.server, context.tlsServerName, caData, auth);
   if (context.primary !== undefined) {
-    await applyToPrimary(context.k8s, context.primary, secret, options, say, true);
+    await applyToPrimary(context.k8s, context.primary, secret, options, say, client.deadline, true);
     say.notice(
       `server-side dry run on the primary (context "${context.primary.context}"): secret/${secret.metadata.name ?? ''} would be accepted`,
     );
@@ -268,6 +310,31 @@ async function dryRun(context: DryRunContext): Promise<number> {
   return EXIT_OK;
 }
 
+function sameNeed(a: NeededPermission, b: NeededPermission): boolean {
+  return (
+    a.verb === b.verb &&
+    a.group === b.group &&
+    a.resource === b.resource &&
+    a.subresource === b.subresource &&
+    a.namespace === b.namespace &&
+    a.name === b.name
+  );
+}
+
+/** All the permissions the remote context lacks, and the least-privilege way out when there is one. */
+function permissionsError(
+  context: string,
+  missing: readonly NeededPermission[],
+  options: CreateOptions,
+): MissingPermissionsError {
+  const clusterScoped = missing.some((need) => need.namespace === undefined && need.name !== 'kube-system');
+  const hint =
+    options.createServiceAccount && clusterScoped
+      ? `ask a cluster admin to grant them, or let them create the reader account once and run with --create-service-account=false (and --name): then create needs only the ServiceAccount and its token Secret in namespace ${options.namespace}`
+      : 'ask a cluster admin to grant them, or use a context that has them';
+  return new MissingPermissionsError(context, missing, hint);
+}
+
 const NO_FACTS: RemoteFacts = {
   namespaceExists: true,
   serviceAccountExists: true,
@@ -285,9 +352,9 @@ function resolveServer(
   const checked = checkServerUrl(remote.server);
   if (!checked.ok) {
     throw new CreateError(
+      'unusable-server',
       `the server of context "${remote.context}" cannot go into a remote secret: ${checked.message}`,
-      checked.hint,
-      EXIT_USAGE,
+      { hint: checked.hint },
     );
   }
   if (checked.warning !== undefined) say.warning(checked.warning);
@@ -308,17 +375,17 @@ function caFromKubeconfig(remote: OperatorKubeConfig, say: Reporter): string | u
       return readFileSync(cluster.caFile).toString('base64');
     } catch (error) {
       throw new CreateError(
+        'unreadable-ca-file',
         `cannot read the CA file ${cluster.caFile} of context "${remote.context}": ${error instanceof Error ? error.message : String(error)}`,
-        'fix the path in the kubeconfig, or use --ca-from token-secret',
-        EXIT_USAGE,
+        { hint: 'fix the path in the kubeconfig, or use --ca-from token-secret', cause: error },
       );
     }
   }
   if (cluster?.skipTLSVerify === true) {
     throw new CreateError(
+      'no-ca',
       `context "${remote.context}" skips TLS verification and names no CA, so there is no CA to give istiod`,
-      'use --ca-from token-secret, or add certificate-authority-data to the kubeconfig',
-      EXIT_USAGE,
+      { hint: 'use --ca-from token-secret, or add certificate-authority-data to the kubeconfig' },
     );
   }
   say.warning(
@@ -327,11 +394,11 @@ function caFromKubeconfig(remote: OperatorKubeConfig, say: Reporter): string | u
   return undefined;
 }
 
-async function rootCaAnywhere(client: KubeClient, namespace: string, timeoutMs: number): Promise<string> {
+async function rootCaAnywhere(client: KubeClient, namespace: string): Promise<string> {
   const exists = await client.read(`get Namespace ${namespace}`, (options) =>
     client.core.readNamespace({ name: namespace }, options),
   );
-  return clusterRootCa(client, exists === undefined ? 'kube-system' : namespace, timeoutMs);
+  return clusterRootCa(client, exists === undefined ? 'kube-system' : namespace);
 }
 
 function authOf(options: CreateOptions, token: string | undefined): RemoteAuth {
@@ -362,9 +429,9 @@ function buildSecret(
   if (!kubeconfig.ok) {
     const reasons = kubeconfig.violations.map((found) => `${found.path}: ${found.message}`).join('; ');
     throw new CreateError(
+      'generated-kubeconfig-refused',
       `the generated kubeconfig failed review: ${reasons}`,
-      'this is a bug; please report it',
-      EXIT_FINDINGS,
+      { hint: 'this is a bug; please report it' },
     );
   }
   return buildRemoteSecret({
@@ -405,9 +472,13 @@ async function applyToPrimary(
   secret: SecretManifest,
   options: CreateOptions,
   say: Reporter,
+  deadline: Deadline | undefined,
   dryRun: boolean,
 ): Promise<void> {
-  const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.requestTimeoutMs });
+  const client = new KubeClient(k8s, primary.kubeConfig, {
+    requestTimeoutMs: options.requestTimeoutMs,
+    deadline,
+  });
   const name = secret.metadata.name ?? '';
   say.progress(`Applying Secret ${options.namespace}/${name} to the primary (context "${primary.context}")`);
   const stored = await listRemoteSecrets(client, options.namespace);
@@ -425,19 +496,14 @@ async function applyToPrimary(
   try {
     await applySecret(client, sent, dryRun);
   } catch (error) {
-    if (error instanceof KubeError && error.code === 'not-found') {
-      throw new KubeError(error.code, error.message, {
-        status: error.status,
+    if (error instanceof RemoteSecretError && error.code === 'not-found') {
+      throw new KubeError('not-found', error.message, {
         hint: `create namespace ${options.namespace} in the primary first (it is istiod's namespace there), or pass -n with istiod's namespace`,
         cause: error,
       });
     }
     throw error;
   }
-}
-
-function emptyToUndefined(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
 }
 
 /** stderr: errors and warnings always; progress only on a terminal, so pipes stay quiet. */

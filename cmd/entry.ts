@@ -6,4 +6,7 @@ import { main } from './main.ts';
 
 void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
+  // A call the command gave up on (a stopped API server) can hold its socket for a while; the
+  // command is done, so the process ends soon, whatever is still open.
+  setTimeout(() => process.exit(code), 200).unref();
 });

@@ -1,5 +1,13 @@
 import { open } from 'node:fs/promises';
-import { decodeText } from '../shared/remote-secret/manifests.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import {
+  decodeText,
+  MANIFEST_LIMITS,
+  readSecretManifests,
+  type ManifestError,
+  type SkippedObject,
+} from '../shared/remote-secret/manifests.ts';
+import type { RemoteSecret } from '../shared/remote-secret/model.ts';
 import { formatSize } from '../shared/yaml/parse.ts';
 
 /** A file (or standard input) read as text, or why it could not be. */
@@ -33,8 +41,45 @@ export async function readInput(
   return { name, ok: true, text: decoded.text };
 }
 
-class TooLargeError extends Error {
-  readonly code = 'too-large';
+/** The secrets, and what could not be read, of every manifest named on the command line. */
+export interface ManifestInputs {
+  readonly secrets: RemoteSecret[];
+  readonly errors: ManifestError[];
+  readonly skipped: SkippedObject[];
+  /** An input could not be read at all (missing, a directory, too large): exit status 2. */
+  readonly unreadable: boolean;
+}
+
+/** Read and parse the manifests of `check` and `verify -f`, in order; "-" is standard input. */
+export async function readManifestInputs(
+  files: readonly string[],
+  stdin: NodeJS.ReadableStream,
+): Promise<ManifestInputs> {
+  const inputs: ManifestInputs = { secrets: [], errors: [], skipped: [], unreadable: false };
+  let unreadable = false;
+  for (const file of files) {
+    const source = file === '-' ? 'stdin' : file;
+    const input = await readInput(file, MANIFEST_LIMITS.maxLength, stdin);
+    if (!input.ok) {
+      inputs.errors.push({ source, message: input.message });
+      unreadable ||= input.unreadable;
+      continue;
+    }
+    const read = readSecretManifests(input.text, source);
+    inputs.secrets.push(...read.secrets);
+    inputs.errors.push(...read.errors);
+    inputs.skipped.push(...read.skipped);
+  }
+  return { ...inputs, unreadable };
+}
+
+class TooLargeError extends RemoteSecretError {
+  override readonly name = 'TooLargeError';
+  declare readonly code: 'too-large';
+
+  constructor(size: string) {
+    super('too-large', size);
+  }
 }
 
 async function readFileCapped(path: string, maxBytes: number): Promise<Buffer> {
@@ -43,17 +88,8 @@ async function readFileCapped(path: string, maxBytes: number): Promise<Buffer> {
     const stat = await handle.stat();
     if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     if (stat.size > maxBytes) throw new TooLargeError(formatSize(stat.size));
-    // Read up to one byte past the cap: a file that grew since stat is still refused.
-    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxBytes) throw new TooLargeError(`more than ${formatSize(maxBytes)}`);
-      if (length === buffer.length) break;
-    }
-    return buffer.subarray(0, length);
+    // The same capped reader as standard input: a file that grew since stat is still refused.
+    return await readStream(handle.createReadStream({ autoClose: false }), maxBytes);
   } finally {
     await handle.close();
   }

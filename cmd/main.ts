@@ -1,6 +1,16 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { buildInfo } from './build-info.ts';
-import { EXIT_USAGE, UsageError, writeError } from './cli-io.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { normalizeShortFlags } from './argv.ts';
+import {
+  durationFlag,
+  EXIT_USAGE,
+  exitStatusOf,
+  numberFlag,
+  toList,
+  UsageError,
+  writeError,
+} from './cli-io.ts';
 import { COMPLETION_SHELLS } from './completion.ts';
 import { versionLine } from './version.ts';
 
@@ -14,13 +24,48 @@ const PRIMARY_CLUSTER_OPTIONS = {
   context: { type: 'string', requiresArg: true, describe: "The primary cluster's context" },
 } as const;
 
+/** -n of the commands that read the remote secrets stored in the primary. */
+const REMOTE_SECRETS_NAMESPACE = {
+  namespace: {
+    alias: 'n',
+    type: 'string',
+    requiresArg: true,
+    default: 'istio-system',
+    describe: 'Namespace of the remote secrets in the primary',
+  },
+} as const;
+
+/** --timeout (the whole command) and --request-timeout (each call), as every cluster command has them. */
+function timeoutOptions(defaults: {
+  readonly whole: string;
+  readonly call: string;
+  readonly waits?: string;
+}) {
+  return {
+    timeout: {
+      type: 'string',
+      requiresArg: true,
+      default: defaults.whole,
+      describe: `How long the whole command may take${defaults.waits === undefined ? '' : `, ${defaults.waits} included`}`,
+    },
+    'request-timeout': {
+      type: 'string',
+      requiresArg: true,
+      default: defaults.call,
+      describe: 'How long each API call may take',
+    },
+  } as const;
+}
+
 /**
  * `kubectl remote-secret`: the plugin's entry point. It only parses the command line; each
  * command's module is imported when it runs, so `check` never loads the Kubernetes client.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
-  const parser = yargs(argv)
+  // kubectl's `-ojson`, `-nNS`, `-n=NS`; completion words are handed over as the shell typed them.
+  const words = argv[0] === '--get-yargs-completions' ? [...argv] : normalizeShortFlags(argv);
+  const parser = yargs(words)
     .scriptName('kubectl remote-secret')
     .usage(
       'Create, check and audit Istio multicluster remote secrets safely.\n\nUsage: $0 <command> [options]',
@@ -183,18 +228,7 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe:
                 "CA for the server: the cluster's (token Secret ca.crt), or the kubeconfig's (API servers behind an auth proxy)",
             },
-            timeout: {
-              type: 'string',
-              requiresArg: true,
-              default: '30s',
-              describe: 'How long to wait for the token controller to fill the token',
-            },
-            'request-timeout': {
-              type: 'string',
-              requiresArg: true,
-              default: '15s',
-              describe: 'How long to wait for each API call',
-            },
+            ...timeoutOptions({ whole: '60s', call: '15s', waits: 'the wait for the token controller' }),
             output: {
               alias: 'o',
               type: 'string',
@@ -284,11 +318,12 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe: 'The ValidatingWebhookConfiguration whose caBundle to set',
             },
             'validity-days': {
-              type: 'number',
+              type: 'string',
               requiresArg: true,
-              default: 365,
-              describe: 'How long the serving certificate is valid',
+              default: '365',
+              describe: 'How long the serving certificate is valid, in days (1 to 3650)',
             },
+            ...timeoutOptions({ whole: '60s', call: '15s' }),
           })
           .example(
             '$0 webhook-cert --context west',
@@ -298,10 +333,12 @@ export async function main(argv: readonly string[]): Promise<number> {
             'Re-run it to renew: the previous CA stays in caBundle, so old and new pods are trusted while they roll. Exit status: 0 written; 1 an API call failed; 2 usage error.',
           ),
       async (args) => {
-        const days = args['validity-days'];
-        if (!Number.isInteger(days) || days < 1 || days > 3650) {
-          throw new UsageError(`--validity-days ${String(days)}: use a whole number of days from 1 to 3650`);
-        }
+        const days = numberFlag(args['validity-days'], '--validity-days', {
+          min: 1,
+          max: 3650,
+          whole: true,
+          unit: 'days',
+        });
         const { runWebhookCert } = await import('./webhook-cert.ts');
         exitCode = await runWebhookCert(
           {
@@ -312,6 +349,8 @@ export async function main(argv: readonly string[]): Promise<number> {
             secretName: args['secret-name'],
             webhookConfiguration: args['webhook-configuration'],
             validityDays: days,
+            timeoutMs: durationFlag(args.timeout, '--timeout'),
+            requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
           },
           {
             stdout: process.stdout,
@@ -335,18 +374,13 @@ export async function main(argv: readonly string[]): Promise<number> {
                 'Read the secrets from these manifests ("-" for standard input) instead of the primary cluster',
             },
             ...PRIMARY_CLUSTER_OPTIONS,
-            namespace: {
-              alias: 'n',
+            ...REMOTE_SECRETS_NAMESPACE,
+            ...timeoutOptions({ whole: '60s', call: '10s', waits: 'every cluster' }),
+            'expiring-within': {
               type: 'string',
               requiresArg: true,
-              default: 'istio-system',
-              describe: 'Namespace of the remote secrets in the primary',
-            },
-            timeout: {
-              type: 'string',
-              requiresArg: true,
-              default: '10s',
-              describe: 'Deadline for each cluster',
+              default: '168h',
+              describe: 'Warn about tokens that expire within this long (as audit does)',
             },
             output: {
               alias: 'o',
@@ -372,22 +406,19 @@ export async function main(argv: readonly string[]): Promise<number> {
             'Check a new secret before applying it',
           )
           .epilog(
-            'Exit status: 0 every cluster passed; 1 a cluster failed or a secret cannot be read; 2 usage error, or the secrets cannot be fetched.',
+            'Each failure says what to do next. Exit status: 0 every cluster passed (expiring tokens are warnings); 1 a cluster failed, a secret cannot be read, or there was nothing to verify; 2 usage error, or the secrets cannot be fetched.',
           ),
       async (args) => {
         const { runVerify } = await import('./verify.ts');
-        const { parseDuration } = await import('../shared/time/duration.ts');
-        const timeoutMs = parseDuration(args.timeout);
-        if (timeoutMs === undefined || timeoutMs <= 0) {
-          throw new UsageError(`--timeout "${args.timeout}" is not a positive duration; write it like 10s`);
-        }
         exitCode = await runVerify(
           {
             files: toList(args.filename),
             kubeconfig: args.kubeconfig,
             context: args.context,
             namespace: args.namespace,
-            timeoutMs,
+            timeoutMs: durationFlag(args.timeout, '--timeout'),
+            requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
+            expiringWithinMs: durationFlag(args['expiring-within'], '--expiring-within'),
             output: args.output === 'json' ? 'json' : 'table',
             istiod: args.istiod,
           },
@@ -402,13 +433,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         command
           .options({
             ...PRIMARY_CLUSTER_OPTIONS,
-            namespace: {
-              alias: 'n',
-              type: 'string',
-              requiresArg: true,
-              default: 'istio-system',
-              describe: 'Namespace of the remote secrets in the primary',
-            },
+            ...REMOTE_SECRETS_NAMESPACE,
             'all-namespaces': {
               alias: 'A',
               type: 'boolean',
@@ -446,17 +471,12 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe: 'Note tokens that expire within this long',
             },
             limit: {
-              type: 'number',
-              requiresArg: true,
-              default: 500,
-              describe: 'Objects per list request; the rest are read page by page',
-            },
-            'request-timeout': {
               type: 'string',
               requiresArg: true,
-              default: '30s',
-              describe: 'Deadline for each API request',
+              default: '500',
+              describe: 'Objects per list request (1 to 10000); the rest are read page by page',
             },
+            ...timeoutOptions({ whole: '5m', call: '30s', waits: 'every page of the list' }),
             rejections: {
               type: 'boolean',
               default: false,
@@ -476,17 +496,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             'Exit status: 0 no violations (risk notes alone, unless --strict); 1 a violation, a risk note with --strict, or an unreadable secret; 2 usage error, or the secrets cannot be listed.',
           ),
       async (args) => {
-        const { parseDuration } = await import('../shared/time/duration.ts');
-        const duration = (flag: string, value: string): number => {
-          const ms = parseDuration(value);
-          if (ms === undefined || ms <= 0) {
-            throw new UsageError(`--${flag} "${value}" is not a positive duration; write it like 24h`);
-          }
-          return ms;
-        };
-        if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > 10_000) {
-          throw new UsageError(`--limit ${String(args.limit)}: use a whole number from 1 to 10000`);
-        }
+        const pageSize = numberFlag(args.limit, '--limit', { min: 1, max: 10_000, whole: true });
         if (args.since !== undefined && !args.rejections) {
           throw new UsageError('--since goes with --rejections');
         }
@@ -502,15 +512,16 @@ export async function main(argv: readonly string[]): Promise<number> {
             allow: parseAllowList(toList(args.allow)),
             output: args.output === 'json' ? 'json' : args.output === 'yaml' ? 'yaml' : 'table',
             strict: args.strict,
-            pageSize: args.limit,
-            expiringWithinMs: duration('expiring-within', args['expiring-within']),
-            requestTimeoutMs: duration('request-timeout', args['request-timeout']),
+            pageSize,
+            expiringWithinMs: durationFlag(args['expiring-within'], '--expiring-within'),
+            requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
+            timeoutMs: durationFlag(args.timeout, '--timeout'),
             rejections: args.rejections
               ? {
                   since:
                     args.since === undefined
                       ? undefined
-                      : new Date(now.getTime() - duration('since', args.since)),
+                      : new Date(now.getTime() - durationFlag(args.since, '--since')),
                 }
               : undefined,
           },
@@ -569,10 +580,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     .fail((message, error) => {
       throw error instanceof Error ? error : new UsageError(message);
     });
+  if (argv[0] === '--get-yargs-completions') return complete(parser, argv);
   try {
     await parser.parseAsync();
   } catch (error) {
-    if (error instanceof UsageError || !(error instanceof Error) || error.name === 'YError') {
+    // Our usage errors (flags, --allow) and yargs' own; anything else is a bug and keeps its stack.
+    const usage = error instanceof RemoteSecretError && exitStatusOf(error) === EXIT_USAGE;
+    if (usage || !(error instanceof Error) || error.name === 'YError') {
       writeError(
         `${error instanceof Error ? error.message : String(error)}\nRun 'kubectl remote-secret --help' for usage.`,
       );
@@ -583,17 +597,34 @@ export async function main(argv: readonly string[]): Promise<number> {
   return exitCode;
 }
 
+/**
+ * Shell completion: yargs' candidates for the words (captured, not printed), then contexts and
+ * namespaces of the operator's clusters, without yargs' bogus `--n`-style aliases.
+ */
+async function complete(parser: Argv, argv: readonly string[]): Promise<number> {
+  let output = '';
+  await parser.exitProcess(false).parseAsync([...argv], {}, (_error, _argv, text) => {
+    output = text;
+  });
+  const { completeWords } = await import('./completion.ts');
+  const { clusterLookup } = await import('./completion-lookup.ts');
+  const shell = process.env['SHELL'] ?? '';
+  const lines = await completeWords(
+    argv.slice(1),
+    output === '' ? [] : output.split('\n'),
+    clusterLookup(environment()),
+    { zsh: shell.includes('zsh') },
+  );
+  process.stdout.write(lines.map((line) => `${line}\n`).join(''));
+  return 0;
+}
+
 /** Where kubectl looks for kubeconfigs; read here, once, and passed down. */
 function environment(): { kubeconfig: string | undefined; home: string | undefined } {
   return { kubeconfig: process.env['KUBECONFIG'], home: process.env['HOME'] ?? process.env['USERPROFILE'] };
 }
 
 /** A repeatable string flag arrives as undefined, one string, or an array of them. */
-function toList(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
 function wantsHelp(argv: readonly string[]): boolean {
   return argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv.includes('help');
 }

@@ -3,7 +3,13 @@ import { auditSecrets } from '../shared/audit/audit.ts';
 import { DEFAULT_EXPIRING_WITHIN_MS } from '../shared/audit/risk-notes.ts';
 import { expIn, jwt, kubeconfigText, NOW } from '../shared/audit/testdata/kubeconfigs.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
-import { auditDocument, renderAuditJson, renderAuditTable, renderAuditYaml } from './render-audit.ts';
+import {
+  auditDocument,
+  renderAuditJson,
+  renderAuditTable,
+  renderAuditYaml,
+  renderRejectionsTable,
+} from './render-audit.ts';
 
 const TOKEN = jwt({ exp: expIn(-1), sub: 'system:serviceaccount:istio-system:reader' });
 
@@ -104,5 +110,32 @@ describe('audit output', () => {
     for (const part of TOKEN.split('.')) expect(out).not.toContain(part);
     expect(out).not.toContain('certificate-authority-data');
     expect(out).not.toContain('LS0tLS1CRUdJTi');
+  });
+});
+
+describe('audit --rejections table', () => {
+  const rejection = {
+    time: '2026-06-01T10:00:00.000Z',
+    user: 'argocd',
+    operation: 'UPDATE',
+    secret: 'istio-system/istio-remote-secret-east',
+    clusters: ['east'],
+    codes: ['exec'],
+    violations: [{ cluster: 'east', code: 'exec', path: 'users[0].user.exec' }],
+    count: 50,
+  };
+
+  it('shows how many identical refusals one Event stands for', () => {
+    expect(renderRejectionsTable([rejection])).toBe(
+      [
+        'TIME                   USER     OPERATION   SECRET                                  CLUSTERS   CODES   COUNT',
+        '2026-06-01T10:00:00Z   argocd   UPDATE      istio-system/istio-remote-secret-east   east       exec    50',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('writes nothing on stdout when there are none (the command says so on stderr)', () => {
+    expect(renderRejectionsTable([])).toBe('');
   });
 });

@@ -1,6 +1,8 @@
 import type { AuditReport, ClusterFinding } from '../shared/audit/audit.ts';
 import type { Rejection } from '../shared/audit/rejections.ts';
 import { emitYaml } from '../shared/yaml/emit.ts';
+import { plural } from '../shared/text.ts';
+import { tableLines } from './table.ts';
 
 /**
  * `-o json|yaml`: one document, the documented schema (docs/audit.md). Findings carry codes,
@@ -58,7 +60,7 @@ export function renderAuditTable(report: AuditReport): string {
   const lines: string[] = [];
   if (report.clusters.length > 0) {
     lines.push(
-      ...table([
+      ...tableLines([
         ['SECRET', 'CLUSTER', 'STATUS', 'VIOLATIONS', 'RISKS'],
         ...report.clusters.map((finding) => [
           finding.secret,
@@ -105,10 +107,11 @@ export function rejectionsDocument(rejections: readonly Rejection[]): unknown {
   return { kind: 'RemoteSecretRejections', rejections };
 }
 
+/** One row per Event; COUNT is how many identical refusals the webhook folded into it. */
 export function renderRejectionsTable(rejections: readonly Rejection[]): string {
-  if (rejections.length === 0) return 'no rejections\n';
-  return `${table([
-    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES'],
+  if (rejections.length === 0) return '';
+  return `${tableLines([
+    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES', 'COUNT'],
     ...rejections.map((rejection) => [
       rejection.time === '' ? '-' : `${rejection.time.slice(0, 19)}Z`,
       rejection.user || '(unknown)',
@@ -116,25 +119,11 @@ export function renderRejectionsTable(rejections: readonly Rejection[]): string 
       rejection.secret,
       rejection.clusters.join(',') || '-',
       rejection.codes.join(',') || '-',
+      String(rejection.count),
     ]),
   ]).join('\n')}\n`;
 }
 
 function codes(found: readonly { code: string }[]): string {
   return found.length === 0 ? '-' : [...new Set(found.map((entry) => entry.code))].join(',');
-}
-
-function table(rows: readonly (readonly string[])[]): string[] {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows.map((row) =>
-    row
-      .map((value, column) => (column === row.length - 1 ? value : value.padEnd((widths[column] ?? 0) + 3)))
-      .join('')
-      .trimEnd(),
-  );
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -1,4 +1,5 @@
 import type { CheckReport } from './check.ts';
+import { plural } from '../shared/text.ts';
 
 /**
  * Text report: one line per secret and cluster with its verdict, then each violation with its
@@ -47,8 +48,4 @@ export function renderCheckJson(report: CheckReport): string {
     errors: report.errors.map((error) => ({ source: error.source, message: error.message })),
   };
   return `${JSON.stringify(document, null, 2)}\n`;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { IstiodOpinion } from '../shared/kube/istiod.ts';
 import type { ClusterVerification } from '../shared/remote-secret/verify.ts';
 import { renderVerifyJson, renderVerifyTable, type VerifyReport } from './render-verify.ts';
 
@@ -37,6 +38,7 @@ const REPORT: VerifyReport = {
         status: 'failed',
         missing: ['list secrets', 'watch secrets'],
         message: "missing 2 of the 73 permissions of Istio's reader ClusterRole",
+        hint: "ClusterRole istio-reader-clusterrole-istio-system lacks these rules: add them, or delete it and run `kubectl remote-secret create --context <remote> --name north --namespace istio-system`, which creates it with Istio's rules",
       },
       expiry: {
         status: 'ok',
@@ -53,6 +55,7 @@ const REPORT: VerifyReport = {
         status: 'failed',
         message:
           'cannot reach the API server at https://south.example:6443 (connection refused) while trying to get the server version',
+        hint: "check that https://south.example:6443 is the right address and that istiod's network reaches it (this machine did not)",
       },
       auth: { status: 'skipped', message: 'not checked: the server cannot be reached' },
       rbac: { status: 'skipped', missing: [], message: 'not checked: the server cannot be reached' },
@@ -60,6 +63,18 @@ const REPORT: VerifyReport = {
         status: 'failed',
         expires: '2026-01-01T00:00:00.000Z',
         message: 'expired at 2026-01-01T00:00:00.000Z',
+        hint: 'istiod cannot use it: mint a new token with `kubectl remote-secret create --context <remote> --name south --token-duration 720h` and apply it to the primary',
+      },
+    },
+    {
+      ...ok,
+      cluster: 'west',
+      secret: 'istio-system/istio-remote-secret-west',
+      expiry: {
+        status: 'expiring',
+        expires: '2026-05-03T00:00:00.000Z',
+        message: 'expires at 2026-05-03T00:00:00.000Z, within 168h',
+        hint: 'run `kubectl remote-secret create --context <remote> --name west --token-duration 720h` and apply the new secret before then',
       },
     },
     {
@@ -105,19 +120,21 @@ describe('verify output (golden files)', () => {
   });
 
   it("verify-istiod.txt and .json: istiod's own view beside the checks (--istiod)", () => {
-    const [east, north, south, evil] = REPORT.results;
-    if (east === undefined || north === undefined || south === undefined || evil === undefined) {
-      throw new Error('the report fixture has four clusters');
-    }
-    const report: VerifyReport = {
-      ...REPORT,
-      istiod: new Map([
-        [east, { status: 'used', syncStatus: 'synced' }],
-        [north, { status: 'other-secret', secretName: 'istio-system/copy-of-north', syncStatus: 'synced' }],
-        [south, { status: 'used', syncStatus: 'timeout' }],
-        [evil, { status: 'absent' }],
-      ] as const),
+    const byCluster = (id: string): ClusterVerification => {
+      const found = REPORT.results.find(({ cluster }) => cluster === id);
+      if (found === undefined) throw new Error(`the report fixture has no cluster ${id}`);
+      return found;
     };
+    const istiod = new Map<ClusterVerification, IstiodOpinion>([
+      [byCluster('east'), { status: 'used', syncStatus: 'synced' }],
+      [
+        byCluster('north'),
+        { status: 'other-secret', secretName: 'istio-system/copy-of-north', syncStatus: 'synced' },
+      ],
+      [byCluster('south'), { status: 'used', syncStatus: 'timeout' }],
+      [byCluster('evil'), { status: 'absent' }],
+    ]);
+    const report: VerifyReport = { ...REPORT, istiod };
     golden('verify-istiod.txt', renderVerifyTable(report));
     golden('verify-istiod.json', renderVerifyJson(report));
     const table = renderVerifyTable(report);

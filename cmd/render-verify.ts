@@ -1,6 +1,8 @@
 import { istiodAgrees, istiodProblem, type IstiodOpinion } from '../shared/kube/istiod.ts';
 import type { ManifestError } from '../shared/remote-secret/manifests.ts';
 import type { ClusterVerification } from '../shared/remote-secret/verify.ts';
+import { plural } from '../shared/text.ts';
+import { tableLines } from './table.ts';
 
 export interface VerifyReport {
   readonly results: readonly ClusterVerification[];
@@ -35,14 +37,7 @@ export function renderVerifyTable(report: VerifyReport): string {
       failed(result) ? 'FAILED' : 'OK',
     ]),
   ];
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  const lines = rows.map((row) =>
-    row
-      .map((value, column) => (column === row.length - 1 ? value : value.padEnd((widths[column] ?? 0) + 3)))
-      .join('')
-      .trimEnd(),
-  );
+  const lines = tableLines(rows);
   for (const result of report.results) {
     lines.push(...problems(result));
     const opinion = istiod?.get(result);
@@ -50,8 +45,9 @@ export function renderVerifyTable(report: VerifyReport): string {
     if (problem !== undefined) lines.push(`${result.cluster} (${result.secret}): ${problem}`);
   }
   const failures = report.results.filter(failed).length;
+  const expiring = report.results.filter((result) => result.expiry.status === 'expiring').length;
   lines.push(
-    `${report.results.length} cluster${report.results.length === 1 ? '' : 's'}: ${report.results.length - failures} ok, ${failures} failed`,
+    `${plural(report.results.length, 'cluster')}: ${report.results.length - failures} ok, ${failures} failed${expiring === 0 ? '' : `, ${plural(expiring, 'token')} expiring soon`}`,
   );
   return `${lines.join('\n')}\n`;
 }
@@ -80,7 +76,8 @@ function expiresCell(result: ClusterVerification): string {
   const { expiry } = result;
   if (expiry.expires !== null) {
     const at = `${expiry.expires.slice(0, 16)}Z`;
-    return expiry.status === 'failed' ? `expired ${at}` : at;
+    if (expiry.status === 'failed') return `expired ${at}`;
+    return expiry.status === 'expiring' ? `${at} (soon)` : at;
   }
   if (expiry.status === 'ok') return 'never';
   return result.kubeconfig.status === 'ok' ? 'unknown' : '-';
@@ -90,26 +87,34 @@ function cell(status: 'ok' | 'failed' | 'skipped', ok: string, failed: string): 
   return status === 'ok' ? ok : status === 'failed' ? failed : '-';
 }
 
+/** One line per problem, each followed by what to do next (`fix:`), as `check` prints them. */
 function problems(result: ClusterVerification): string[] {
   const lines: string[] = [];
   const prefix = `${result.cluster} (${result.secret}):`;
+  const problem = (text: string, hint: string | undefined): void => {
+    lines.push(`${prefix} ${text}`);
+    if (hint !== undefined) lines.push(`  fix: ${hint}`);
+  };
   for (const found of result.kubeconfig.violations) {
-    lines.push(
-      `${prefix} kubeconfig refused: ${found.code} at ${found.path || '(whole kubeconfig)'}: ${found.message}`,
+    problem(
+      `kubeconfig refused: ${found.code} at ${found.path || '(whole kubeconfig)'}: ${found.message}`,
+      found.hint,
     );
   }
   if (result.reachable.status === 'failed')
-    lines.push(`${prefix} not reachable: ${result.reachable.message ?? ''}`);
+    problem(`not reachable: ${result.reachable.message ?? ''}`, result.reachable.hint);
   if (result.reachable.status === 'skipped' && result.kubeconfig.status === 'ok') {
-    lines.push(`${prefix} ${result.reachable.message ?? 'not checked'}`);
+    problem(result.reachable.message ?? 'not checked', undefined);
   }
   if (result.auth.status === 'failed')
-    lines.push(`${prefix} authentication failed: ${result.auth.message ?? ''}`);
+    problem(`authentication failed: ${result.auth.message ?? ''}`, result.auth.hint);
   if (result.rbac.status === 'failed') {
     const missing = result.rbac.missing.length > 0 ? `: ${result.rbac.missing.join(', ')}` : '';
-    lines.push(`${prefix} RBAC: ${result.rbac.message ?? 'check failed'}${missing}`);
+    problem(`RBAC: ${result.rbac.message ?? 'check failed'}${missing}`, result.rbac.hint);
   }
-  if (result.expiry.status === 'failed') lines.push(`${prefix} token ${result.expiry.message}`);
+  if (result.expiry.status === 'failed') problem(`token ${result.expiry.message}`, result.expiry.hint);
+  if (result.expiry.status === 'expiring')
+    problem(`warning: token ${result.expiry.message}`, result.expiry.hint);
   return lines;
 }
 

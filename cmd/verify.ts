@@ -1,15 +1,9 @@
-import { KubeClient } from '../shared/kube/client.ts';
+import { Deadline, operatorClient } from '../shared/kube/client.ts';
 import { loadClientNode } from '../shared/kube/client-node.ts';
-import { KubeError } from '../shared/kube/errors.ts';
-import { KubeconfigError, loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
 import { listRemoteSecrets } from '../shared/kube/primary.ts';
 import { createClusterProbe } from '../shared/kube/probe.ts';
-import {
-  MANIFEST_LIMITS,
-  readRemoteSecretObject,
-  readSecretManifests,
-  type ManifestError,
-} from '../shared/remote-secret/manifests.ts';
+import { readRemoteSecretObject, type ManifestError } from '../shared/remote-secret/manifests.ts';
 import type { RemoteSecret } from '../shared/remote-secret/model.ts';
 import { verifySecrets, type ClusterVerification } from '../shared/remote-secret/verify.ts';
 import {
@@ -19,16 +13,8 @@ import {
   IstiodViewError,
   type IstiodOpinion,
 } from '../shared/kube/istiod.ts';
-import {
-  EXIT_FINDINGS,
-  EXIT_OK,
-  EXIT_USAGE,
-  UsageError,
-  writeError,
-  writeErrorWithHint,
-  writeWarning,
-} from './cli-io.ts';
-import { readInput } from './inputs.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, writeError, writeErrorWithHint } from './cli-io.ts';
+import { readManifestInputs } from './inputs.ts';
 import { renderVerifyJson, renderVerifyTable } from './render-verify.ts';
 
 export interface VerifyOptions {
@@ -37,7 +23,12 @@ export interface VerifyOptions {
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
   readonly namespace: string;
+  /** --timeout: the whole command. */
   readonly timeoutMs: number;
+  /** --request-timeout: each call. */
+  readonly requestTimeoutMs: number;
+  /** --expiring-within: a token that expires sooner is a warning. */
+  readonly expiringWithinMs: number;
   readonly output: 'table' | 'json';
   /** istiod's HTTP port (a local istiod or a port-forward), for its own view of each cluster. */
   readonly istiod?: string | undefined;
@@ -61,49 +52,40 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
     throw new UsageError('standard input (-) can be read only once');
   }
   const k8s = await loadClientNode();
+  const deadline = new Deadline(options.timeoutMs);
   const secrets: RemoteSecret[] = [];
   const errors: ManifestError[] = [];
   let unreadable = false;
   if (options.files.length > 0) {
-    for (const file of options.files) {
-      const source = file === '-' ? 'stdin' : file;
-      const input = await readInput(file, MANIFEST_LIMITS.maxLength, io.stdin);
-      if (!input.ok) {
-        errors.push({ source, message: input.message });
-        unreadable ||= input.unreadable;
-        continue;
-      }
-      const read = readSecretManifests(input.text, source);
-      secrets.push(...read.secrets);
-      errors.push(...read.errors);
-    }
+    const read = await readManifestInputs(options.files, io.stdin);
+    secrets.push(...read.secrets);
+    errors.push(...read.errors);
+    unreadable = read.unreadable;
   } else {
     try {
-      const primary = loadOperatorKubeConfig(k8s, {
-        path: options.kubeconfig,
-        context: options.context,
-        env: io.env.kubeconfig,
-        home: io.env.home,
-      });
-      const client = new KubeClient(k8s, primary.kubeConfig, { requestTimeoutMs: options.timeoutMs });
+      const { client } = operatorClient(k8s, options, io.env);
       for (const item of await listRemoteSecrets(client, options.namespace)) {
         const read = readRemoteSecretObject(item, `${options.namespace}/${item.metadata.name ?? ''}`);
         secrets.push(...read.secrets);
         errors.push(...read.errors);
       }
     } catch (error) {
-      if (error instanceof KubeconfigError || error instanceof KubeError) {
-        writeErrorWithHint(error);
-        return EXIT_USAGE;
-      }
-      throw error;
+      // The secrets could not be fetched at all (kubeconfig, API): exit status 2.
+      if (!(error instanceof RemoteSecretError)) throw error;
+      writeErrorWithHint(error);
+      return EXIT_USAGE;
     }
   }
 
   const results = await verifySecrets(
     secrets,
-    { timeoutMs: options.timeoutMs, now: io.now() },
-    (config, signal) => createClusterProbe(k8s, config, signal, options.timeoutMs),
+    {
+      timeoutMs: options.timeoutMs,
+      signal: deadline.signal,
+      now: io.now(),
+      expiringWithinMs: options.expiringWithinMs,
+    },
+    (config, signal) => createClusterProbe(k8s, config, signal, options.requestTimeoutMs, deadline),
   );
   let istiod: Map<ClusterVerification, IstiodOpinion> | undefined;
   if (options.istiod !== undefined) {
@@ -113,11 +95,9 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
         results.map((result) => [result, istiodOpinion(clusters, result.cluster, result.secret)]),
       );
     } catch (error) {
-      if (error instanceof IstiodViewError) {
-        writeError(error.message);
-        return EXIT_USAGE;
-      }
-      throw error;
+      if (!(error instanceof IstiodViewError)) throw error;
+      writeErrorWithHint(error);
+      return EXIT_USAGE;
     }
   }
   const report = { results, errors, ...(istiod === undefined ? {} : { istiod }) };
@@ -127,11 +107,20 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
   }
   if (unreadable) return EXIT_USAGE;
   if (results.length === 0 && errors.length === 0) {
-    writeWarning(
+    // Nothing verified is not a pass: a wrong -n or a file of something else must not look green.
+    writeErrorWithHint(
       options.files.length > 0
-        ? 'no remote secrets (Secrets labelled istio/multiCluster: "true") in the files; nothing was verified'
-        : `no remote secrets (Secrets labelled istio/multiCluster: "true") in namespace ${options.namespace}; nothing was verified`,
+        ? {
+            message:
+              'no remote secrets (Secrets labelled istio/multiCluster: "true") in the files; nothing was verified',
+            hint: 'pass the secrets `kubectl remote-secret create` wrote, or read them from the primary (no -f)',
+          }
+        : {
+            message: `no remote secrets (Secrets labelled istio/multiCluster: "true") in namespace ${options.namespace}; nothing was verified`,
+            hint: "istiod reads them from its own namespace: pass -n with istiod's namespace, or check the context (--context)",
+          },
     );
+    return EXIT_FINDINGS;
   }
   const istiodDisagrees = [...(istiod?.values() ?? [])].some((opinion) => !istiodAgrees(opinion));
   return results.some((result) => result.status !== 'ok') || errors.length > 0 || istiodDisagrees

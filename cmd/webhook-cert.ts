@@ -1,15 +1,17 @@
 import { loadClientNode } from '../shared/kube/client-node.ts';
-import { KubeError } from '../shared/kube/errors.ts';
-import { KubeconfigError, loadOperatorKubeConfig } from '../shared/kube/kubeconfig.ts';
-import {
-  installWebhookCertificate,
-  type WebhookCertificateOptions,
-} from '../shared/pki/webhook-certificate.ts';
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, writeErrorWithHint } from './cli-io.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { operatorClient } from '../shared/kube/client.ts';
+import { installWebhookCertificate } from '../shared/kube/webhook-certificate.ts';
+import type { WebhookCertificateOptions } from '../shared/pki/webhook-certificate.ts';
+import { EXIT_OK, exitStatusOf, writeErrorWithHint } from './cli-io.ts';
 
 export interface WebhookCertOptions extends WebhookCertificateOptions {
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
+  /** --timeout: the whole command. */
+  readonly timeoutMs: number;
+  /** --request-timeout: each call. */
+  readonly requestTimeoutMs: number;
 }
 
 export interface WebhookCertIo {
@@ -25,13 +27,8 @@ export interface WebhookCertIo {
 export async function runWebhookCert(options: WebhookCertOptions, io: WebhookCertIo): Promise<number> {
   const k8s = await loadClientNode();
   try {
-    const operator = loadOperatorKubeConfig(k8s, {
-      path: options.kubeconfig,
-      context: options.context,
-      env: io.env.kubeconfig,
-      home: io.env.home,
-    });
-    const plan = await installWebhookCertificate(k8s, operator.kubeConfig, options);
+    const { client } = operatorClient(k8s, options, io.env);
+    const plan = await installWebhookCertificate(client, options);
     io.stdout.write(
       [
         `secret/${options.secretName} written in namespace ${options.namespace} (kubernetes.io/tls)`,
@@ -43,10 +40,8 @@ export async function runWebhookCert(options: WebhookCertOptions, io: WebhookCer
     );
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof KubeconfigError || error instanceof KubeError) {
-      writeErrorWithHint(error);
-      return error instanceof KubeconfigError ? EXIT_USAGE : EXIT_FINDINGS;
-    }
-    throw error;
+    if (!(error instanceof RemoteSecretError)) throw error;
+    writeErrorWithHint(error);
+    return exitStatusOf(error);
   }
 }

@@ -5,6 +5,7 @@ import { kubeconfigFixture } from '../shared/admission/testdata/reviews.ts';
 import type { FetchPage } from '../shared/audit/pages.ts';
 import type { PolicyReportManifest } from '../shared/audit/policy-report.ts';
 import { kubeconfigText } from '../shared/audit/testdata/kubeconfigs.ts';
+import type { SecretChange } from '../shared/controller/remote-secret-controller.ts';
 import { KubeError } from '../shared/kube/errors.ts';
 import { REDACT_PATHS } from './audit.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
@@ -19,6 +20,7 @@ function store(namespace = 'istio-system') {
   const secrets = new Map<string, V1Secret>();
   let version = 0;
   let lists = 0;
+  let reads = 0;
   let failNext = false;
   const put = (name: string, data: Record<string, string>, creationTimestamp?: string) => {
     version += 1;
@@ -57,12 +59,29 @@ function store(namespace = 'istio-system') {
         continueToken: end < all.length ? String(end) : undefined,
       });
     };
+  // A copy, as the informer and a GET each get their own object off the wire.
+  const copy = (name: string): V1Secret | undefined => {
+    const found = secrets.get(name);
+    return found === undefined ? undefined : (JSON.parse(JSON.stringify(found)) as V1Secret);
+  };
   return {
     put,
     remove: (name: string) => secrets.delete(name),
     pages,
+    read: (_namespace: string, name: string) => {
+      reads += 1;
+      return Promise.resolve(copy(name));
+    },
+    /** What the informer hands over for the stored secret (or for its deletion). */
+    change: (name: string, type: 'upsert' | 'delete' = 'upsert'): SecretChange => ({
+      type,
+      secret: copy(name) ?? (JSON.parse(JSON.stringify({ metadata: { name, namespace } })) as V1Secret),
+    }),
     get lists() {
       return lists;
+    },
+    get reads() {
+      return reads;
     },
     failNextList: () => {
       failNext = true;
@@ -84,6 +103,7 @@ function setup(options: { events?: EventResult | 'off'; reports?: boolean; maxEv
   const audit = new BackgroundAudit({
     namespaces: ['istio-system'],
     pages: api.pages(2),
+    read: api.read,
     allow: new Set(),
     localClusterId: 'primary',
     metrics: metrics.audit,
@@ -255,6 +275,103 @@ describe('BackgroundAudit', () => {
     expect(written).toHaveLength(1);
     expect(written[0]?.metadata).toMatchObject({ name: 'remote-secret-audit', namespace: 'istio-system' });
     expect(written[0]?.summary).toMatchObject({ fail: 1, pass: 1 });
+  });
+});
+
+describe('BackgroundAudit.reconcile (one changed secret, as Istio processItem)', () => {
+  it('decides the one secret the informer changed, with no list, and skips it while its data hash is the same', async () => {
+    const { api, audit, gauge, sent, metrics } = setup();
+    api.put('a', { east: CLEAN });
+    api.put('b', { west: CLEAN });
+    await audit.runPass();
+    const listsAfterPass = api.lists;
+    api.put('b', { west: EXEC });
+    audit.reconcile(api.change('b'));
+    await audit.settled();
+    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 1 });
+    expect(sent.map((event) => event.involvedObject.name)).toEqual(['b']);
+    // A resync or a label change hands over the same data: nothing to decide.
+    audit.reconcile(api.change('b'));
+    audit.reconcile(api.change('a'));
+    await audit.settled();
+    expect(api.lists).toBe(listsAfterPass);
+    expect(api.reads).toBe(0);
+    const reconciles = await metrics.audit.reconciles.get();
+    expect(
+      Object.fromEntries(reconciles.values.map((value) => [value.labels['result'], value.value])),
+    ).toEqual({
+      decided: 1,
+      unchanged: 2,
+    });
+  });
+
+  it('forgets a deleted secret, bringing its gauge down', async () => {
+    const { api, audit, gauge } = setup();
+    api.put('a', { east: EXEC });
+    audit.reconcile(api.change('a'));
+    await audit.settled();
+    expect(await gauge('remote_secret_noncompliant_secrets')).toEqual({ '': 1 });
+    const deleted = api.change('a', 'delete');
+    api.remove('a');
+    audit.reconcile(deleted);
+    await audit.settled();
+    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 0 });
+    expect(await gauge('remote_secret_audit_secrets')).toEqual({ '': 0 });
+  });
+
+  it('decides the claimants of a shared cluster ID together, as a pass would, and frees the ID on delete', async () => {
+    const { api, audit, gauge } = setup();
+    api.put('a', { east: CLEAN });
+    audit.reconcile(api.change('a'));
+    await audit.settled();
+    api.put('b', { east: CLEAN });
+    audit.reconcile(api.change('b'));
+    await audit.settled();
+    // The same verdict as a full pass: the first by name holds the ID.
+    expect(await gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
+    expect(api.reads).toBe(1);
+    const pass = setup();
+    pass.api.put('a', { east: CLEAN });
+    pass.api.put('b', { east: CLEAN });
+    await pass.audit.runPass();
+    expect(await pass.gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
+
+    const deleted = api.change('a', 'delete');
+    api.remove('a');
+    audit.reconcile(deleted);
+    await audit.settled();
+    expect(await gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 0 });
+  });
+
+  it('leaves a burst larger than the queue to one pass', async () => {
+    const overflows: number[] = [];
+    const api = store();
+    const metrics = createMetrics(() => ({ secretCount: 0, clusterCount: 0 }), { defaultMetrics: false });
+    const audit = new BackgroundAudit({
+      namespaces: ['istio-system'],
+      pages: api.pages(2),
+      read: api.read,
+      allow: new Set(),
+      localClusterId: 'primary',
+      metrics: metrics.audit,
+      log: pino({ level: 'silent' }),
+      maxQueued: 3,
+      onOverflow: () => overflows.push(1),
+    });
+    for (const name of ['a', 'b', 'c', 'd']) {
+      api.put(name, { [name]: CLEAN });
+      audit.reconcile(api.change(name));
+    }
+    await audit.settled();
+    expect(overflows).toHaveLength(1);
+  });
+
+  it('ignores secrets of namespaces it does not watch', async () => {
+    const { audit, metrics } = setup();
+    const elsewhere = JSON.parse('{"metadata":{"name":"x","namespace":"elsewhere"}}') as V1Secret;
+    audit.reconcile({ type: 'upsert', secret: elsewhere });
+    await audit.settled();
+    expect((await metrics.audit.reconciles.get()).values).toEqual([]);
   });
 });
 

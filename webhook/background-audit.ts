@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Auditor, type DuplicateFinding } from '../shared/audit/audit.ts';
+import type { SecretChange } from '../shared/controller/remote-secret-controller.ts';
 import {
   ComplianceTracker,
-  isNonCompliant,
   storedSecretStatus,
   unreadableSecretStatus,
   withDuplicates,
@@ -18,7 +19,9 @@ import {
   type PolicyReportManifest,
 } from '../shared/audit/policy-report.ts';
 import { DEFAULT_EXPIRING_WITHIN_MS } from '../shared/audit/risk-notes.ts';
+import { errorCode } from '../shared/errors.ts';
 import { wireSecret } from '../shared/kube/primary.ts';
+import type { SecretManifest } from '../shared/remote-secret/build.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef } from '../shared/remote-secret/model.ts';
@@ -30,6 +33,7 @@ import {
   type EventResult,
 } from './events.ts';
 import type { BackgroundAuditMetrics } from './metrics.ts';
+import { compareStrings } from '../shared/text.ts';
 
 /** At most this many Events per pass; the rest are announced by the next passes. */
 export const MAX_EVENTS_PER_PASS = 250;
@@ -40,6 +44,11 @@ export interface BackgroundAuditOptions {
   readonly namespaces: readonly string[];
   /** Pages of the labelled Secrets of one namespace, listed with the operator's own kubeconfig. */
   readonly pages: (namespace: string) => FetchPage<V1Secret>;
+  /**
+   * One Secret by name (undefined when it is gone), for the other claimants of a cluster ID when
+   * one of them changes: they are decided again together, as a pass would.
+   */
+  readonly read: (namespace: string, name: string) => Promise<V1Secret | undefined>;
   readonly allow: AllowList;
   readonly localClusterId: string | undefined;
   readonly metrics: BackgroundAuditMetrics;
@@ -51,27 +60,216 @@ export interface BackgroundAuditOptions {
   readonly policyReports?: PolicyReportWriter | undefined;
   readonly now?: () => Date;
   readonly maxEventsPerPass?: number;
+  /**
+   * Changed secrets waiting to be reconciled, at most; a larger burst (a namespace restored at
+   * once) is dropped for one paged pass instead, so the kubeconfigs held meanwhile stay bounded.
+   */
+  readonly maxQueued?: number;
+  /** Called when the queue overflowed: start a pass soon. */
+  readonly onOverflow?: () => void;
   /** Aborted on shutdown: a pass cut short then is not worth a warning. */
   readonly signal?: AbortSignal;
 }
 
+/** What the audit knows of one stored secret: its status and the hash of the data it came from. */
+interface Known {
+  readonly status: StoredSecretStatus;
+  readonly hash: string;
+}
+
 /**
- * One pass: list the stored remote secrets page by page, decide each with the shared `Auditor`
- * (the plugin's `audit` decision), keep codes and paths per secret and drop the page, then
- * publish gauges, announce newly non-compliant secrets (log line and one Event each) and, if
- * asked, write PolicyReports. Nothing of a kubeconfig outlives its page.
+ * The background audit's view of the stored remote secrets, kept up to date two ways:
+ *
+ * - `reconcile`: as Istio's secret controller `processItem`, the informer feeds a queue of keys;
+ *   each changed secret is decided alone, and skipped when the hash of its data is the one
+ *   already decided (a resync, a label or annotation change). Other secrets that share one of its
+ *   cluster IDs are read again and decided with it, in the order a pass would, since which of
+ *   them holds the ID can change.
+ * - `runPass`: every --audit-interval, and after a burst too large for the queue, list the
+ *   stored remote secrets page by page and decide them all (token expiry moves with the clock).
+ *
+ * Both use the shared `Auditor` (the plugin's `audit` decision) and keep codes and paths per
+ * secret, never a kubeconfig; both then publish gauges, announce newly non-compliant secrets (a
+ * log line and one Event each) and, if asked, write PolicyReports. They never run at once.
  */
 export class BackgroundAudit {
   private readonly tracker = new ComplianceTracker();
+  private known = new Map<string, Known>();
+  /** Key -> the latest object the informer gave (null: deleted), until it is reconciled. */
+  private readonly queue = new Map<string, StoredObject | null>();
+  private draining = false;
+  /** Passes and reconciles, one after another. */
+  private lane: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: BackgroundAuditOptions) {}
 
+  /**
+   * The informer changed one secret: queue it (the latest version of a key wins) and reconcile
+   * the queue soon. Keeps a reference to the secret's data until then; never throws.
+   */
+  reconcile(change: SecretChange): void {
+    const { metadata } = change.secret;
+    const namespace = metadata?.namespace ?? '';
+    if (!this.options.namespaces.includes(namespace)) return;
+    const key = secretRef({ namespace, name: metadata?.name ?? '' });
+    if (!this.queue.has(key) && this.queue.size >= (this.options.maxQueued ?? MAX_QUEUED)) {
+      this.queue.clear();
+      this.options.metrics.reconciles.inc({ result: 'overflow' });
+      this.options.onOverflow?.();
+      return;
+    }
+    // Copied now: the controller removes `data` from the cached object after this call.
+    this.queue.set(key, change.type === 'delete' ? null : storedObject(change.secret, namespace));
+    if (this.draining) return;
+    this.draining = true;
+    this.lane = this.lane.then(() => this.drain());
+  }
+
   /** Resolves true when the pass completed; a failed pass changes no gauge and forgets nothing. */
-  async runPass(): Promise<boolean> {
+  runPass(): Promise<boolean> {
+    const run = this.lane.then(() => this.pass());
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves when the queue is empty and every reconcile published (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.draining) await this.lane;
+  }
+
+  private async pass(): Promise<boolean> {
     const { metrics, log } = this.options;
     const now = this.options.now?.() ?? new Date();
     const started = performance.now();
-    const auditor = new Auditor(
+    const auditor = this.auditor(now);
+    const known = new Map<string, Known>();
+    try {
+      for (const namespace of this.options.namespaces) {
+        await forEachPage(this.options.pages(namespace), (items) => {
+          for (const item of items) {
+            const stored = storedObject(item, namespace);
+            const status = decideStored(stored, auditor);
+            if (status !== undefined) known.set(status.secret, { status, hash: contentHash(stored) });
+          }
+        });
+      }
+      // Duplicates are known once every claimant is: a later claimant may be listed first.
+      addDuplicates(known, auditor);
+    } catch (error) {
+      if (this.options.signal?.aborted === true) return false;
+      metrics.runs.inc({ result: 'failed' });
+      log.warn({ err: error }, 'background audit pass failed; the next one retries');
+      return false;
+    }
+    this.known = known;
+    const seconds = (performance.now() - started) / 1000;
+    metrics.lastRunDuration.set(seconds);
+    metrics.lastRunTimestamp.set(Date.now() / 1000);
+    metrics.runs.inc({ result: 'ok' });
+    log.debug({ secrets: known.size, seconds }, 'background audit pass done');
+    await this.publish(now, this.options.namespaces);
+    return true;
+  }
+
+  private async drain(): Promise<void> {
+    const now = this.options.now?.() ?? new Date();
+    const touched = new Set<string>();
+    try {
+      while (this.queue.size > 0) {
+        const batch = [...this.queue];
+        this.queue.clear();
+        for (const [key, secret] of batch) await this.processItem(key, secret, now, touched);
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (touched.size > 0) await this.publish(now, [...touched]);
+  }
+
+  /** One key: forget it, skip it (same hash), or decide it with whatever shares its cluster IDs. */
+  private async processItem(
+    key: string,
+    secret: StoredObject | null,
+    now: Date,
+    touched: Set<string>,
+  ): Promise<void> {
+    const { metrics, log } = this.options;
+    const previous = this.known.get(key);
+    const namespace = key.slice(0, key.indexOf('/'));
+    if (secret === null) {
+      this.known.delete(key);
+      metrics.reconciles.inc({ result: 'deleted' });
+      touched.add(namespace);
+      if (previous !== undefined) await this.decideAgain(namespace, previous.status.clusters, now);
+      return;
+    }
+    const hash = contentHash(secret);
+    if (previous?.hash === hash) {
+      metrics.reconciles.inc({ result: 'unchanged' });
+      return;
+    }
+    touched.add(namespace);
+    const clusters = [
+      ...new Set([...Object.keys(secret.manifest.data ?? {}), ...(previous?.status.clusters ?? [])]),
+    ];
+    try {
+      await this.decideAgain(namespace, clusters, now, secret);
+      metrics.reconciles.inc({ result: 'decided' });
+    } catch (error) {
+      if (this.options.signal?.aborted === true) return;
+      metrics.reconciles.inc({ result: 'failed' });
+      log.warn({ err: error, secret: key }, 'could not reconcile a changed secret; the next pass retries');
+    }
+  }
+
+  /**
+   * Decide `changed` (if given) and every known secret of the namespace that shares a cluster ID
+   * with it, directly or through another, together, as a pass would: the claimant created first
+   * holds each ID (ClusterIdScope).
+   */
+  private async decideAgain(
+    namespace: string,
+    clusters: readonly string[],
+    now: Date,
+    changed?: StoredObject,
+  ): Promise<void> {
+    const except = changed === undefined ? undefined : secretRef(changed.ref);
+    const items: StoredObject[] = changed === undefined ? [] : [changed];
+    for (const key of this.sharing(namespace, clusters, except)) {
+      const item = await this.options.read(namespace, key.slice(namespace.length + 1));
+      if (item === undefined) this.known.delete(key);
+      else items.push(storedObject(item, namespace));
+    }
+    const auditor = this.auditor(now);
+    const decided = new Map<string, Known>();
+    for (const item of items) {
+      const status = decideStored(item, auditor);
+      if (status === undefined) this.known.delete(secretRef(item.ref));
+      else decided.set(status.secret, { status, hash: contentHash(item) });
+    }
+    addDuplicates(decided, auditor);
+    for (const [key, entry] of decided) this.known.set(key, entry);
+  }
+
+  /** Known secrets of `namespace` (other than `except`) linked to `clusters` by shared IDs. */
+  private sharing(namespace: string, clusters: readonly string[], except: string | undefined): Set<string> {
+    const found = new Set<string>();
+    const ids = new Set(clusters);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const [key, { status }] of this.known) {
+        if (key === except || found.has(key) || status.namespace !== namespace) continue;
+        if (!status.clusters.some((id) => ids.has(id))) continue;
+        found.add(key);
+        for (const id of status.clusters) ids.add(id);
+        grew = true;
+      }
+    }
+    return found;
+  }
+
+  private auditor(now: Date): Auditor {
+    return new Auditor(
       {
         allow: this.options.allow,
         localClusterId: this.options.localClusterId,
@@ -80,62 +278,37 @@ export class BackgroundAudit {
       },
       { keepFindings: false },
     );
-    // Every listed secret's status, compliant ones included (a name and its cluster IDs): a
-    // later claimant of a cluster ID may be listed before the secret created first.
-    const listed = new Map<string, StoredSecretStatus>();
-    try {
-      for (const namespace of this.options.namespaces) {
-        await forEachPage(this.options.pages(namespace), (items) => {
-          for (const item of items) {
-            const status = decideStored(item, namespace, auditor);
-            if (status !== undefined) listed.set(status.secret, status);
-          }
-        });
-      }
-    } catch (error) {
-      if (this.options.signal?.aborted === true) return false;
-      metrics.runs.inc({ result: 'failed' });
-      log.warn({ err: error }, 'background audit pass failed; the next one retries');
-      return false;
-    }
-    const duplicates = new Map<string, DuplicateFinding[]>();
-    for (const found of auditor.duplicates()) {
-      const secret = secretRef(found);
-      duplicates.set(secret, [...(duplicates.get(secret) ?? []), found]);
-    }
-    const statuses = [...listed.values()].map((status) =>
-      withDuplicates(status, duplicates.get(status.secret) ?? []),
-    );
-    const nonCompliant = statuses.filter(isNonCompliant);
-    const secrets = statuses.length;
-    const seconds = (performance.now() - started) / 1000;
-    const result = this.tracker.completePass(nonCompliant);
+  }
+
+  /** Gauges from every known secret, then Events for the newly non-compliant, then reports. */
+  private async publish(now: Date, namespaces: readonly string[]): Promise<void> {
+    const { metrics, log } = this.options;
+    const statuses = [...this.known.values()].map((entry) => entry.status);
+    const result = this.tracker.completePass(statuses);
     for (const [code, count] of result.counts) metrics.noncompliant.set({ code }, count);
     metrics.noncompliantSecrets.set(result.nonCompliant);
-    metrics.secrets.set(secrets);
-    metrics.lastRunDuration.set(seconds);
-    metrics.lastRunTimestamp.set(Date.now() / 1000);
-    metrics.runs.inc({ result: 'ok' });
+    metrics.secrets.set(statuses.length);
     log.debug(
-      { secrets, nonCompliant: result.nonCompliant, newlyNonCompliant: result.toAnnounce.length, seconds },
-      'background audit pass done',
+      {
+        secrets: statuses.length,
+        nonCompliant: result.nonCompliant,
+        newlyNonCompliant: result.toAnnounce.length,
+      },
+      'background audit published',
     );
-
     await this.announce(result.toAnnounce);
     const reports = this.options.policyReports;
-    if (reports !== undefined) {
-      for (const namespace of this.options.namespaces) {
-        const inNamespace = statuses.filter((status) => status.namespace === namespace);
-        await reports.write(
-          buildPolicyReport(namespace, inNamespace, {
-            source: COMPONENT,
-            now,
-            annotationPrefix: EVENT_ANNOTATION_PREFIX,
-          }),
-        );
-      }
+    if (reports === undefined) return;
+    for (const namespace of namespaces) {
+      const inNamespace = statuses.filter((status) => status.namespace === namespace);
+      await reports.write(
+        buildPolicyReport(namespace, inNamespace, {
+          source: COMPONENT,
+          now,
+          annotationPrefix: EVENT_ANNOTATION_PREFIX,
+        }),
+      );
     }
-    return true;
   }
 
   /** A log line and an Event per secret; only a written (or already written) Event counts as told. */
@@ -166,16 +339,58 @@ export class BackgroundAudit {
   }
 }
 
-/** One listed Secret, decided; undefined if it is no remote secret after all. */
-function decideStored(item: V1Secret, namespace: string, auditor: Auditor): StoredSecretStatus | undefined {
+/** The changed secrets the queue holds at most before it gives way to a pass. */
+const MAX_QUEUED = 1000;
+
+/** A stored Secret as the audit decides it: where it is, and its manifest (data included). */
+interface StoredObject {
+  readonly ref: StoredSecretRef;
+  readonly manifest: SecretManifest;
+}
+
+function storedObject(item: V1Secret, namespace: string): StoredObject {
   const metadata = item.metadata;
-  const ref: StoredSecretRef = {
-    namespace: metadata?.namespace ?? namespace,
-    name: metadata?.name ?? '',
-    uid: metadata?.uid,
-    resourceVersion: metadata?.resourceVersion,
+  return {
+    ref: {
+      namespace: metadata?.namespace ?? namespace,
+      name: metadata?.name ?? '',
+      uid: metadata?.uid,
+      resourceVersion: metadata?.resourceVersion,
+    },
+    manifest: wireSecret(item),
   };
-  const read = readRemoteSecretObject(wireSecret(item), secretRef(ref));
+}
+
+/** What a secret is decided from: its data, key by key (istiod hashes each kubeconfig likewise). */
+function contentHash({ manifest }: StoredObject): string {
+  const hash = createHash('sha256');
+  const fields = [
+    ['data', manifest.data],
+    ['stringData', manifest.stringData],
+  ] as const;
+  for (const [field, values] of fields) {
+    for (const [key, value] of Object.entries(values ?? {}).sort(([a], [b]) => compareStrings(a, b)))
+      hash.update(`${field}\u0000${key}\u0000${value}\u0000`);
+  }
+  return hash.digest('hex');
+}
+
+/** Add, to the statuses one auditor decided, the duplicate cluster IDs it found among them. */
+function addDuplicates(decided: Map<string, Known>, auditor: Auditor): void {
+  const duplicates = new Map<string, DuplicateFinding[]>();
+  for (const found of auditor.duplicates()) {
+    const secret = secretRef(found);
+    duplicates.set(secret, [...(duplicates.get(secret) ?? []), found]);
+  }
+  for (const [secret, found] of duplicates) {
+    const entry = decided.get(secret);
+    if (entry !== undefined) decided.set(secret, { ...entry, status: withDuplicates(entry.status, found) });
+  }
+}
+
+/** One stored Secret, decided; undefined if it is no remote secret after all. */
+function decideStored({ ref, manifest }: StoredObject, auditor: Auditor): StoredSecretStatus | undefined {
+  const read = readRemoteSecretObject(manifest, secretRef(ref));
   const findings = auditor.add(read.secrets, read.errors);
   if (read.secrets.length > 0) return storedSecretStatus(ref, findings);
   return read.errors.length > 0 ? unreadableSecretStatus(ref) : undefined;
@@ -223,7 +438,7 @@ export class PolicyReportWriter {
       await this.options.apply(report);
     } catch (error) {
       this.options.onResult('failed');
-      const code = errorCode(error);
+      const code = errorCode(error) ?? 'error';
       if (code !== this.problem) {
         this.problem = code;
         log.warn(
@@ -240,10 +455,6 @@ export class PolicyReportWriter {
     }
     return true;
   }
-}
-
-function errorCode(error: unknown): string {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'error';
 }
 
 function advice(code: string): string {
@@ -280,11 +491,12 @@ export class AuditScheduler {
 
   constructor(private readonly options: AuditSchedulerOptions) {}
 
-  start(): void {
-    this.schedule(this.options.debounceMs);
+  /** The first pass after `delayMs` (by default soon), then one every interval. */
+  start(delayMs = this.options.debounceMs): void {
+    this.schedule(delayMs);
   }
 
-  /** The stored secrets changed: a pass soon, after the burst. */
+  /** A pass soon, after the burst (a burst of changes too large to reconcile one by one). */
   changed(): void {
     if (this.stopped) return;
     if (this.running !== undefined) {

@@ -37,12 +37,27 @@ describe('background audit flags', () => {
   it.each([
     {
       args: ['--audit-interval', '0.5'],
-      message: '--audit-interval 0.5: must be a number of seconds from 1 to 86400 (or 0 to turn it off)',
+      message:
+        '--audit-interval 0.5 is out of range; use a number of seconds from 1 to 86400 (or 0 to turn it off)',
     },
-    { args: ['--audit-interval', 'soon'], message: '--audit-interval NaN: must be a number of seconds' },
+    {
+      args: ['--audit-interval', 'soon'],
+      message: '--audit-interval "soon" is not a number; use a number of seconds',
+    },
+    {
+      args: ['--port', 'https'],
+      message: '--port "https" is not a whole number; use a whole number from 0 to 65535',
+    },
+    {
+      args: ['--request-timeout', '2s'],
+      message: '--request-timeout "2s" is not a number; use a number of seconds',
+    },
     { args: ['--audit-interval', '-1'], message: '--audit-interval -1' },
-    { args: ['--audit-page-size', '0'], message: '--audit-page-size 0: use a whole number from 1 to 10000' },
-    { args: ['--audit-page-size', '2.5'], message: '--audit-page-size 2.5' },
+    {
+      args: ['--audit-page-size', '0'],
+      message: '--audit-page-size 0 is out of range; use a whole number from 1 to 10000',
+    },
+    { args: ['--audit-page-size', '2.5'], message: '--audit-page-size "2.5" is not a whole number' },
     {
       args: ['--audit-interval', '0', '--policy-report'],
       message: '--policy-report needs the background audit: set --audit-interval above 0',

@@ -1,6 +1,9 @@
 import { accessSync, constants } from 'node:fs';
 import yargs from 'yargs';
 import { ADMISSION_MODES, type AdmissionMode } from '../shared/admission/decide.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { isDns1123Label, isLabelValue } from '../shared/kube/names.ts';
+import { parseNumber, type NumberRule } from '../shared/numbers.ts';
 import { parseAllowList } from '../shared/kubeconfig/allow-list.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 
@@ -32,11 +35,12 @@ export interface WebhookConfig {
 }
 
 /** A flag or environment variable that cannot work: one line on stderr, exit status 2. */
-export class ConfigError extends Error {
-  readonly code = 'invalid-config';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ConfigError';
+export class ConfigError extends RemoteSecretError {
+  override readonly name = 'ConfigError';
+  declare readonly code: 'invalid-config';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('invalid-config', message, options);
   }
 }
 
@@ -44,8 +48,6 @@ export type ParsedCommandLine =
   { readonly kind: 'run'; readonly config: WebhookConfig } | { readonly kind: 'exit' };
 
 export const ENV_PREFIX = 'REMOTE_SECRET_WEBHOOK';
-const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const OPTIONS = {
@@ -56,8 +58,8 @@ const OPTIONS = {
   },
   'tls-key-file': { type: 'string', describe: 'Serving key (PEM); reloaded when it changes', group: 'TLS:' },
   'tls-reload-interval': {
-    type: 'number',
-    default: 10,
+    type: 'string',
+    default: '10',
     describe: 'Seconds between checks of the certificate and key files',
     group: 'TLS:',
   },
@@ -101,15 +103,15 @@ const OPTIONS = {
     group: 'Kubernetes:',
   },
   'audit-interval': {
-    type: 'number',
-    default: 60,
+    type: 'string',
+    default: '60',
     describe:
-      'Seconds between background audits of the stored remote secrets (metrics, one Event per newly non-compliant secret); changes seen by the informer start one sooner. 0 turns the background audit off',
+      'Seconds between full background audits of the stored remote secrets (metrics, one Event per newly non-compliant secret); in between, each secret the informer sees change is reconciled alone, and skipped when its data is unchanged. 0 turns the background audit off',
     group: 'Background audit:',
   },
   'audit-page-size': {
-    type: 'number',
-    default: 250,
+    type: 'string',
+    default: '250',
     describe: 'Secrets per list request of a background audit (limit/continue), which bounds its memory',
     group: 'Background audit:',
   },
@@ -121,28 +123,28 @@ const OPTIONS = {
     group: 'Background audit:',
   },
   address: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'Server:' },
-  port: { type: 'number', default: 8443, describe: 'HTTPS port', group: 'Server:' },
+  port: { type: 'string', default: '8443', describe: 'HTTPS port', group: 'Server:' },
   'request-timeout': {
-    type: 'number',
-    default: 3,
+    type: 'string',
+    default: '3',
     describe: "Seconds to receive and answer one request; keep it under the webhook's timeoutSeconds",
     group: 'Server:',
   },
   'keep-alive-timeout': {
-    type: 'number',
-    default: 100,
+    type: 'string',
+    default: '100',
     describe: "Seconds an idle connection stays open; above the API server's 90 s so it closes first",
     group: 'Server:',
   },
   'shutdown-delay': {
-    type: 'number',
-    default: 5,
+    type: 'string',
+    default: '5',
     describe: 'Seconds to keep serving after SIGTERM while /readyz fails and endpoints update',
     group: 'Server:',
   },
   'shutdown-timeout': {
-    type: 'number',
-    default: 25,
+    type: 'string',
+    default: '25',
     describe: 'Seconds after SIGTERM by which in-flight requests must be done',
     group: 'Server:',
   },
@@ -216,7 +218,7 @@ function envArgs(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
 interface RawArgs {
   readonly 'tls-cert-file'?: string | undefined;
   readonly 'tls-key-file'?: string | undefined;
-  readonly 'tls-reload-interval': number;
+  readonly 'tls-reload-interval': string;
   readonly mode: AdmissionMode;
   readonly 'local-cluster-id'?: string | undefined;
   readonly allow?: readonly (string | number)[] | undefined;
@@ -224,15 +226,15 @@ interface RawArgs {
   readonly kubeconfig?: string | undefined;
   readonly context?: string | undefined;
   readonly events: boolean;
-  readonly 'audit-interval': number;
-  readonly 'audit-page-size': number;
+  readonly 'audit-interval': string;
+  readonly 'audit-page-size': string;
   readonly 'policy-report': boolean;
   readonly address: string;
-  readonly port: number;
-  readonly 'request-timeout': number;
-  readonly 'keep-alive-timeout': number;
-  readonly 'shutdown-delay': number;
-  readonly 'shutdown-timeout': number;
+  readonly port: string;
+  readonly 'request-timeout': string;
+  readonly 'keep-alive-timeout': string;
+  readonly 'shutdown-delay': string;
+  readonly 'shutdown-timeout': string;
   readonly 'log-level': string;
 }
 
@@ -242,7 +244,7 @@ function validate(args: RawArgs): WebhookConfig {
   const kubeconfig =
     args.kubeconfig === undefined ? undefined : readableFile(args.kubeconfig, '--kubeconfig');
   const localClusterId = args['local-cluster-id'];
-  if (localClusterId !== undefined && (!LABEL_VALUE.test(localClusterId) || localClusterId.length > 63)) {
+  if (localClusterId !== undefined && !isLabelValue(localClusterId)) {
     throw new ConfigError(
       `--local-cluster-id ${JSON.stringify(localClusterId)}: a cluster ID is a label value (at most 63 letters, digits, "-", "_", ".")`,
     );
@@ -252,24 +254,25 @@ function validate(args: RawArgs): WebhookConfig {
   ].filter((ns) => ns !== '');
   if (namespaces.length === 0) throw new ConfigError('--namespace: name at least one namespace');
   for (const namespace of namespaces) {
-    if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+    if (!isDns1123Label(namespace)) {
       throw new ConfigError(`--namespace ${namespace}: not a namespace name`);
     }
   }
   const allow: AllowList = parseAllowList((args.allow ?? []).map(String));
-  const port = args.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`--port ${port}: not a port`);
+  const port = number(args.port, '--port', { min: 0, max: 65_535, whole: true });
   const requestTimeout = seconds(args['request-timeout'], '--request-timeout', 0.1, 29);
   const keepAlive = seconds(args['keep-alive-timeout'], '--keep-alive-timeout', 1, 3600);
   const shutdownDelay = seconds(args['shutdown-delay'], '--shutdown-delay', 0, 300);
   const shutdownTimeout = seconds(args['shutdown-timeout'], '--shutdown-timeout', 0.1, 3600);
-  const auditInterval = args['audit-interval'];
-  if (auditInterval !== 0) seconds(auditInterval, '--audit-interval', 1, 86_400, ' (or 0 to turn it off)');
-  const auditPageSize = args['audit-page-size'];
-  if (!Number.isInteger(auditPageSize) || auditPageSize < 1 || auditPageSize > 10_000) {
-    throw new ConfigError(`--audit-page-size ${auditPageSize}: use a whole number from 1 to 10000`);
-  }
+  const auditInterval =
+    args['audit-interval'].trim() === '0'
+      ? 0
+      : seconds(args['audit-interval'], '--audit-interval', 1, 86_400, ' (or 0 to turn it off)');
+  const auditPageSize = number(args['audit-page-size'], '--audit-page-size', {
+    min: 1,
+    max: 10_000,
+    whole: true,
+  });
   if (args['policy-report'] && auditInterval === 0) {
     throw new ConfigError('--policy-report needs the background audit: set --audit-interval above 0');
   }
@@ -321,9 +324,12 @@ function readableFile(path: string | undefined, flag: string): string {
   return path;
 }
 
-function seconds(value: number, flag: string, min: number, max: number, or = ''): number {
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${flag} ${value}: must be a number of seconds from ${min} to ${max}${or}`);
-  }
-  return value;
+function seconds(text: string, flag: string, min: number, max: number, or = ''): number {
+  return number(text, flag, { min, max, unit: 'seconds', or });
+}
+
+function number(text: string, flag: string, rule: NumberRule): number {
+  const parsed = parseNumber(text, flag, rule);
+  if (!parsed.ok) throw new ConfigError(parsed.message);
+  return parsed.value;
 }

@@ -3,6 +3,7 @@ import { decideAdmission } from '../shared/admission/decide.ts';
 import { parseAdmissionReview } from '../shared/admission/review.ts';
 import { admissionReview, kubeconfigFixture, secretObject } from '../shared/admission/testdata/reviews.ts';
 import { readRejection } from '../shared/audit/rejections.ts';
+import { KubeError } from '../shared/kube/errors.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
 import { ClusterIdScope } from '../shared/remote-secret/cluster-id-scope.ts';
 import {
@@ -13,11 +14,21 @@ import {
   NONCOMPLIANT_REASON,
   REJECTED_REASON,
   type EventBody,
+  type EventResult,
+  type EventSink,
 } from './events.ts';
 
-function decided(mode: 'enforce' | 'warn' | 'audit', dryRun = false, kubeconfig = 'token-file') {
+function decided(
+  mode: 'enforce' | 'warn' | 'audit',
+  dryRun = false,
+  kubeconfig = 'token-file',
+  name = 'istio-remote-secret-east',
+) {
   const parsed = parseAdmissionReview(
-    admissionReview({ dryRun, object: secretObject({ data: { east: kubeconfigFixture(kubeconfig) } }) }),
+    admissionReview({
+      dryRun,
+      object: secretObject({ name, data: { east: kubeconfigFixture(kubeconfig) } }),
+    }),
   );
   if (!parsed.ok) throw new Error(parsed.message);
   const decision = decideAdmission(parsed.request, {
@@ -28,18 +39,55 @@ function decided(mode: 'enforce' | 'warn' | 'audit', dryRun = false, kubeconfig 
   return { request: parsed.request, decision };
 }
 
-function recorder() {
-  const sent: { namespace: string; event: EventBody }[] = [];
-  const results: string[] = [];
-  const events = new EventRecorder({
-    create: (namespace, event) => {
-      sent.push({ namespace, event });
-      return new Promise(() => undefined); // the API server never answers: Events pile up
+interface Write {
+  readonly kind: 'create' | 'patch';
+  readonly name: string;
+  readonly count: number;
+  readonly message: string;
+}
+
+/** A fake API server: records every write; `hold` keeps answers back until `release`. */
+function fakeSink(options: { hold?: boolean; patch?: () => Promise<unknown> } = {}) {
+  const writes: Write[] = [];
+  const held: (() => void)[] = [];
+  const answer = (): Promise<unknown> =>
+    options.hold === true
+      ? new Promise((resolve) =>
+          held.push(() => {
+            resolve({});
+          }),
+        )
+      : Promise.resolve({});
+  const sink: EventSink = {
+    create: (event) => {
+      writes.push({ kind: 'create', name: event.metadata.name, count: event.count, message: event.message });
+      return answer();
     },
+    patch: (_namespace, name, patch) => {
+      writes.push({ kind: 'patch', name, count: patch.count, message: patch.message });
+      return options.patch?.() ?? answer();
+    },
+  };
+  const release = async (): Promise<void> => {
+    while (held.length > 0) {
+      for (const resolve of held.splice(0)) resolve();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  return { sink, writes, release };
+}
+
+function recorder(options: { hold?: boolean; burst?: number; now?: () => Date } = {}) {
+  const fake = fakeSink(options);
+  const results: EventResult[] = [];
+  const events = new EventRecorder({
+    sink: fake.sink,
     onResult: (result) => results.push(result),
     instance: 'webhook-0',
+    ...(options.burst === undefined ? {} : { burst: options.burst }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
-  return { events, sent, results };
+  return { events, results, ...fake };
 }
 
 describe('EventRecorder', () => {
@@ -47,19 +95,32 @@ describe('EventRecorder', () => {
     { mode: 'enforce', reason: REJECTED_REASON },
     { mode: 'warn', reason: ADMITTED_REASON },
     { mode: 'audit', reason: ADMITTED_REASON },
-  ] as const)('writes a Warning Event in the secret namespace ($mode)', ({ mode, reason }) => {
-    const { events, sent } = recorder();
+  ] as const)('writes a Warning Event in the secret namespace ($mode)', async ({ mode, reason }) => {
+    const created: EventBody[] = [];
+    const events = new EventRecorder({
+      sink: {
+        create: (event) => {
+          created.push(event);
+          return Promise.resolve();
+        },
+        patch: () => Promise.resolve(),
+      },
+      onResult: () => undefined,
+      instance: 'webhook-0',
+    });
     const { request, decision } = decided(mode);
     events.record(request, decision);
-    expect(sent).toHaveLength(1);
-    const { namespace, event } = sent[0] ?? { namespace: '', event: undefined };
-    expect(namespace).toBe('istio-system');
+    await events.flush();
+    expect(created).toHaveLength(1);
+    const event = created[0];
     expect(event).toMatchObject({
+      metadata: { namespace: 'istio-system' },
       type: 'Warning',
       reason,
       involvedObject: { kind: 'Secret', namespace: 'istio-system', name: 'istio-remote-secret-east' },
       reportingComponent: 'remote-secret-webhook',
       reportingInstance: 'webhook-0',
+      count: 1,
     });
     expect(event?.message).toContain('CREATE by jane@example.com');
     expect(event?.message).toContain('token-file at east: users[0].user.tokenFile');
@@ -67,20 +128,107 @@ describe('EventRecorder', () => {
     expect(event?.message).not.toContain('/var/run/secrets');
   });
 
-  it('writes nothing for a dry run or a clean secret', () => {
-    const { events, sent } = recorder();
+  it('writes nothing for a dry run or a clean secret', async () => {
+    const { events, writes } = recorder();
     const dry = decided('enforce', true);
     events.record(dry.request, dry.decision);
     const clean = decided('enforce', false, 'clean');
     events.record(clean.request, clean.decision);
-    expect(sent).toEqual([]);
+    await events.flush();
+    expect(writes).toEqual([]);
   });
 
-  it('drops and counts Events beyond 100 pending instead of queueing without bound', () => {
-    const { events, sent, results } = recorder();
+  it('aggregates 50 identical refusals into one Event with count 50, as client-go does', async () => {
+    const { events, writes, results } = recorder();
     const { request, decision } = decided('enforce');
-    for (let index = 0; index < 105; index += 1) events.record(request, decision);
-    expect(sent).toHaveLength(100);
+    for (let index = 0; index < 50; index += 1) {
+      events.record(request, decision);
+      // One retry after another, as a GitOps loop re-applies: each write is answered first.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await events.flush();
+    expect(new Set(writes.map((write) => write.name)).size).toBe(1);
+    expect(writes[0]).toMatchObject({ kind: 'create', count: 1 });
+    expect(writes.slice(1).every((write) => write.kind === 'patch')).toBe(true);
+    expect(writes.at(-1)).toMatchObject({ kind: 'patch', count: 50 });
+    // 25 writes (the burst), then 25 repeats counted but held back, then one write at flush.
+    expect(writes).toHaveLength(26);
+    expect(results.filter((result) => result === 'deferred')).toHaveLength(25);
+  });
+
+  it('folds repeats that arrive while a write is in flight into the next write', async () => {
+    const { events, writes, release } = recorder({ hold: true });
+    const { request, decision } = decided('enforce');
+    for (let index = 0; index < 50; index += 1) events.record(request, decision);
+    expect(writes).toEqual([expect.objectContaining({ kind: 'create', count: 1 })]);
+    await release();
+    await events.flush();
+    expect(writes.map(({ kind, count }) => ({ kind, count }))).toEqual([
+      { kind: 'create', count: 1 },
+      { kind: 'patch', count: 50 },
+    ]);
+  });
+
+  it.each([
+    { name: 'another user', change: { user: 'mallory' } },
+    { name: 'other codes', change: { kubeconfig: 'exec' } },
+    { name: 'another secret', change: { secret: 'istio-remote-secret-west' } },
+    { name: 'another reason (warn mode admits)', change: { mode: 'warn' as const } },
+  ])('starts a new Event for $name', async ({ change }) => {
+    const { events, writes } = recorder();
+    const first = decided('enforce');
+    events.record(first.request, first.decision);
+    const other = decided(change.mode ?? 'enforce', false, change.kubeconfig ?? 'token-file', change.secret);
+    const request =
+      change.user === undefined
+        ? other.request
+        : { ...other.request, userInfo: { ...other.request.userInfo, username: change.user } };
+    events.record(request, other.decision);
+    await events.flush();
+    expect(writes.map((write) => write.kind)).toEqual(['create', 'create']);
+    expect(writes[0]?.name).not.toBe(writes[1]?.name);
+  });
+
+  it('rate-limits writes per secret and writes the held-back count when a token is back', async () => {
+    let now = new Date('2026-06-01T00:00:00Z');
+    const { events, writes, results } = recorder({ burst: 2, now: () => now });
+    const { request, decision } = decided('enforce');
+    for (let index = 0; index < 5; index += 1) {
+      events.record(request, decision);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(writes.map((write) => write.count)).toEqual([1, 2]);
+    expect(results.filter((result) => result === 'deferred')).toHaveLength(3);
+    now = new Date(now.getTime() + 10_000);
+    events.record(request, decision);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes.map((write) => write.count)).toEqual([1, 2, 6]);
+  });
+
+  it('creates the Event again, with the whole count, when the API server let it expire', async () => {
+    const fake = fakeSink({
+      patch: () => Promise.reject(new KubeError('not-found', 'events "x" not found')),
+    });
+    const events = new EventRecorder({ sink: fake.sink, onResult: () => undefined });
+    const { request, decision } = decided('enforce');
+    events.record(request, decision);
+    await events.flush();
+    events.record(request, decision);
+    await events.flush();
+    expect(fake.writes.map(({ kind, count }) => ({ kind, count }))).toEqual([
+      { kind: 'create', count: 1 },
+      { kind: 'patch', count: 2 },
+      { kind: 'create', count: 2 },
+    ]);
+  });
+
+  it('drops and counts writes beyond 100 in flight instead of queueing without bound', () => {
+    const { events, writes, results } = recorder({ hold: true });
+    for (let index = 0; index < 105; index += 1) {
+      const { request, decision } = decided('enforce', false, 'token-file', `istio-remote-secret-${index}`);
+      events.record(request, decision);
+    }
+    expect(writes).toHaveLength(100);
     expect(results.filter((result) => result === 'dropped')).toHaveLength(5);
   });
 
@@ -124,14 +272,14 @@ describe('EventRecorder.send', () => {
 
   it.each([
     { answer: () => Promise.resolve({}), result: 'created' },
-    {
-      answer: () => Promise.reject(Object.assign(new Error('AlreadyExists'), { code: 409 })),
-      result: 'exists',
-    },
-    { answer: () => Promise.reject(Object.assign(new Error('Forbidden'), { code: 403 })), result: 'failed' },
+    { answer: () => Promise.reject(new KubeError('already-exists', 'exists')), result: 'exists' },
+    { answer: () => Promise.reject(new KubeError('forbidden', 'forbidden')), result: 'failed' },
   ])('resolves $result and reports it', async ({ answer, result }) => {
     const results: string[] = [];
-    const events = new EventRecorder({ create: answer, onResult: (found) => results.push(found) });
+    const events = new EventRecorder({
+      sink: { create: answer, patch: () => Promise.resolve() },
+      onResult: (found) => results.push(found),
+    });
     expect(await events.send(event('a'))).toBe(result);
     expect(results).toEqual([result]);
   });

@@ -1,10 +1,13 @@
 import { hostname } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
-import { violationsOf, type AdmissionDecision } from '../shared/admission/decide.ts';
+import { violationCodes, violationsOf, type AdmissionDecision } from '../shared/admission/decide.ts';
 import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
 import { EVENT_ANNOTATION_PREFIX, REJECTED_REASON } from '../shared/audit/rejections.ts';
+import { errorCode } from '../shared/errors.ts';
+import { isRecord } from '../shared/json.ts';
+import { plural } from '../shared/text.ts';
 
 export { EVENT_ANNOTATION_PREFIX, REJECTED_REASON };
 export const COMPONENT = 'remote-secret-webhook';
@@ -44,32 +47,101 @@ export interface EventBody {
   readonly count: number;
 }
 
-export type CreateEvent = (namespace: string, event: EventBody) => Promise<unknown>;
-
-/**
- * `exists`: an Event of that name is there already (the background audit names its Events after
- * the secret's state, so another replica, or this one before a restart, wrote it).
- */
-export type EventResult = 'created' | 'exists' | 'failed' | 'dropped';
-
-export interface EventRecorderOptions {
-  readonly create: CreateEvent;
-  readonly onResult: (result: EventResult, error?: unknown) => void;
-  readonly instance?: string;
+/** The fields of an Event that a repeat of it changes (a JSON merge patch). */
+export interface EventPatch {
+  readonly count: number;
+  readonly lastTimestamp: Date;
+  readonly message: string;
+  readonly metadata: { readonly annotations: Readonly<Record<string, string>> };
 }
 
 /**
- * Writes one Warning Event per admission with violations, in the secret's namespace, off the
- * request path: the response never waits for the API server. A burst beyond 100 pending Events
- * is dropped and counted rather than queued without bound. Never on dry-run requests.
+ * Where Events go: the API server, through the webhook's one `KubeClient` (its timeouts, its
+ * errors). Both reject with a `RemoteSecretError`: `already-exists` from `create`, `not-found`
+ * from `patch` once the API server has let the Event expire (its --event-ttl, 1 h by default).
+ */
+export interface EventSink {
+  create(event: EventBody): Promise<unknown>;
+  patch(namespace: string, name: string, patch: EventPatch): Promise<unknown>;
+}
+
+/**
+ * `created`, `patched`: written. `exists`: an Event of that name is there already (the background
+ * audit names its Events after the secret's state, so another replica, or this one before a
+ * restart, wrote it). `deferred`: the object's rate limit is spent; the count is kept and written
+ * later. `dropped`: too many writes in flight.
+ */
+export type EventResult = 'created' | 'patched' | 'exists' | 'deferred' | 'failed' | 'dropped';
+
+export interface EventRecorderOptions {
+  readonly sink: EventSink;
+  readonly onResult: (result: EventResult, error?: unknown) => void;
+  readonly instance?: string;
+  readonly now?: () => Date;
+  /** Writes one secret may burst to; client-go's EventSourceObjectSpamFilter allows 25. */
+  readonly burst?: number;
+  /**
+   * One more write per this long once the burst is spent. client-go refills one per 5 minutes
+   * and drops what comes over; here nothing is dropped, the count waits for the next token, so
+   * the refill decides how stale a hot loop's count may get: 10 s.
+   */
+  readonly refillMs?: number;
+  /** Series remembered at once (least recently seen forgotten first); client-go keeps 4,096. */
+  readonly maxSeries?: number;
+}
+
+const DEFAULT_BURST = 25;
+const DEFAULT_REFILL_MS = 10_000;
+const DEFAULT_MAX_SERIES = 4096;
+
+/** Repeats of one admission Event: the same secret, reason, user and violation codes. */
+interface Series {
+  readonly objectKey: string;
+  /** The latest repeat, as it would be created (its name stays the first one's). */
+  event: EventBody;
+  /** Repeats seen. */
+  observed: number;
+  /** The count the API server holds; 0 until the Event is created. */
+  written: number;
+  writing: boolean;
+  retry: NodeJS.Timeout | undefined;
+}
+
+/** A token bucket per secret, as client-go's spam filter keeps per source and object. */
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+/**
+ * Writes a Warning Event for each admission with violations, in the secret's namespace, off the
+ * request path: the response never waits for the API server. Never on dry-run requests.
+ *
+ * Repeats are aggregated as client-go's `EventCorrelator` does: the same secret, reason, user and
+ * codes make one series, written as one Event whose `count` (and `lastTimestamp`, message) is
+ * patched, so a GitOps loop re-applying a refused secret updates one Event instead of writing one
+ * per retry. Each secret has a token bucket of writes; a repeat that finds it empty is still
+ * counted, and the count is written when a token is back. Repeats that arrive while a write is in
+ * flight are folded into the next one, so a burst of 50 costs a handful of writes and ends at
+ * count 50. At most 100 writes are in flight at once; beyond that a write is dropped and counted.
  */
 export class EventRecorder {
   private pending = 0;
-  private readonly inFlight = new Set<Promise<EventResult>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly series = new Map<string, Series>();
+  private readonly buckets = new Map<string, Bucket>();
   private readonly instance: string;
+  private readonly now: () => Date;
+  private readonly burst: number;
+  private readonly refillMs: number;
+  private readonly maxSeries: number;
 
   constructor(private readonly options: EventRecorderOptions) {
     this.instance = options.instance ?? hostname();
+    this.now = options.now ?? (() => new Date());
+    this.burst = options.burst ?? DEFAULT_BURST;
+    this.refillMs = options.refillMs ?? DEFAULT_REFILL_MS;
+    this.maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
   }
 
   get reportingInstance(): string {
@@ -80,55 +152,173 @@ export class EventRecorder {
     if (request.dryRun || decision.secret === undefined) return;
     if (decision.verdict !== 'rejected' && decision.verdict !== 'warned' && decision.verdict !== 'audited')
       return;
-    void this.send(buildEvent(request, decision, this.instance));
+    const event = buildEvent(request, decision, this.instance, this.now());
+    const key = seriesKey(event, request.userInfo.username, violationCodes(decision.clusters));
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = {
+        objectKey: objectKey(event),
+        event,
+        observed: 0,
+        written: 0,
+        writing: false,
+        retry: undefined,
+      };
+    } else {
+      // Keep the first Event's name and first timestamp; take the latest message and annotations.
+      series.event = {
+        ...event,
+        metadata: { ...event.metadata, name: series.event.metadata.name },
+        firstTimestamp: series.event.firstTimestamp,
+      };
+      this.series.delete(key); // re-inserted below: the Map's order is least recently seen first
+    }
+    series.observed += 1;
+    this.series.set(key, series);
+    this.forgetOldest();
+    this.write(series);
   }
 
   /**
-   * Write one Event, within the same bound as admission Events; resolves with the result (also
-   * reported to `onResult`) and never rejects.
+   * Create one Event by name, within the same bounds as admission Events (in flight, per-object
+   * rate); resolves with the result (also reported to `onResult`) and never rejects.
    */
   send(event: EventBody): Promise<EventResult> {
-    if (this.pending >= MAX_PENDING) {
-      this.options.onResult('dropped');
-      return Promise.resolve('dropped');
+    if (this.pending >= MAX_PENDING) return Promise.resolve(this.report('dropped'));
+    if (!this.takeToken(objectKey(event))) return Promise.resolve(this.report('deferred'));
+    return this.track(
+      this.options.sink.create(event).then(
+        () => this.report('created'),
+        (error: unknown) =>
+          errorCode(error) === 'already-exists' ? this.report('exists') : this.failed(error),
+      ),
+    );
+  }
+
+  /**
+   * Wait for the writes in flight, then write every count still unwritten once, whatever the
+   * rate limit (shutdown, tests).
+   */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    for (const series of this.series.values()) {
+      clearTimeout(series.retry);
+      series.retry = undefined;
+      this.write(series, true);
     }
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  private write(series: Series, ignoreRateLimit = false): void {
+    if (series.writing || series.observed === series.written) return;
+    if (this.pending >= MAX_PENDING) {
+      this.report('dropped');
+      return;
+    }
+    if (!ignoreRateLimit && !this.takeToken(series.objectKey)) {
+      this.report('deferred');
+      series.retry ??= setTimeout(() => {
+        series.retry = undefined;
+        this.write(series);
+      }, this.refillMs).unref();
+      return;
+    }
+    series.writing = true;
+    const count = series.observed;
+    const event = { ...series.event, count };
+    const { sink } = this.options;
+    const written =
+      series.written === 0
+        ? sink.create(event).then(() => this.report('created'))
+        : sink
+            .patch(event.metadata.namespace, event.metadata.name, {
+              count,
+              lastTimestamp: event.lastTimestamp,
+              message: event.message,
+              metadata: { annotations: event.metadata.annotations },
+            })
+            .then(
+              () => this.report('patched'),
+              // The API server let it expire: create it again, with the whole count, as client-go does.
+              (error: unknown) => {
+                if (errorCode(error) !== 'not-found') throw error;
+                return sink.create(event).then(() => this.report('created'));
+              },
+            );
+    void this.track(
+      written.then(
+        () => {
+          series.written = count;
+        },
+        (error: unknown) => this.failed(error),
+      ),
+    ).finally(() => {
+      series.writing = false;
+      // Repeats that arrived meanwhile go out in one more write.
+      if (series.written === count) this.write(series, ignoreRateLimit);
+    });
+  }
+
+  private track<T>(write: Promise<T>): Promise<T> {
     this.pending += 1;
-    const sent: Promise<EventResult> = this.options
-      .create(event.metadata.namespace, event)
-      .then(
-        (): EventResult => 'created',
-        (error: unknown): EventResult => (isAlreadyExists(error) ? 'exists' : this.failed(error)),
-      )
-      .then((result) => {
-        if (result !== 'failed') this.options.onResult(result);
-        return result;
-      })
-      .finally(() => {
-        this.pending -= 1;
-        this.inFlight.delete(sent);
-      });
-    this.inFlight.add(sent);
-    return sent;
+    const tracked = write.finally(() => {
+      this.pending -= 1;
+      this.inFlight.delete(tracked);
+    });
+    this.inFlight.add(tracked);
+    return tracked;
+  }
+
+  private takeToken(key: string): boolean {
+    const nowMs = this.now().getTime();
+    const bucket = this.buckets.get(key) ?? { tokens: this.burst, updatedMs: nowMs };
+    const refilled = Math.floor((nowMs - bucket.updatedMs) / this.refillMs);
+    if (refilled > 0) {
+      bucket.tokens = Math.min(this.burst, bucket.tokens + refilled);
+      bucket.updatedMs += refilled * this.refillMs;
+    }
+    this.buckets.delete(key);
+    this.buckets.set(key, bucket);
+    if (this.buckets.size > this.maxSeries) this.buckets.delete(this.buckets.keys().next().value ?? '');
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  private forgetOldest(): void {
+    while (this.series.size > this.maxSeries) {
+      const [key, oldest] = this.series.entries().next().value ?? ['', undefined];
+      if (oldest !== undefined) clearTimeout(oldest.retry);
+      this.series.delete(key);
+    }
+  }
+
+  private report(result: EventResult): EventResult {
+    this.options.onResult(result);
+    return result;
   }
 
   private failed(error: unknown): 'failed' {
     this.options.onResult('failed', error);
     return 'failed';
   }
+}
 
-  /** Wait for Events already handed to the API server (shutdown, tests). */
-  async flush(): Promise<void> {
-    await Promise.all(this.inFlight);
-  }
+function objectKey(event: EventBody): string {
+  return `${event.involvedObject.namespace}/${event.involvedObject.name}`;
+}
+
+function seriesKey(event: EventBody, user: string, codes: readonly string[]): string {
+  return [objectKey(event), event.reason, user, [...codes].sort().join(',')].join('\u0000');
 }
 
 export function buildEvent(
   request: AdmissionRequest,
   decision: AdmissionDecision,
   instance: string,
+  now: Date = new Date(),
 ): EventBody {
   const [namespace, name] = splitRef(decision.secret ?? request.name, request.namespace);
-  const now = new Date();
   const found = violationsOf(decision.clusters);
   const summary = found
     .map(
@@ -138,7 +328,7 @@ export function buildEvent(
     .join('; ');
   const verb = decision.verdict === 'rejected' ? 'rejected' : `admitted (${decision.verdict} mode)`;
   const message = oneLine(
-    `${request.operation} by ${request.userInfo.username || '(unknown user)'} ${verb}: ${found.length} violation${found.length === 1 ? '' : 's'}: ${summary}`,
+    `${request.operation} by ${request.userInfo.username || '(unknown user)'} ${verb}: ${plural(found.length, 'violation')}: ${summary}`,
   );
   const uid = objectUid(request.object);
   return {
@@ -211,10 +401,8 @@ function splitRef(ref: string, fallbackNamespace: string): [string, string] {
 }
 
 function objectUid(object: unknown): string | undefined {
-  if (object === null || typeof object !== 'object') return undefined;
-  const metadata = (object as { metadata?: unknown }).metadata;
-  if (metadata === null || typeof metadata !== 'object') return undefined;
-  const uid = (metadata as { uid?: unknown }).uid;
+  const metadata = isRecord(object) ? object['metadata'] : undefined;
+  const uid = isRecord(metadata) ? metadata['uid'] : undefined;
   return typeof uid === 'string' && uid !== '' ? uid : undefined;
 }
 
@@ -271,13 +459,4 @@ export function buildNonCompliantEvent(status: StoredSecretStatus, instance: str
       now,
     }),
   };
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-/** client-node's ApiException carries the HTTP status as `code`. */
-function isAlreadyExists(error: unknown): boolean {
-  return error instanceof Error && 'code' in error && error.code === 409;
 }

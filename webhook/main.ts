@@ -1,9 +1,13 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { RemoteSecretController } from '../shared/controller/remote-secret-controller.ts';
+import {
+  MULTICLUSTER_SELECTOR,
+  RemoteSecretController,
+  type SecretChange,
+} from '../shared/controller/remote-secret-controller.ts';
 import { ReviewCache } from '../shared/remote-secret/review-cache.ts';
 import { storedSecretPages } from '../shared/audit/list.ts';
 import {
@@ -11,20 +15,18 @@ import {
   POLICY_REPORT_PLURAL,
   POLICY_REPORT_VERSION,
 } from '../shared/audit/policy-report.ts';
-import { KubeClient } from '../shared/kube/client.ts';
+import { asModel, KubeClient } from '../shared/kube/client.ts';
 import { logDecision, REDACT_PATHS } from './audit.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
 import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
-import { COMPONENT, EventRecorder } from './events.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../shared/exit-status.ts';
+import { COMPONENT, EventRecorder, type EventSink } from './events.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
 import { createWebhookApp, createWebhookServer } from './server.ts';
-import { readKeyPair, TlsFilesError, TlsReloader } from './tls.ts';
+import { readKeyPair, TlsReloader } from './tls.ts';
 import { allowListWarnings } from '../shared/kubeconfig/allow-list.ts';
-
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 
 /**
  * `remote-secret-webhook`: read the configuration once, build every part, serve until SIGTERM.
@@ -37,11 +39,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (parsed.kind === 'exit') return EXIT_OK;
     config = parsed.config;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`error: ${error.message}\nRun 'remote-secret-webhook --help' for usage.\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    if (!(error instanceof RemoteSecretError) || error.code !== 'invalid-config') throw error;
+    process.stderr.write(`error: ${error.message}\nRun 'remote-secret-webhook --help' for usage.\n`);
+    return EXIT_USAGE;
   }
   const log = pino({
     level: config.logLevel,
@@ -51,12 +51,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   try {
     return await serve(config, log, env);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof TlsFilesError) {
-      log.fatal({ code: error.code }, error.message);
-      return EXIT_USAGE;
+    if (error instanceof RemoteSecretError) {
+      switch (error.code) {
+        case 'invalid-config':
+        case 'invalid-tls-files':
+          log.fatal({ code: error.code }, error.message);
+          return EXIT_USAGE;
+      }
     }
     log.fatal({ err: error }, 'the webhook failed');
-    return EXIT_FAILED;
+    return EXIT_FINDINGS;
   }
 }
 
@@ -87,25 +91,33 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     );
   }
 
-  // The background audit starts a pass soon after the informer sees a change (debounced).
-  const changes = { notify: (): void => undefined };
+  // Every call to the API server goes through this one client: the same timeout, the same
+  // errors (KubeError codes), and one abort for all of them on shutdown.
+  const abort = new AbortController();
+  const client = new KubeClient(k8s, kubeConfig, {
+    requestTimeoutMs: API_REQUEST_TIMEOUT_MS,
+    signal: abort.signal,
+  });
+  // The background audit reconciles each secret the informer changes (bound once it exists).
+  const changes = { notify: (_change: SecretChange): void => undefined };
   const controller = new RemoteSecretController({
     kubeConfig,
     namespaces: config.namespaces,
     log: log.child({ component: 'controller' }),
-    onChange: () => {
-      changes.notify();
+    list: (namespace) =>
+      client.call(`list Secrets labelled ${MULTICLUSTER_SELECTOR} in namespace ${namespace}`, (options) =>
+        client.core.listNamespacedSecret({ namespace, labelSelector: MULTICLUSTER_SELECTOR }, options),
+      ),
+    onChange: (change) => {
+      changes.notify(change);
     },
   });
   const metrics = createMetrics(() => controller.clusterIds);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
   const eventLog = log.child({ component: 'events' });
-  const core = kubeConfig.makeApiClient(CoreV1Api);
   const events = config.events
     ? new EventRecorder({
-        // client-node serializes by declared type; a plain object is what it sends anyway.
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
-        create: (namespace, body) => core.createNamespacedEvent({ namespace, body }),
+        sink: eventSink(client),
         onResult: (result, error) => {
           metrics.events.inc({ result });
           if (result === 'failed' || result === 'dropped')
@@ -113,10 +125,10 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
         },
       })
     : undefined;
-  const scheduler = backgroundAudit(config, kubeConfig, log, metrics, events);
+  const scheduler = backgroundAudit(config, client, log, metrics, events);
   if (scheduler !== undefined)
-    changes.notify = () => {
-      scheduler.changed();
+    changes.notify = (change) => {
+      scheduler.reconcile(change);
     };
   const lifecycle = new Lifecycle({
     notReady: () => (controller.synced ? undefined : 'the cluster ID index has not synced'),
@@ -201,33 +213,60 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
   await Promise.race([scheduler?.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   await controller.stop();
   await Promise.race([events?.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  abort.abort();
   log.info({ clean }, 'stopped');
-  return clean ? EXIT_OK : EXIT_FAILED;
+  return clean ? EXIT_OK : EXIT_FINDINGS;
 }
 
-/** How long each list page (or PolicyReport write) of a background audit may take. */
-const AUDIT_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * How long any one call to the API server may take: a list page, an Event, a PolicyReport. A
+ * page of 250 remote secrets is about 1 MB.
+ */
+const API_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Events through the webhook's one client: a create, or a JSON merge patch of a repeat's count. */
+function eventSink(client: KubeClient): EventSink {
+  return {
+    create: (event) =>
+      client.call(`create Event ${event.metadata.namespace}/${event.metadata.name}`, (options) =>
+        client.core.createNamespacedEvent(
+          { namespace: event.metadata.namespace, body: asModel(k8s.CoreV1Event, event) },
+          options,
+        ),
+      ),
+    patch: (namespace, name, patch) =>
+      client.call(
+        `patch Event ${namespace}/${name}`,
+        (options) => client.core.patchNamespacedEvent({ namespace, name, body: patch }, options),
+        { name: 'Content-Type', value: k8s.PatchStrategy.MergePatch },
+      ),
+  };
+}
 
 /** The background audit and what starts its passes, or undefined with --audit-interval 0. */
 function backgroundAudit(
   config: WebhookConfig,
-  kubeConfig: KubeConfig,
+  client: KubeClient,
   log: Logger,
   metrics: WebhookMetrics,
   events: EventRecorder | undefined,
-): { start(): void; changed(): void; stop(): Promise<void> } | undefined {
+): { start(): void; reconcile(change: SecretChange): void; stop(): Promise<void> } | undefined {
   if (config.auditIntervalMs === 0) return undefined;
   const auditLog = log.child({ component: 'background-audit' });
   // Aborted on shutdown, so a pass in the middle of a long list does not hold the exit up.
   const abort = new AbortController();
-  const client = new KubeClient(k8s, kubeConfig, {
-    requestTimeoutMs: AUDIT_REQUEST_TIMEOUT_MS,
-    signal: abort.signal,
-  });
-  const customObjects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const auditClient = client.abortedBy(abort.signal);
+  const customObjects = client.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const audit = new BackgroundAudit({
     namespaces: config.namespaces,
-    pages: (namespace) => storedSecretPages(client, { namespace }, config.auditPageSize),
+    pages: (namespace) => storedSecretPages(auditClient, { namespace }, config.auditPageSize),
+    read: (namespace, name) =>
+      auditClient.read(`get Secret ${namespace}/${name}`, (options) =>
+        auditClient.core.readNamespacedSecret({ namespace, name }, options),
+      ),
+    onOverflow: () => {
+      scheduler.changed();
+    },
     allow: config.allow,
     localClusterId: config.localClusterId,
     metrics: metrics.audit,
@@ -241,7 +280,7 @@ function backgroundAudit(
             metrics.audit.policyReports.inc({ result });
           },
           apply: (report) =>
-            client.call(
+            auditClient.call(
               `apply PolicyReport ${report.metadata.namespace}/${report.metadata.name}`,
               (options) =>
                 customObjects.patchNamespacedCustomObject(
@@ -273,11 +312,12 @@ function backgroundAudit(
     'background audit on',
   );
   return {
+    // The informer's first list reconciles every secret; the first pass comes an interval later.
     start: () => {
-      scheduler.start();
+      scheduler.start(config.auditIntervalMs);
     },
-    changed: () => {
-      scheduler.changed();
+    reconcile: (change) => {
+      audit.reconcile(change);
     },
     stop: async () => {
       abort.abort();

@@ -13,13 +13,15 @@ export interface WebhookMetrics {
   readonly audit: BackgroundAuditMetrics;
 }
 
-/** The background audit's view of the stored secrets, as of its last complete pass. */
+/** The background audit's view of the stored secrets, as of its last pass or reconcile. */
 export interface BackgroundAuditMetrics {
   /** Stored secrets having each violation code; a code that went away stays, at 0. */
   readonly noncompliant: Gauge<'code'>;
   readonly noncompliantSecrets: Gauge;
   readonly secrets: Gauge;
   readonly runs: Counter<'result'>;
+  /** Changed secrets the informer handed over, by what came of each. */
+  readonly reconciles: Counter<'result'>;
   readonly lastRunTimestamp: Gauge;
   readonly lastRunDuration: Gauge;
   readonly policyReports: Counter<'result'>;
@@ -76,30 +78,36 @@ export function createMetrics(
     }),
     events: new Counter({
       name: 'remote_secret_webhook_events_total',
-      help: 'Kubernetes Events for secrets with violations, by result (created, exists, failed, dropped)',
+      help: 'Event writes for secrets with violations, by result (created, patched: written; exists; deferred: held back by the per-secret rate limit, written later; failed; dropped)',
       labelNames: ['result'],
       registers: [registry],
     }),
     audit: {
       noncompliant: new Gauge({
         name: 'remote_secret_noncompliant',
-        help: 'Stored remote secrets with this violation code, as of the last complete background audit (0 once none has it)',
+        help: 'Stored remote secrets with this violation code, as the background audit knows them (0 once none has it)',
         labelNames: ['code'],
         registers: [registry],
       }),
       noncompliantSecrets: new Gauge({
         name: 'remote_secret_noncompliant_secrets',
-        help: 'Stored remote secrets with at least one violation, as of the last complete background audit',
+        help: 'Stored remote secrets with at least one violation, as the background audit knows them',
         registers: [registry],
       }),
       secrets: new Gauge({
         name: 'remote_secret_audit_secrets',
-        help: 'Stored remote secrets the last complete background audit decided',
+        help: 'Stored remote secrets the background audit knows (from its passes and reconciles)',
         registers: [registry],
       }),
       runs: new Counter({
         name: 'remote_secret_audit_runs_total',
         help: 'Background audit passes, by result (ok, failed)',
+        labelNames: ['result'],
+        registers: [registry],
+      }),
+      reconciles: new Counter({
+        name: 'remote_secret_audit_reconciles_total',
+        help: 'Changed secrets reconciled one at a time, by result (decided; unchanged: same data hash, skipped; deleted; failed; overflow: a burst too large for the queue, left to a pass)',
         labelNames: ['result'],
         registers: [registry],
       }),

@@ -24,7 +24,7 @@ interface Running {
   readonly records: { request: AdmissionRequest; decision: AdmissionDecision }[];
   readonly metrics: ReturnType<typeof createMetrics>;
   readonly reloader: TlsReloader;
-  readonly state: { synced: boolean };
+  readonly state: { synced: boolean; throws: boolean };
 }
 
 /** The informer's view: istio-system/owner holds "west". */
@@ -35,7 +35,7 @@ function ownerOfWest(): ClusterIdScope {
 }
 
 async function start(tls: TlsFixture, requestTimeoutMs = 2000): Promise<Running> {
-  const state = { synced: true };
+  const state = { synced: true, throws: false };
   const records: Running['records'] = [];
   const metrics = createMetrics(() => ({ secretCount: 3, clusterCount: 4 }), { defaultMetrics: false });
   const lifecycle = new Lifecycle({ notReady: () => (state.synced ? undefined : 'index not synced') });
@@ -46,7 +46,10 @@ async function start(tls: TlsFixture, requestTimeoutMs = 2000): Promise<Running>
       localClusterId: 'primary',
       clusterIds: ownerOfWest(),
     },
-    indexSynced: () => state.synced,
+    indexSynced: () => {
+      if (state.throws) throw new Error('a bug');
+      return state.synced;
+    },
     readiness: lifecycle,
     metrics,
     log: pino({ level: 'silent' }),
@@ -193,6 +196,39 @@ describe('webhook HTTP over real TLS', () => {
     const get = await post(undefined);
     expect([get.status, get.headers['allow']]).toEqual([405, 'POST']);
     expect((JSON.parse(get.body) as { message: string }).message).toContain('POST /validate');
+  });
+
+  it.each([
+    { method: 'GET', path: '/healthz', status: 200, allow: undefined },
+    { method: 'HEAD', path: '/healthz', status: 200, allow: undefined },
+    { method: 'GET', path: '/readyz', status: 200, allow: undefined },
+    { method: 'GET', path: '/metrics?name[]=x', status: 200, allow: undefined },
+    { method: 'POST', path: '/healthz', status: 405, allow: 'GET' },
+    { method: 'DELETE', path: '/metrics', status: 405, allow: 'GET' },
+    { method: 'PUT', path: '/validate', status: 405, allow: 'POST' },
+    { method: 'GET', path: '/validate/', status: 404, allow: undefined },
+    { method: 'GET', path: '/', status: 404, allow: undefined },
+  ])(
+    'answers $method $path with $status (one stack for every route)',
+    async ({ method, path, status, allow }) => {
+      const reply = await send(undefined, { port: running.port, ca: tls.ca.certificatePem, path, method });
+      expect([reply.status, reply.headers['allow']]).toEqual([status, allow]);
+      if (status >= 400) expect(JSON.parse(reply.body)).toMatchObject({ error: expect.any(String) });
+    },
+  );
+
+  it('answers 500 when deciding throws, and keeps serving', async () => {
+    running.state.throws = true;
+    try {
+      const reply = await post(EXEC_REVIEW);
+      expect([reply.status, JSON.parse(reply.body)]).toEqual([
+        500,
+        { error: 'internal', message: 'internal error' },
+      ]);
+    } finally {
+      running.state.throws = false;
+    }
+    expect((await post(EXEC_REVIEW)).status).toBe(200);
   });
 
   it.each([

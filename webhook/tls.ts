@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { RemoteSecretError } from '../shared/errors.ts';
 
 /** The serving key pair could not be read or does not form a pair. */
-export class TlsFilesError extends Error {
-  readonly code = 'invalid-tls-files';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'TlsFilesError';
+export class TlsFilesError extends RemoteSecretError {
+  override readonly name = 'TlsFilesError';
+  declare readonly code: 'invalid-tls-files';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('invalid-tls-files', message, options);
   }
 }
 
@@ -28,17 +30,27 @@ export function readKeyPair(certFile: string, keyFile: string): KeyPair {
   } catch (error) {
     throw new TlsFilesError(`cannot read the TLS files: ${(error as Error).message}`, { cause: error });
   }
-  let notAfter: Date;
+  const checked = checkKeyPair(cert, key, certFile, keyFile);
+  if (!checked.ok) throw checked.error;
+  return checked.pair;
+}
+
+type CheckedKeyPair = { ok: true; pair: KeyPair } | { ok: false; error: TlsFilesError };
+
+/** Whether the bytes read make a usable pair (a reload may find a half-written one). */
+function checkKeyPair(cert: Buffer, key: Buffer, certFile: string, keyFile: string): CheckedKeyPair {
   try {
     createSecureContext({ cert, key });
-    notAfter = new Date(new X509Certificate(cert).validTo);
+    return { ok: true, pair: { cert, key, notAfter: new Date(new X509Certificate(cert).validTo) } };
   } catch (error) {
-    throw new TlsFilesError(
-      `${certFile} and ${keyFile} are not a usable certificate and key: ${(error as Error).message}`,
-      { cause: error },
-    );
+    return {
+      ok: false,
+      error: new TlsFilesError(
+        `${certFile} and ${keyFile} are not a usable certificate and key: ${(error as Error).message}`,
+        { cause: error },
+      ),
+    };
   }
-  return { cert, key, notAfter };
 }
 
 export interface TlsReloaderOptions {
@@ -47,7 +59,7 @@ export interface TlsReloaderOptions {
   readonly intervalMs: number;
   /** Hands the new pair to the server (`server.setSecureContext`). */
   readonly apply: (options: SecureContextOptions) => void;
-  readonly onReload: (result: { ok: true; pair: KeyPair } | { ok: false; error: TlsFilesError }) => void;
+  readonly onReload: (result: CheckedKeyPair) => void;
 }
 
 /**
@@ -91,23 +103,12 @@ export class TlsReloader {
       return; // mid-swap; the next poll sees the files
     }
     if (cert.equals(this.lastCert) && key.equals(this.lastKey)) return;
-    let pair: KeyPair;
-    try {
-      pair = readKeyPair(this.options.certFile, this.options.keyFile);
-      // Read again inside readKeyPair: use exactly what was validated.
-      this.options.apply({ cert: pair.cert, key: pair.key });
-    } catch (error) {
-      if (error instanceof TlsFilesError) {
-        this.options.onReload({ ok: false, error });
-        // Remember the bad pair so it is reported once, not every tick.
-        this.lastCert = cert;
-        this.lastKey = key;
-        return;
-      }
-      throw error;
-    }
-    this.lastCert = pair.cert;
-    this.lastKey = pair.key;
-    this.options.onReload({ ok: true, pair });
+    // Remember even a bad pair, so it is reported once, not every tick.
+    this.lastCert = cert;
+    this.lastKey = key;
+    const checked = checkKeyPair(cert, key, this.options.certFile, this.options.keyFile);
+    // Exactly the bytes that were checked are served.
+    if (checked.ok) this.options.apply({ cert, key });
+    this.options.onReload(checked);
   }
 }

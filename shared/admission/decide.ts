@@ -1,3 +1,4 @@
+import { isRecord } from '../json.ts';
 import type { AllowList } from '../kubeconfig/sanitize.ts';
 import type { ClusterIdScope } from '../remote-secret/cluster-id-scope.ts';
 import { decideRemoteSecret, type ClusterDecision } from '../remote-secret/decide.ts';
@@ -67,9 +68,9 @@ export function decideAdmission(request: AdmissionRequest, options: AdmissionOpt
     return skip('not a Secret');
   }
   const object = request.object;
-  if (!isObject(object)) return skip('no object');
-  const metadata = isObject(object['metadata']) ? object['metadata'] : {};
-  const labels = isObject(metadata['labels']) ? metadata['labels'] : {};
+  if (!isRecord(object)) return skip('no object');
+  const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
+  const labels = isRecord(metadata['labels']) ? metadata['labels'] : {};
   // An UPDATE that drops the label reaches us too (the old object matched); istiod forgets it.
   if (labels[MULTICLUSTER_LABEL] !== 'true') return skip(`no ${MULTICLUSTER_LABEL}: "true" label`);
   // Finalizers must be removable from a secret that is being deleted, whatever it holds.
@@ -136,8 +137,4 @@ export function violationsOf(
 /** The distinct violation codes, in order of first appearance. */
 export function violationCodes(clusters: readonly ClusterDecision[]): ViolationCode[] {
   return [...new Set(violationsOf(clusters).map(({ violation: found }) => found.code))];
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

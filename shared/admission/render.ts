@@ -1,6 +1,7 @@
 import type { ClusterDecision } from '../remote-secret/decide.ts';
 import type { Violation } from '../violations.ts';
 import type { AdmissionMode, Verdict } from './decide.ts';
+import { plural } from '../text.ts';
 
 /**
  * Turning a decision into what people and the API server read. Limits come from the API server:
@@ -19,7 +20,7 @@ const ANNOTATION_MAX_BYTES = 10 * 1024;
 export function renderDenialMessage(secret: string, rejected: readonly ClusterDecision[]): string {
   const total = rejected.reduce((sum, cluster) => sum + cluster.violations.length, 0);
   const lines = [
-    `remote secret ${oneLine(secret)} is rejected: ${total} ${total === 1 ? 'violation' : 'violations'} in ${plural(rejected.length, 'cluster')}; fix and apply again`,
+    `remote secret ${oneLine(secret)} is rejected: ${plural(total, 'violation')} in ${plural(rejected.length, 'cluster')}; fix and apply again`,
   ];
   let shown = 0;
   for (const cluster of rejected) {
@@ -135,8 +136,4 @@ function clipBytes(text: string, max: number): string {
 
 function runes(text: string): number {
   return Array.from(text).length;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

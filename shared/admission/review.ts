@@ -1,3 +1,5 @@
+import { isRecord } from '../json.ts';
+
 /**
  * The `admission.k8s.io/v1` AdmissionReview contract, as far as a validating webhook for Secrets
  * needs it. The API server rejects a response whose envelope is not exactly v1 AdmissionReview or
@@ -78,14 +80,12 @@ export type ParsedReview =
       readonly uid?: string;
     };
 
-type Json = Record<string, unknown>;
-
 /** Check an already JSON-parsed body and give it a type; nothing is trusted until here. */
 export function parseAdmissionReview(body: unknown): ParsedReview {
-  if (!isObject(body)) {
+  if (!isRecord(body)) {
     return { ok: false, code: 'not-an-object', message: 'the body is not a JSON object' };
   }
-  const request = isObject(body['request']) ? body['request'] : undefined;
+  const request = isRecord(body['request']) ? body['request'] : undefined;
   const uid = typeof request?.['uid'] === 'string' ? request['uid'] : undefined;
   const fail = (code: ReviewErrorCode, message: string): ParsedReview =>
     uid === undefined ? { ok: false, code, message } : { ok: false, code, message, uid };
@@ -106,10 +106,10 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
   }
   const kind = request['kind'];
   const resource = request['resource'];
-  if (!isObject(kind) || !isObject(resource)) {
+  if (!isRecord(kind) || !isRecord(resource)) {
     return fail('invalid-request', 'request.kind and request.resource must be objects');
   }
-  const userInfo = isObject(request['userInfo']) ? request['userInfo'] : {};
+  const userInfo = isRecord(request['userInfo']) ? request['userInfo'] : {};
   const groups = Array.isArray(userInfo['groups']) ? userInfo['groups'] : [];
   return {
     ok: true,
@@ -149,8 +149,4 @@ function describe(value: unknown): string {
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
-}
-
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -1,5 +1,6 @@
 import type { ViolationCode } from '../violations.ts';
 import type { Located, StoredSecretStatus } from './background.ts';
+import { compareStrings } from '../text.ts';
 
 /**
  * The background audit as a `wgpolicyk8s.io/v1alpha2` PolicyReport (the Kubernetes Policy WG's
@@ -95,7 +96,7 @@ export function buildPolicyReport(
   const results: PolicyReportResult[] = [];
   const sorted = statuses
     .filter((status) => status.namespace === namespace)
-    .sort((a, b) => compare(a.name, b.name));
+    .sort((a, b) => compareStrings(a.name, b.name));
   for (const status of sorted) {
     const result = (
       outcome: PolicyResult,
@@ -175,8 +176,4 @@ function describe(found: Located<string>, kind: 'violation' | 'risk'): string {
 
 function located(found: Located<string>): Record<string, string> {
   return { cluster: found.cluster, path: found.path };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

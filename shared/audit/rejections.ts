@@ -1,3 +1,5 @@
+import { isRecord, stringOrUndefined } from '../json.ts';
+
 /** The reason of the Event the webhook writes for each refused secret (webhook/events.ts). */
 export const REJECTED_REASON = 'RemoteSecretRejected';
 /**
@@ -32,8 +34,9 @@ export function readRejection(event: unknown): Rejection | undefined {
   const metadata = record(object['metadata']) ?? {};
   const annotations = record(metadata['annotations']) ?? {};
   const involved = record(object['involvedObject']) ?? {};
-  const note = (key: string): string | undefined => text(annotations[`${EVENT_ANNOTATION_PREFIX}${key}`]);
-  const message = text(object['message']) ?? '';
+  const note = (key: string): string | undefined =>
+    stringOrUndefined(annotations[`${EVENT_ANNOTATION_PREFIX}${key}`]);
+  const message = stringOrUndefined(object['message']) ?? '';
   const fromMessage = parseMessage(message);
   const violations = parseViolations(note('violations')) ?? fromMessage.violations;
   const codes = note('violation-codes')
@@ -44,8 +47,9 @@ export function readRejection(event: unknown): Rejection | undefined {
     .filter((cluster) => cluster !== '') ?? [
     ...new Set(violations.map((found) => found.cluster).filter((cluster) => cluster !== '')),
   ];
-  const namespace = text(involved['namespace']) ?? text(metadata['namespace']) ?? '';
-  const name = text(involved['name']) ?? '';
+  const namespace =
+    stringOrUndefined(involved['namespace']) ?? stringOrUndefined(metadata['namespace']) ?? '';
+  const name = stringOrUndefined(involved['name']) ?? '';
   const count = object['count'];
   return {
     time: timeOf(object, metadata),
@@ -109,18 +113,18 @@ function parseViolations(value: string | undefined): Rejection['violations'] | u
   if (!Array.isArray(parsed)) return undefined;
   return parsed.flatMap((entry: unknown) => {
     const found = record(entry);
-    const code = text(found?.['code']);
+    const code = stringOrUndefined(found?.['code']);
     if (found === undefined || code === undefined) return [];
-    return [{ code, cluster: text(found['cluster']) ?? '', path: text(found['path']) ?? '' }];
+    return [
+      {
+        code,
+        cluster: stringOrUndefined(found['cluster']) ?? '',
+        path: stringOrUndefined(found['path']) ?? '',
+      },
+    ];
   });
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
+  return isRecord(value) ? value : undefined;
 }

@@ -168,7 +168,7 @@ describe('RemoteSecretController', () => {
     await controller.stop();
   });
 
-  it('tells onChange about the first list and every add, update and delete', async () => {
+  it('tells onChange about each secret of the first list and every add, update and delete, data included', async () => {
     const server = fakeServer();
     server.setList([secret('a', '1', 'east'), secret('b', '2', 'west')]);
     const changes: string[] = [];
@@ -176,16 +176,17 @@ describe('RemoteSecretController', () => {
       kubeConfig: new KubeConfig(),
       namespaces: ['istio-system'],
       log,
-      onChange: (namespace) => changes.push(namespace),
+      onChange: ({ type, secret: changed }) =>
+        changes.push(`${type} ${changed.metadata?.name ?? ''} ${Object.keys(changed.data ?? {}).join(',')}`),
       ...server,
     });
     await controller.start();
-    expect(changes).toEqual(['istio-system', 'istio-system']);
+    expect(changes).toEqual(['upsert a east', 'upsert b west']);
     const stream = server.streams[0];
     stream?.push('ADDED', secret('c', '3', 'north'));
     stream?.push('MODIFIED', secret('a', '4', 'east'));
     stream?.push('DELETED', secret('b', '5'));
-    expect(changes).toHaveLength(5);
+    expect(changes.slice(2)).toEqual(['upsert c north', 'upsert a east', 'delete b ']);
     await controller.stop();
   });
 

@@ -33,10 +33,20 @@ export interface RemoteSecretControllerOptions {
   /** First delay before restarting a failed list or watch; it doubles up to 30 s. */
   readonly retryDelayMs?: number;
   /**
-   * Called after each add, update or delete the informer applies (the first list included), so
-   * a consumer (the background audit) can schedule work; it must be cheap and not throw.
+   * Called after each add, update or delete the informer applies (the first list included), so a
+   * consumer (the background audit) can reconcile that one secret; it must be cheap and not throw.
    */
-  readonly onChange?: (namespace: string) => void;
+  readonly onChange?: (change: SecretChange) => void;
+}
+
+/**
+ * One secret the informer added, updated or deleted. `secret` still holds its `data` during the
+ * call only: the controller drops it from the informer's cache right after, so a consumer that
+ * needs the kubeconfigs later keeps its own reference until it is done with them.
+ */
+export interface SecretChange {
+  readonly type: 'upsert' | 'delete';
+  readonly secret: V1Secret;
 }
 
 /**
@@ -111,16 +121,16 @@ export class RemoteSecretController {
     );
     const upsert = (secret: V1Secret): void => {
       this.clusterIds.set(claimantOf(secret), clusterIdsOf(secret));
+      this.options.onChange?.({ type: 'upsert', secret });
       // The informer caches the object it handed us; keep only its metadata there.
       delete secret.data;
       delete secret.stringData;
-      this.options.onChange?.(namespace);
     };
     informer.on('add', upsert);
     informer.on('update', upsert);
     informer.on('delete', (secret) => {
       this.clusterIds.delete(claimantOf(secret));
-      this.options.onChange?.(namespace);
+      this.options.onChange?.({ type: 'delete', secret });
     });
     informer.on('error', (error: unknown) => {
       if (this.stopped) return;

@@ -92,7 +92,7 @@ describe('toKubeError', () => {
     {
       name: 'a wrong name',
       error: fetchFailed('ERR_TLS_CERT_ALTNAME_INVALID'),
-      code: 'tls',
+      code: 'tls-name-mismatch',
       message: /does not name this host/,
     },
     {

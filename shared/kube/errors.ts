@@ -1,7 +1,12 @@
+import { isRecord } from '../json.ts';
+import { RemoteSecretError, type ErrorDetails } from '../errors.ts';
+
 /** What went wrong talking to an API server, in terms a user can act on. */
 export type KubeErrorCode =
   | 'unreachable'
   | 'tls'
+  /** The server's certificate does not name the host (or tls-server-name) that was checked. */
+  | 'tls-name-mismatch'
   | 'timeout'
   | 'unauthorized'
   | 'forbidden'
@@ -10,27 +15,21 @@ export type KubeErrorCode =
   | 'conflict'
   | 'invalid'
   | 'refused-by-webhook'
-  | 'server-error';
+  | 'server-error'
+  /** The kubeconfig's login (an exec credential plugin) failed before any request was sent. */
+  | 'credential-plugin';
 
 /**
  * A failed API call. `message` names the action and the server and never holds a token or the
- * raw response (client-node's own error text includes every response header).
+ * raw response (client-node's own error text includes every response header). Callers switch on
+ * `code`; the HTTP status is translated here, once.
  */
-export class KubeError extends Error {
+export class KubeError extends RemoteSecretError {
   override readonly name = 'KubeError';
-  readonly code: KubeErrorCode;
-  readonly status: number | undefined;
-  readonly hint: string | undefined;
+  declare readonly code: KubeErrorCode;
 
-  constructor(
-    code: KubeErrorCode,
-    message: string,
-    options: { status?: number | undefined; hint?: string | undefined; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.code = code;
-    this.status = options.status;
-    this.hint = options.hint;
+  constructor(code: KubeErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
   }
 }
 
@@ -51,11 +50,9 @@ export function statusOf(body: unknown): { reason: string; message: string } | u
       return undefined;
     }
   }
-  if (value === null || typeof value !== 'object') return undefined;
-  const record = value as Record<string, unknown>;
-  if (record['kind'] !== 'Status') return undefined;
-  const reason = typeof record['reason'] === 'string' ? record['reason'] : '';
-  const message = typeof record['message'] === 'string' ? record['message'] : '';
+  if (!isRecord(value) || value['kind'] !== 'Status') return undefined;
+  const reason = typeof value['reason'] === 'string' ? value['reason'] : '';
+  const message = typeof value['message'] === 'string' ? value['message'] : '';
   return { reason, message };
 }
 
@@ -82,7 +79,7 @@ export function toKubeError(error: unknown, context: CallContext): KubeError {
   const network = networkCode(error);
   if (network !== undefined && TLS_CODES.has(network)) {
     return new KubeError(
-      'tls',
+      network === 'ERR_TLS_CERT_ALTNAME_INVALID' ? 'tls-name-mismatch' : 'tls',
       `TLS with ${context.server} failed (${TLS_CODES.get(network) ?? network}) while trying to ${context.action}`,
       {
         hint: 'the server certificate does not match the CA or server name in the kubeconfig; check certificate-authority-data and tls-server-name',
@@ -101,6 +98,32 @@ export function toKubeError(error: unknown, context: CallContext): KubeError {
   );
 }
 
+/**
+ * What the operator's exec login did wrong, as kubectl says it: a program that is not there is
+ * "executable ... not found", not a network error; one that fails is named with its first line.
+ */
+export function credentialError(error: unknown, command: string | undefined): KubeError {
+  const program = command ?? 'the exec credential plugin';
+  const failure = isRecord(error) ? error : {};
+  if (failure['code'] === 'ENOENT' || failure['code'] === 'EACCES') {
+    const missing = failure['code'] === 'ENOENT';
+    return new KubeError(
+      'credential-plugin',
+      `exec: executable ${program} ${missing ? 'not found' : 'cannot be run (permission denied)'}`,
+      {
+        hint: `the kubeconfig logs in with a client-go credential plugin that is ${missing ? 'not installed' : 'not executable'} here: install it or put it on PATH, or fix users[].user.exec.command (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins)`,
+        cause: error,
+      },
+    );
+  }
+  const said = error instanceof Error ? (error.message.trim().split('\n', 1)[0] ?? '').slice(0, 300) : '';
+  return new KubeError(
+    'credential-plugin',
+    `getting credentials: exec: ${program} failed${said === '' ? '' : `: ${said}`}`,
+    { hint: `run ${program} yourself to see why, or log in again`, cause: error },
+  );
+}
+
 function fromHttpStatus(status: number, body: unknown, context: CallContext, cause: unknown): KubeError {
   const found = statusOf(body);
   const said = found?.message !== undefined && found.message !== '' ? `: ${found.message}` : '';
@@ -110,49 +133,43 @@ function fromHttpStatus(status: number, body: unknown, context: CallContext, cau
       'unauthorized',
       `the API server did not accept the credentials (401 Unauthorized) to ${where}`,
       {
-        status,
         hint: 'log in again or check the user of this kubeconfig context',
         cause,
       },
     );
   }
   if (said.includes('admission webhook') || said.includes('denied the request')) {
-    return new KubeError('refused-by-webhook', `refused to ${where}${said}`, { status, cause });
+    return new KubeError('refused-by-webhook', `refused to ${where}${said}`, { cause });
   }
   if (status === 403) {
     return new KubeError('forbidden', `forbidden to ${where}${said}`, {
-      status,
       hint: `ask a cluster admin for permission to ${context.action}, or use a context that has it`,
       cause,
     });
   }
-  if (status === 404) return new KubeError('not-found', `not found: ${where}${said}`, { status, cause });
+  if (status === 404) return new KubeError('not-found', `not found: ${where}${said}`, { cause });
   if (status === 409) {
     const code = found?.reason === 'AlreadyExists' ? 'already-exists' : 'conflict';
-    return new KubeError(code, `conflict trying to ${where}${said}`, { status, cause });
+    return new KubeError(code, `conflict trying to ${where}${said}`, { cause });
   }
   if (status === 400 || status === 422) {
-    return new KubeError('invalid', `the API server refused to ${where}${said}`, { status, cause });
+    return new KubeError('invalid', `the API server refused to ${where}${said}`, { cause });
   }
-  return new KubeError('server-error', `the API server answered ${status} to ${where}${said}`, {
-    status,
-    cause,
-  });
+  return new KubeError('server-error', `the API server answered ${status} to ${where}${said}`, { cause });
 }
 
 function httpStatusOf(error: unknown): number | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const record = error as Record<string, unknown>;
+  if (!isRecord(error)) return undefined;
   // client-node's ApiException has `code`; its Watch errors have `statusCode`.
   for (const key of ['code', 'statusCode']) {
-    const value = record[key];
+    const value = error[key];
     if (typeof value === 'number' && value >= 100 && value < 600) return value;
   }
   return undefined;
 }
 
 function bodyOf(error: unknown): unknown {
-  return error !== null && typeof error === 'object' ? (error as Record<string, unknown>)['body'] : undefined;
+  return isRecord(error) ? error['body'] : undefined;
 }
 
 function isAbort(error: unknown): boolean {

@@ -75,7 +75,10 @@ describe('fetchIstiodClusters', () => {
     const failure = fetchIstiodClusters(base, 2_000);
     await expect(failure).rejects.toThrow(IstiodViewError);
     await expect(failure).rejects.toThrow(message);
-    await expect(failure).rejects.toThrow(/port-forward/);
+    await expect(failure).rejects.toMatchObject({
+      code: 'istiod-unreachable',
+      hint: expect.stringContaining('port-forward'),
+    });
   });
 
   it.each([

@@ -1,9 +1,12 @@
+import { RemoteSecretError } from '../errors.ts';
+
 /**
  * istiod's own view of its remote clusters, from its debug endpoint `/debug/clusterz` (istiod's
  * `ListRemoteClusters`): for each cluster ID, the secret it came from and its sync status. The
  * endpoint is the operator's (a local istiod or `kubectl port-forward` to one), so it is trusted
  * like their kubeconfig; what it answers is still checked before it is used.
  */
+
 export interface IstiodCluster {
   readonly id: string;
   /** `namespace/name` of the remote secret; "" for istiod's own (config) cluster. */
@@ -12,11 +15,13 @@ export interface IstiodCluster {
   readonly syncStatus: string;
 }
 
-export class IstiodViewError extends Error {
-  readonly code = 'istiod-unreachable';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'IstiodViewError';
+/** istiod's debug endpoint could not be asked: a wrong URL, nothing listening, or another answer. */
+export class IstiodViewError extends RemoteSecretError {
+  override readonly name = 'IstiodViewError';
+  declare readonly code: 'istiod-unreachable';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('istiod-unreachable', message, { ...options, hint: HINT });
   }
 }
 
@@ -29,10 +34,10 @@ export async function fetchIstiodClusters(base: string, timeoutMs: number): Prom
   try {
     url = new URL('debug/clusterz', base.endsWith('/') ? base : `${base}/`);
   } catch (error) {
-    throw new IstiodViewError(`--istiod ${JSON.stringify(base)} is not a URL; ${HINT}`, { cause: error });
+    throw new IstiodViewError(`--istiod ${JSON.stringify(base)} is not a URL`, { cause: error });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new IstiodViewError(`--istiod ${JSON.stringify(base)} is not an http or https URL; ${HINT}`);
+    throw new IstiodViewError(`--istiod ${JSON.stringify(base)} is not an http or https URL`);
   }
   let response: Response;
   try {
@@ -40,24 +45,23 @@ export async function fetchIstiodClusters(base: string, timeoutMs: number): Prom
   } catch (error) {
     const reason =
       error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : '';
-    throw new IstiodViewError(`istiod's debug endpoint ${url.href} did not answer (${reason}); ${HINT}`, {
+    throw new IstiodViewError(`istiod's debug endpoint ${url.href} did not answer (${reason})`, {
       cause: error,
     });
   }
   if (response.status !== 200) {
     throw new IstiodViewError(
-      `istiod's debug endpoint ${url.href} answered ${String(response.status)}; is this istiod's HTTP port (8080)? ${HINT}`,
+      `istiod's debug endpoint ${url.href} answered ${String(response.status)}; is this istiod's HTTP port (8080)?`,
     );
   }
   let body: unknown;
   try {
     body = await response.json();
   } catch (error) {
-    throw new IstiodViewError(`${url.href} did not answer JSON; ${HINT}`, { cause: error });
+    throw new IstiodViewError(`${url.href} did not answer JSON`, { cause: error });
   }
   const clusters = parseClusterz(body);
-  if (clusters === undefined)
-    throw new IstiodViewError(`${url.href} did not answer a list of clusters; ${HINT}`);
+  if (clusters === undefined) throw new IstiodViewError(`${url.href} did not answer a list of clusters`);
   return clusters;
 }
 

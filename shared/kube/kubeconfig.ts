@@ -1,21 +1,19 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { RemoteSecretError, type ErrorDetails } from '../errors.ts';
 import type { ClientNodeModule } from './client-node.ts';
 
 export type KubeconfigErrorCode =
   'no-kubeconfig' | 'unreadable-kubeconfig' | 'unknown-context' | 'no-context';
 
 /** The operator's kubeconfig cannot be used as asked: a usage problem, exit status 2. */
-export class KubeconfigError extends Error {
+export class KubeconfigError extends RemoteSecretError {
   override readonly name = 'KubeconfigError';
-  readonly code: KubeconfigErrorCode;
-  readonly hint: string | undefined;
+  declare readonly code: KubeconfigErrorCode;
 
-  constructor(code: KubeconfigErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.code = code;
-    this.hint = options.hint;
+  constructor(code: KubeconfigErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
   }
 }
 
@@ -49,35 +47,7 @@ export interface OperatorKubeConfig {
  */
 export function loadOperatorKubeConfig(k8s: ClientNodeModule, source: KubeconfigSource): OperatorKubeConfig {
   const flag = source.flagPrefix ?? '';
-  const files = kubeconfigFiles(source);
-  if (files.length === 0) {
-    throw new KubeconfigError('no-kubeconfig', 'no kubeconfig found', {
-      hint: `pass --${flag}kubeconfig FILE, or set KUBECONFIG`,
-    });
-  }
-  const kubeConfig = new k8s.KubeConfig();
-  for (const [index, file] of files.entries()) {
-    const part = new k8s.KubeConfig();
-    try {
-      part.loadFromFile(file);
-    } catch (error) {
-      throw new KubeconfigError(
-        'unreadable-kubeconfig',
-        `cannot load kubeconfig ${file}: ${error instanceof Error ? firstLine(error.message) : String(error)}`,
-        { cause: error },
-      );
-    }
-    if (index === 0) {
-      kubeConfig.loadFromOptions({
-        clusters: part.clusters,
-        users: part.users,
-        contexts: part.contexts,
-        currentContext: part.currentContext,
-      });
-    } else {
-      mergeFirstWins(kubeConfig, part);
-    }
-  }
+  const { kubeConfig, files } = loadKubeconfigFiles(k8s, source);
   const names = kubeConfig.getContexts().map((context) => context.name);
   const wanted = source.context ?? '';
   if (wanted !== '') {
@@ -104,6 +74,46 @@ export function loadOperatorKubeConfig(k8s: ClientNodeModule, source: Kubeconfig
     );
   }
   return { kubeConfig, context, server: cluster.server, files };
+}
+
+/**
+ * The kubeconfig files as kubectl merges them, before a context is chosen (completion lists the
+ * contexts from here). `source.context` is not looked at.
+ */
+export function loadKubeconfigFiles(
+  k8s: ClientNodeModule,
+  source: KubeconfigSource,
+): { readonly kubeConfig: KubeConfig; readonly files: readonly string[] } {
+  const files = kubeconfigFiles(source);
+  if (files.length === 0) {
+    throw new KubeconfigError('no-kubeconfig', 'no kubeconfig found', {
+      hint: `pass --${source.flagPrefix ?? ''}kubeconfig FILE, or set KUBECONFIG`,
+    });
+  }
+  const kubeConfig = new k8s.KubeConfig();
+  for (const [index, file] of files.entries()) {
+    const part = new k8s.KubeConfig();
+    try {
+      part.loadFromFile(file);
+    } catch (error) {
+      throw new KubeconfigError(
+        'unreadable-kubeconfig',
+        `cannot load kubeconfig ${file}: ${error instanceof Error ? firstLine(error.message) : String(error)}`,
+        { cause: error },
+      );
+    }
+    if (index === 0) {
+      kubeConfig.loadFromOptions({
+        clusters: part.clusters,
+        users: part.users,
+        contexts: part.contexts,
+        currentContext: part.currentContext,
+      });
+    } else {
+      mergeFirstWins(kubeConfig, part);
+    }
+  }
+  return { kubeConfig, files };
 }
 
 function kubeconfigFiles(source: KubeconfigSource): string[] {

@@ -3,7 +3,7 @@ import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import type { ResourcePermission } from '../remote-secret/istio-reader-rbac.ts';
 import { UnverifiableError, type ClusterProbe } from '../remote-secret/verify.ts';
 import type { ClientNodeModule } from './client-node.ts';
-import { asModel, KubeClient } from './client.ts';
+import { asModel, KubeClient, type Deadline } from './client.ts';
 
 /**
  * A client-node KubeConfig for the current context of a kubeconfig that the sanitizer has
@@ -78,8 +78,13 @@ export function createClusterProbe(
   config: SanitizedKubeconfig,
   signal: AbortSignal,
   requestTimeoutMs: number,
+  deadline?: Deadline,
 ): ClusterProbe {
-  const client = new KubeClient(k8s, kubeConfigFromSanitized(k8s, config), { requestTimeoutMs, signal });
+  const client = new KubeClient(k8s, kubeConfigFromSanitized(k8s, config), {
+    requestTimeoutMs,
+    signal,
+    deadline,
+  });
   return {
     async serverVersion() {
       const info = await client.call('get the server version', (options) =>

@@ -11,9 +11,13 @@ import {
   readerClusterRoleName,
   type PolicyRule,
 } from '../remote-secret/istio-reader-rbac.ts';
+import { mapLimited } from '../concurrency.ts';
+import type { NeededPermission } from '../remote-secret/permissions.ts';
 import type { PlannedObject, RemoteFacts, TokenSecretFact } from '../remote-secret/plan.ts';
+import { isRecord, stringOrUndefined } from '../json.ts';
 import { asModel, type KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
+import { formatDuration } from '../time/duration.ts';
 import { waitForObject } from './wait.ts';
 
 /** The remote's cluster ID when --name is not given: the kube-system Namespace UID, as Istio. */
@@ -34,45 +38,69 @@ export async function kubeSystemUid(client: KubeClient): Promise<string> {
 export interface FactsQuery {
   readonly namespace: string;
   readonly serviceAccount: string;
+  /** Whether create may make the namespace, the ServiceAccount and the cluster-scoped RBAC. */
+  readonly createServiceAccount: boolean;
+  /** --secret-name: that Secret is read, and no other. */
   readonly secretName?: string | undefined;
+  /** List the namespace's token Secrets (to pick the newest, or to retire the old ones). */
+  readonly listTokenSecrets: boolean;
 }
 
-/** Read what the plan needs, in parallel; nothing is written. */
+/**
+ * Read what the plan needs, in parallel; nothing is written. Only what the flags touch is read
+ * (`permissionsToRead` says the same): with --create-service-account=false nothing
+ * cluster-scoped, with --secret-name one Secret rather than a list.
+ */
 export async function readRemoteFacts(client: KubeClient, query: FactsQuery): Promise<RemoteFacts> {
   const { namespace, serviceAccount } = query;
   const roleName = readerClusterRoleName(namespace);
   const bindingName = readerClusterRoleBindingName(namespace, serviceAccount);
-  const [ns, account, role, binding, secrets] = await Promise.all([
-    client.read(`get Namespace ${namespace}`, (options) =>
-      client.core.readNamespace({ name: namespace }, options),
-    ),
+  const skipped = Promise.resolve(undefined);
+  const cluster = query.createServiceAccount;
+  const named = query.secretName;
+  const [ns, account, role, binding, secrets, namedSecret] = await Promise.all([
+    cluster
+      ? client.read(`get Namespace ${namespace}`, (options) =>
+          client.core.readNamespace({ name: namespace }, options),
+        )
+      : skipped,
     client.read(`get ServiceAccount ${namespace}/${serviceAccount}`, (options) =>
       client.core.readNamespacedServiceAccount({ name: serviceAccount, namespace }, options),
     ),
-    client.read(`get ClusterRole ${roleName}`, (options) =>
-      client.rbac.readClusterRole({ name: roleName }, options),
-    ),
-    client.read(`get ClusterRoleBinding ${bindingName}`, (options) =>
-      client.rbac.readClusterRoleBinding({ name: bindingName }, options),
-    ),
-    client.read(`list Secrets of type ${SERVICE_ACCOUNT_TOKEN_TYPE} in namespace ${namespace}`, (options) =>
-      client.core.listNamespacedSecret(
-        { namespace, fieldSelector: `type=${SERVICE_ACCOUNT_TOKEN_TYPE}` },
-        options,
-      ),
-    ),
+    cluster
+      ? client.read(`get ClusterRole ${roleName}`, (options) =>
+          client.rbac.readClusterRole({ name: roleName }, options),
+        )
+      : skipped,
+    cluster
+      ? client.read(`get ClusterRoleBinding ${bindingName}`, (options) =>
+          client.rbac.readClusterRoleBinding({ name: bindingName }, options),
+        )
+      : skipped,
+    query.listTokenSecrets
+      ? client.read(
+          `list Secrets of type ${SERVICE_ACCOUNT_TOKEN_TYPE} in namespace ${namespace}`,
+          (options) =>
+            client.core.listNamespacedSecret(
+              { namespace, fieldSelector: `type=${SERVICE_ACCOUNT_TOKEN_TYPE}` },
+              options,
+            ),
+        )
+      : skipped,
+    // --secret-name may name a Secret of another type; it is read to say so.
+    named === undefined
+      ? skipped
+      : client.read(`get Secret ${namespace}/${named}`, (options) =>
+          client.core.readNamespacedSecret({ name: named, namespace }, options),
+        ),
   ]);
   const tokenSecrets = (secrets?.items ?? []).map(tokenSecretFact);
-  const named = query.secretName;
-  if (named !== undefined && !tokenSecrets.some((secret) => secret.name === named)) {
-    // --secret-name may name a Secret of another type; read it to say so.
-    const secret = await client.read(`get Secret ${namespace}/${named}`, (options) =>
-      client.core.readNamespacedSecret({ name: named, namespace }, options),
-    );
-    if (secret !== undefined) tokenSecrets.push(tokenSecretFact(secret));
+  if (namedSecret !== undefined && !tokenSecrets.some((secret) => secret.name === named)) {
+    tokenSecrets.push(tokenSecretFact(namedSecret));
   }
   return {
-    namespaceExists: ns !== undefined,
+    // Not read without --create-service-account: it is only consulted to create it.
+    namespaceExists: !cluster || ns !== undefined,
     serviceAccountExists: account !== undefined,
     clusterRole:
       role === undefined ? undefined : { coversReaderRules: coversRules(rulesOf(role), ISTIO_READER_RULES) },
@@ -121,6 +149,42 @@ function binds(
         subject.namespace === namespace,
     )
   );
+}
+
+/**
+ * The permissions the current user lacks, of `needs`, asked with one SelfSubjectAccessReview
+ * each (in parallel, a few at a time), in the order given.
+ */
+export async function missingPermissions(
+  client: KubeClient,
+  needs: readonly NeededPermission[],
+): Promise<NeededPermission[]> {
+  const allowed = await mapLimited(needs, 8, (need) =>
+    client
+      .call(`create a SelfSubjectAccessReview (${need.verb} ${need.resource})`, (options) =>
+        client.authorization.createSelfSubjectAccessReview(
+          {
+            body: asModel(client.k8s.V1SelfSubjectAccessReview, {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: {
+                resourceAttributes: {
+                  verb: need.verb,
+                  group: need.group,
+                  resource: need.resource,
+                  ...(need.subresource === undefined ? {} : { subresource: need.subresource }),
+                  ...(need.namespace === undefined ? {} : { namespace: need.namespace }),
+                  ...(need.name === undefined ? {} : { name: need.name }),
+                },
+              },
+            }),
+          },
+          options,
+        ),
+      )
+      .then((review) => review.status?.allowed === true),
+  );
+  return needs.filter((_, index) => allowed[index] !== true);
 }
 
 export interface CreatedObject {
@@ -215,16 +279,29 @@ export async function waitForTokenSecret(
   client: KubeClient,
   namespace: string,
   name: string,
-  timeoutMs: number,
 ): Promise<ServiceAccountToken> {
   const ref = `${namespace}/${name}`;
+  const filled = (object: unknown): ServiceAccountToken | undefined => {
+    const data = dataOf(object);
+    const token = data['token'];
+    const caData = data['ca.crt'];
+    if (token === undefined || token === '' || caData === undefined || caData === '') return undefined;
+    return { token: Buffer.from(token, 'base64').toString('utf8'), caData };
+  };
+  // A token Secret that is filled already (--secret-name, a re-run) needs a get, not a watch.
+  const now = filled(
+    await client.read(`get Secret ${ref}`, (options) =>
+      client.core.readNamespacedSecret({ name, namespace }, options),
+    ),
+  );
+  if (now !== undefined) return now;
   return waitForObject(
     client.k8s,
     client.kubeConfig,
     {
       collectionPath: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
       name,
-      timeoutMs,
+      ...waitLimit(client),
       what: `the token controller did not fill token Secret ${ref} with a token`,
       hint:
         `kube-controller-manager's token controller fills it. Check that kube-controller-manager runs with ` +
@@ -238,11 +315,7 @@ export async function waitForTokenSecret(
           hint: `the token controller deletes token Secrets whose ServiceAccount is missing; check ${SERVICE_ACCOUNT_NAME_ANNOTATION}`,
         });
       }
-      const data = dataOf(object);
-      const token = data['token'];
-      const caData = data['ca.crt'];
-      if (token === undefined || token === '' || caData === undefined || caData === '') return undefined;
-      return { token: Buffer.from(token, 'base64').toString('utf8'), caData };
+      return filled(object);
     },
   );
 }
@@ -285,25 +358,29 @@ export async function requestServiceAccountToken(
  * The cluster CA as the root-ca publisher puts it in every namespace (`kube-root-ca.crt`): the
  * same bundle the token controller writes as `ca.crt`, for tokens that come without a Secret.
  */
-export async function clusterRootCa(
-  client: KubeClient,
-  namespace: string,
-  timeoutMs: number,
-): Promise<string> {
+export async function clusterRootCa(client: KubeClient, namespace: string): Promise<string> {
+  const published = (object: unknown): string | undefined => {
+    const pem = dataOf(object)['ca.crt'];
+    return pem === undefined || pem === '' ? undefined : Buffer.from(pem, 'utf8').toString('base64');
+  };
+  // Published long ago in every namespace but a new one: a get, and a watch only if need be.
+  const now = published(
+    await client.read(`get ConfigMap ${namespace}/kube-root-ca.crt`, (options) =>
+      client.core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace }, options),
+    ),
+  );
+  if (now !== undefined) return now;
   return waitForObject(
     client.k8s,
     client.kubeConfig,
     {
       collectionPath: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
       name: 'kube-root-ca.crt',
-      timeoutMs,
+      ...waitLimit(client),
       what: `the cluster CA was not published in ConfigMap ${namespace}/kube-root-ca.crt`,
       hint: "kube-controller-manager's root-ca-cert-publisher writes it; or pass --ca-from kubeconfig",
     },
-    (object) => {
-      const pem = dataOf(object)['ca.crt'];
-      return pem === undefined || pem === '' ? undefined : Buffer.from(pem, 'utf8').toString('base64');
-    },
+    published,
   );
 }
 
@@ -320,8 +397,15 @@ export async function deleteSecrets(
   }
 }
 
+/** A wait ends with the command's deadline (--timeout), else after one request timeout. */
+function waitLimit(client: KubeClient): { timeoutMs: number; limit?: string } {
+  const { deadline } = client;
+  if (deadline === undefined) return { timeoutMs: client.requestTimeoutMs };
+  return { timeoutMs: deadline.remainingMs, limit: `${deadline.flag} ${formatDuration(deadline.ms)}` };
+}
+
 function dataOf(object: unknown): Record<string, string | undefined> {
-  if (object === null || typeof object !== 'object') return {};
-  const data = (object as Record<string, unknown>)['data'];
-  return data !== null && typeof data === 'object' ? (data as Record<string, string | undefined>) : {};
+  const data = isRecord(object) ? object['data'] : undefined;
+  if (!isRecord(data)) return {};
+  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, stringOrUndefined(value)]));
 }

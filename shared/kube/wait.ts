@@ -8,6 +8,8 @@ export interface WaitOptions {
   readonly collectionPath: string;
   readonly name: string;
   readonly timeoutMs: number;
+  /** How the limit is named in the message ("--timeout 30s"); by default the duration. */
+  readonly limit?: string | undefined;
   /** What did not happen, for the timeout message: "the token controller did not fill Secret x". */
   readonly what: string;
   /** What to check when it never happens. */
@@ -41,9 +43,13 @@ export function waitForObject<T>(
     const timer = setTimeout(() => {
       settle(() => {
         reject(
-          new KubeError('timeout', `${options.what} within ${formatDuration(options.timeoutMs)}`, {
-            hint: options.hint,
-          }),
+          new KubeError(
+            'timeout',
+            `${options.what} within ${options.limit ?? formatDuration(options.timeoutMs)}`,
+            {
+              hint: options.hint,
+            },
+          ),
         );
       });
     }, options.timeoutMs);

@@ -1,4 +1,5 @@
 import { violation, type Violation } from '../violations.ts';
+import { isDns1123Label } from '../kube/names.ts';
 import { proxyUrlProblem } from './go-url.ts';
 import { quote } from './quote.ts';
 import type { AuthInfo, Cluster, KubeconfigV1 } from './model.ts';
@@ -206,8 +207,4 @@ function clusterProblems(cluster: Cluster): [string, string][] {
     ]);
   }
   return problems;
-}
-
-export function isDns1123Label(value: string): boolean {
-  return value.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value);
 }

@@ -1,7 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
-import type { ClientNodeModule } from '../kube/client-node.ts';
-import { toKubeError } from '../kube/errors.ts';
 import { createCertificateAuthority, issueServingCertificate } from './certificate.ts';
 
 /**
@@ -110,73 +107,4 @@ function stillValidCertificates(pem: string, now: Date): string[] {
     })
     .slice(0, 1)
     .map((block) => (block.endsWith('\n') ? block : `${block}\n`));
-}
-
-/**
- * Write the plan with the operator's own kubeconfig: create or replace the Secret, then set
- * caBundle on every webhook of the configuration (JSON patch). Returns what was written. Failed
- * calls become KubeErrors that say which call, on which server, and what to check.
- */
-export async function installWebhookCertificate(
-  k8s: ClientNodeModule,
-  kubeConfig: KubeConfig,
-  options: WebhookCertificateOptions,
-): Promise<WebhookCertificatePlan> {
-  const server = kubeConfig.getCurrentCluster()?.server ?? '(unknown server)';
-  const call = async <T>(action: string, request: () => Promise<T>): Promise<T> => {
-    try {
-      return await request();
-    } catch (error) {
-      throw toKubeError(error, { server, action });
-    }
-  };
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const admission = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
-  const secretRef = `Secret ${options.namespace}/${options.secretName}`;
-  let existing: V1Secret | undefined;
-  try {
-    existing = await core.readNamespacedSecret({ name: options.secretName, namespace: options.namespace });
-  } catch (error) {
-    if (statusOf(error) !== 404) throw toKubeError(error, { server, action: `read ${secretRef}` });
-  }
-  const previousCa = existing?.data?.['ca.crt'];
-  const plan = planWebhookCertificate(
-    options,
-    previousCa === undefined ? undefined : Buffer.from(previousCa, 'base64').toString('utf8'),
-  );
-  const resourceVersion = existing?.metadata?.resourceVersion;
-  // client-node sends plain data as it is; the JSON round trip gives it the V1Secret type.
-  const wire = {
-    ...plan.secret,
-    metadata: { ...plan.secret.metadata, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
-  };
-  const body = JSON.parse(JSON.stringify(wire)) as V1Secret;
-  await (existing === undefined
-    ? call(`create ${secretRef}`, () => core.createNamespacedSecret({ namespace: options.namespace, body }))
-    : call(`replace ${secretRef}`, () =>
-        core.replaceNamespacedSecret({ name: options.secretName, namespace: options.namespace, body }),
-      ));
-  const configurationRef = `ValidatingWebhookConfiguration ${options.webhookConfiguration}`;
-  const configuration = await call(`read ${configurationRef}`, () =>
-    admission.readValidatingWebhookConfiguration({ name: options.webhookConfiguration }),
-  );
-  const patch = (configuration.webhooks ?? []).map((_webhook, index) => ({
-    op: 'add',
-    path: `/webhooks/${index}/clientConfig/caBundle`,
-    value: plan.caBundle,
-  }));
-  await call(`set caBundle on ${configurationRef}`, () =>
-    admission.patchValidatingWebhookConfiguration(
-      { name: options.webhookConfiguration, body: patch },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
-    ),
-  );
-  return plan;
-}
-
-function statusOf(error: unknown): number | undefined {
-  if (error !== null && typeof error === 'object' && 'code' in error && typeof error.code === 'number') {
-    return error.code;
-  }
-  return undefined;
 }

@@ -2,6 +2,7 @@ import { decodeStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
 import { readYaml, type YamlLimits } from '../yaml/parse.ts';
 import { createdMillis } from './cluster-id-scope.ts';
 import { MULTICLUSTER_LABEL, type RemoteCluster, type RemoteSecret } from './model.ts';
+import { isRecord } from '../json.ts';
 
 /** Manifest files may hold many Secrets (a `kubectl get -o yaml` List), each at most 1 MiB. */
 export const MANIFEST_LIMITS: YamlLimits = {
@@ -27,8 +28,6 @@ export interface ManifestReadResult {
   readonly skipped: SkippedObject[];
   readonly errors: ManifestError[];
 }
-
-type Json = Record<string, unknown>;
 
 /**
  * Read Secret manifests (multi-document YAML, JSON, or `kind: List`) and pick the multicluster
@@ -63,7 +62,7 @@ export function readRemoteSecretObject(object: unknown, source: string): Manifes
 }
 
 function readObject(document: unknown, source: string, result: ManifestReadResult): void {
-  if (!isObject(document)) {
+  if (!isRecord(document)) {
     result.errors.push({ source, message: 'this document is not a Kubernetes object (a mapping with kind)' });
     return;
   }
@@ -86,7 +85,7 @@ function readObject(document: unknown, source: string, result: ManifestReadResul
     });
     return;
   }
-  const metadata = isObject(document['metadata']) ? document['metadata'] : {};
+  const metadata = isRecord(document['metadata']) ? document['metadata'] : {};
   const name = stringOr(metadata['name'], stringOr(metadata['generateName'], ''));
   if (kind === 'Config' && document['clusters'] !== undefined) {
     result.errors.push({
@@ -108,7 +107,7 @@ function readObject(document: unknown, source: string, result: ManifestReadResul
     });
     return;
   }
-  const labels = isObject(metadata['labels']) ? metadata['labels'] : {};
+  const labels = isRecord(metadata['labels']) ? metadata['labels'] : {};
   const label = labels[MULTICLUSTER_LABEL];
   if (label === true) {
     result.errors.push({
@@ -137,7 +136,7 @@ function readObject(document: unknown, source: string, result: ManifestReadResul
 }
 
 function readClusters(
-  secret: Json,
+  secret: Record<string, unknown>,
   name: string,
   source: string,
   result: ManifestReadResult,
@@ -146,7 +145,7 @@ function readClusters(
   for (const field of ['data', 'stringData'] as const) {
     const values = secret[field];
     if (values === undefined || values === null) continue;
-    if (!isObject(values)) {
+    if (!isRecord(values)) {
       result.errors.push({ source, message: `Secret ${name}: ${field} must be a mapping of keys to values` });
       return undefined;
     }
@@ -199,10 +198,6 @@ export function decodeText(bytes: Uint8Array, what = 'the value'): RemoteCluster
   if (text.includes('\u0000'))
     return { ok: false, reason: `${what} is binary data (it holds NUL bytes), not text` };
   return { ok: true, text };
-}
-
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function stringOr(value: unknown, fallback: string): string {

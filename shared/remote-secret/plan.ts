@@ -1,3 +1,4 @@
+import { RemoteSecretError, type ErrorDetails } from '../errors.ts';
 import {
   buildNamespace,
   buildReaderClusterRole,
@@ -82,15 +83,14 @@ export interface RemotePlan {
 }
 
 /** The plan cannot work on this cluster as it is: a message and what to do. */
-export class PlanError extends Error {
-  override readonly name = 'PlanError';
-  readonly code: 'service-account-missing' | 'secret-missing' | 'secret-not-for-service-account';
-  readonly hint: string;
+export type PlanErrorCode = 'service-account-missing' | 'secret-missing' | 'secret-not-for-service-account';
 
-  constructor(code: PlanError['code'], message: string, hint: string) {
-    super(message);
-    this.code = code;
-    this.hint = hint;
+export class PlanError extends RemoteSecretError {
+  override readonly name = 'PlanError';
+  declare readonly code: PlanErrorCode;
+
+  constructor(code: PlanErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
   }
 }
 
@@ -110,7 +110,9 @@ export function planRemote(options: RemotePlanOptions, facts: RemoteFacts): Remo
       throw new PlanError(
         'service-account-missing',
         `service account ${ref} does not exist, and --create-service-account=false`,
-        'install Istio (its base chart creates the reader account) on the remote first, or run with --create-service-account=true',
+        {
+          hint: 'install Istio (its base chart creates the reader account) on the remote first, or run with --create-service-account=true',
+        },
       );
     }
     if (options.createServiceAccount) {
@@ -159,17 +161,15 @@ export function planRemote(options: RemotePlanOptions, facts: RemoteFacts): Remo
       const name = options.token.name;
       const found = facts.tokenSecrets.find((secret) => secret.name === name);
       if (found === undefined) {
-        throw new PlanError(
-          'secret-missing',
-          `secret ${namespace}/${name} (--secret-name) does not exist`,
-          `list the service account's token secrets: kubectl get secrets -n ${namespace} --field-selector type=${SERVICE_ACCOUNT_TOKEN_TYPE}`,
-        );
+        throw new PlanError('secret-missing', `secret ${namespace}/${name} (--secret-name) does not exist`, {
+          hint: `list the service account's token secrets: kubectl get secrets -n ${namespace} --field-selector type=${SERVICE_ACCOUNT_TOKEN_TYPE}`,
+        });
       }
       if (found.type !== SERVICE_ACCOUNT_TOKEN_TYPE || found.serviceAccount !== serviceAccount) {
         throw new PlanError(
           'secret-not-for-service-account',
           `secret ${namespace}/${name} does not reference ServiceAccount ${serviceAccount}: it needs type ${SERVICE_ACCOUNT_TOKEN_TYPE} and the annotation ${SERVICE_ACCOUNT_NAME_ANNOTATION}: ${serviceAccount}`,
-          'name a token secret of that service account, or pick the account with --service-account',
+          { hint: 'name a token secret of that service account, or pick the account with --service-account' },
         );
       }
       token = { from: 'secret', name, created: false };

@@ -131,7 +131,7 @@ describe('verify: one cluster', () => {
 
   it('a refused token: reachable, authentication failed', async () => {
     const { factory } = fakeProbe({
-      serverVersion: () => Promise.reject(new KubeError('unauthorized', '401', { status: 401 })),
+      serverVersion: () => Promise.reject(new KubeError('unauthorized', '401')),
     });
     const [result] = await verifySecrets([secret(kubeconfig({ token: LEGACY_TOKEN }))], OPTIONS, factory);
     expect(result).toMatchObject({
@@ -152,6 +152,7 @@ describe('verify: one cluster', () => {
       status: 'failed',
       missing: ['watch secrets'],
       message: "missing 1 of the 3 permissions of Istio's reader ClusterRole",
+      hint: "ClusterRole istio-reader-clusterrole-istio-system lacks these rules: add them, or delete it and run `kubectl remote-secret create --context <remote> --name east --namespace istio-system`, which creates it with Istio's rules",
     });
   });
 
@@ -164,7 +165,83 @@ describe('verify: one cluster', () => {
       status: 'failed',
       expires: '2026-04-30T00:00:00.000Z',
       message: 'expired at 2026-04-30T00:00:00.000Z',
+      hint: 'istiod cannot use it: mint a new token with `kubectl remote-secret create --context <remote> --name east --token-duration 720h` and apply it to the primary',
     });
+  });
+
+  it.each([
+    {
+      name: 'a revoked token (401)',
+      probe: { serverVersion: () => Promise.reject(new KubeError('unauthorized', '401')) },
+      check: 'auth',
+      says: /the token was revoked, or its ServiceAccount or token Secret was deleted on the remote: mint a new one with `kubectl remote-secret create --context <remote> --name east`/,
+    },
+    {
+      name: 'a revoked token, seen by the SelfSubjectReview',
+      probe: { whoAmI: () => Promise.reject(new KubeError('unauthorized', '401')) },
+      check: 'auth',
+      says: /the token was revoked/,
+    },
+    {
+      name: 'a missing ClusterRoleBinding (nothing granted)',
+      probe: {
+        whoAmI: () => Promise.resolve('system:serviceaccount:mesh:istio-reader-service-account'),
+        can: () => Promise.resolve(false),
+      },
+      check: 'rbac',
+      says: /ClusterRoleBinding istio-reader-clusterrole-mesh \(to ClusterRole istio-reader-clusterrole-mesh\) is missing; `kubectl remote-secret create --context <remote> --name east --namespace mesh` restores it/,
+    },
+    {
+      name: 'a TLS name mismatch, checked against the server host',
+      probe: {
+        serverVersion: () => Promise.reject(new KubeError('tls-name-mismatch', 'does not name this host')),
+      },
+      check: 'reachable',
+      says: /does not name "east\.example", the host of its server URL: set tls-server-name to a name it has/,
+    },
+    {
+      name: 'a TLS name mismatch, checked against tls-server-name',
+      cluster: { 'tls-server-name': 'api.east.example' },
+      probe: {
+        serverVersion: () => Promise.reject(new KubeError('tls-name-mismatch', 'does not name this host')),
+      },
+      check: 'reachable',
+      says: /does not name "api\.east\.example", the kubeconfig's tls-server-name/,
+    },
+  ] as const)('says what to do next for $name', async ({ probe, check, says, ...rest }) => {
+    const { factory } = fakeProbe(probe);
+    const cluster = 'cluster' in rest ? rest.cluster : {};
+    const [result] = await verifySecrets(
+      [secret(kubeconfig({ token: LEGACY_TOKEN }, cluster))],
+      OPTIONS,
+      factory,
+    );
+    expect(result?.status).toBe('failed');
+    expect(result?.[check].status).toBe('failed');
+    expect(result?.[check].hint).toMatch(says);
+  });
+
+  it('warns about a token that expires within --expiring-within, and passes it', async () => {
+    const { factory } = fakeProbe();
+    const soon = jwt({ exp: Date.parse('2026-05-03T00:00:00Z') / 1000 });
+    const [result] = await verifySecrets(
+      [secret(kubeconfig({ token: soon }))],
+      { ...OPTIONS, expiringWithinMs: 7 * 24 * 3_600_000 },
+      factory,
+    );
+    expect(result?.status).toBe('ok');
+    expect(result?.expiry).toMatchObject({
+      status: 'expiring',
+      expires: '2026-05-03T00:00:00.000Z',
+      message: 'expires at 2026-05-03T00:00:00.000Z, within 168h',
+      hint: 'run `kubectl remote-secret create --context <remote> --name east --token-duration 720h` and apply the new secret before then',
+    });
+    const later = await verifySecrets(
+      [secret(kubeconfig({ token: soon }))],
+      { ...OPTIONS, expiringWithinMs: 3_600_000 },
+      factory,
+    );
+    expect(later[0]?.expiry.status).toBe('ok');
   });
 
   it('reads the expiry of an oidc id-token', async () => {

@@ -1,8 +1,18 @@
 import { decodeJwt } from 'jose';
+import { mapLimited } from '../concurrency.ts';
+import { errorCode, RemoteSecretError } from '../errors.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import type { Violation } from '../violations.ts';
-import { readerPermissions, type ResourcePermission } from './istio-reader-rbac.ts';
+import { DEFAULT_EXPIRING_WITHIN_MS } from '../audit/risk-notes.ts';
+import { formatDuration } from '../time/duration.ts';
+import {
+  READER_SERVICE_ACCOUNT,
+  readerClusterRoleBindingName,
+  readerClusterRoleName,
+  readerPermissions,
+  type ResourcePermission,
+} from './istio-reader-rbac.ts';
 import { secretRef, type RemoteCluster, type RemoteSecret } from './model.ts';
 
 /** What verify asks of one remote API server, with the secret's own credentials. */
@@ -22,9 +32,13 @@ export interface ClusterProbe {
 export type ProbeFactory = (config: SanitizedKubeconfig, signal: AbortSignal) => ClusterProbe;
 
 /** The kubeconfig is allowed, but verify cannot reproduce it from here (a CA file on istiod's disk). */
-export class UnverifiableError extends Error {
+export class UnverifiableError extends RemoteSecretError {
   override readonly name = 'UnverifiableError';
-  readonly code = 'unverifiable';
+  declare readonly code: 'unverifiable';
+
+  constructor(message: string) {
+    super('unverifiable', message);
+  }
 }
 
 export type CheckStatus = 'ok' | 'failed' | 'skipped';
@@ -40,25 +54,41 @@ export interface ClusterVerification {
     readonly status: CheckStatus;
     readonly serverVersion?: string;
     readonly message?: string;
+    /** What to do next, when it failed. */
+    readonly hint?: string;
   };
-  readonly auth: { readonly status: CheckStatus; readonly user?: string; readonly message?: string };
+  readonly auth: {
+    readonly status: CheckStatus;
+    readonly user?: string;
+    readonly message?: string;
+    readonly hint?: string;
+  };
   readonly rbac: {
     readonly status: CheckStatus;
     readonly missing: readonly string[];
     readonly message?: string;
+    readonly hint?: string;
   };
-  /** `expires` is an ISO time, or null for a token without `exp` (legacy) or one we cannot read. */
+  /**
+   * `expires` is an ISO time, or null for a token without `exp` (legacy) or one we cannot read.
+   * `expiring`: it still works, and expires within --expiring-within (a warning, as in `audit`).
+   */
   readonly expiry: {
-    readonly status: 'ok' | 'failed' | 'unknown';
+    readonly status: 'ok' | 'expiring' | 'failed' | 'unknown';
     readonly expires: string | null;
     readonly message: string;
+    readonly hint?: string;
   };
 }
 
 export interface VerifyOptions {
   /** Per-cluster deadline: every call for one cluster is abandoned after it. */
   readonly timeoutMs: number;
+  /** The whole command's deadline (--timeout): it ends every cluster's calls too. */
+  readonly signal?: AbortSignal | undefined;
   readonly now: Date;
+  /** A token that expires within this long is a warning (`expiring`). */
+  readonly expiringWithinMs?: number;
   readonly permissions?: readonly ResourcePermission[];
   /** Clusters checked at the same time. */
   readonly parallelClusters?: number;
@@ -105,7 +135,11 @@ export async function verifyCluster(
   if (!review.allowed) return failedKubeconfig(base, review.violations);
   const config = review.config;
   const current = currentEntries(config);
-  const expiry = tokenExpiry(current.credential, options.now);
+  const expiry = withExpiryHint(
+    tokenExpiry(current.credential, options.now, options.expiringWithinMs ?? DEFAULT_EXPIRING_WITHIN_MS),
+    cluster.id,
+  );
+  const recreate = createCommand(cluster.id);
   const result = {
     ...base,
     server: current.server,
@@ -113,7 +147,10 @@ export async function verifyCluster(
     expiry,
   };
 
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const signal = AbortSignal.any([
+    AbortSignal.timeout(options.timeoutMs),
+    ...(options.signal === undefined ? [] : [options.signal]),
+  ]);
   let probe: ClusterProbe;
   try {
     probe = connect(config, signal);
@@ -131,19 +168,29 @@ export async function verifyCluster(
   try {
     serverVersion = await probe.serverVersion();
   } catch (error) {
-    const code = codeOf(error);
+    const code = errorCode(error);
     if (code === 'unauthorized') {
       return finish({
         ...result,
         reachable: { status: 'ok' },
-        auth: { status: 'failed', message: 'the server refused the token (401 Unauthorized)' },
+        auth: refusedToken(recreate),
         rbac: { ...skipped('not checked: the token does not authenticate'), missing: [] },
       });
     }
-    if (code === 'unreachable' || code === 'tls' || code === 'timeout' || code === undefined) {
+    if (
+      code === 'unreachable' ||
+      code === 'tls' ||
+      code === 'tls-name-mismatch' ||
+      code === 'timeout' ||
+      code === undefined
+    ) {
       return finish({
         ...result,
-        reachable: { status: 'failed', message: messageOf(error) },
+        reachable: {
+          status: 'failed',
+          message: messageOf(error),
+          hint: unreachableHint(code, current, recreate),
+        },
         auth: skipped('not checked: the server cannot be reached'),
         rbac: { ...skipped('not checked: the server cannot be reached'), missing: [] },
       });
@@ -160,7 +207,10 @@ export async function verifyCluster(
     return finish({
       ...result,
       reachable,
-      auth: { status: 'failed', message: messageOf(error) },
+      auth:
+        errorCode(error) === 'unauthorized'
+          ? refusedToken(recreate)
+          : { status: 'failed', message: messageOf(error) },
       rbac: { ...skipped('not checked: the token does not authenticate'), missing: [] },
     });
   }
@@ -179,6 +229,7 @@ export async function verifyCluster(
             status: 'failed' as const,
             missing,
             message: `missing ${missing.length} of the ${permissions.length} permissions of Istio's reader ClusterRole`,
+            hint: rbacHint(user, missing.length === permissions.length, recreate),
           };
     return finish({ ...result, reachable, auth, rbac });
   } catch (error) {
@@ -188,6 +239,77 @@ export async function verifyCluster(
       auth,
       rbac: { status: 'failed', missing: [], message: messageOf(error) },
     });
+  }
+}
+
+/** The command that mints a new token for cluster `id` (the remote's context is the user's to fill in). */
+function createCommand(id: string): string {
+  return `kubectl remote-secret create --context <remote> --name ${id}`;
+}
+
+function refusedToken(recreate: string): ClusterVerification['auth'] {
+  return {
+    status: 'failed',
+    message: 'the server refused the token (401 Unauthorized)',
+    hint: `the token was revoked, or its ServiceAccount or token Secret was deleted on the remote: mint a new one with \`${recreate}\` and apply it to the primary`,
+  };
+}
+
+/**
+ * What to do about a server verify could not reach: for a certificate that does not name the
+ * host, the name that was checked (the kubeconfig's tls-server-name, else the server's host).
+ */
+function unreachableHint(
+  code: string | undefined,
+  current: { readonly server: string | undefined; readonly tlsServerName: string | undefined },
+  recreate: string,
+): string {
+  if (code === 'tls-name-mismatch') {
+    const host = current.server === undefined ? '' : hostOf(current.server);
+    const checked =
+      current.tlsServerName === undefined
+        ? `"${host}", the host of its server URL`
+        : `"${current.tlsServerName}", the kubeconfig's tls-server-name`;
+    return `the server's certificate does not name ${checked}: set tls-server-name to a name it has (\`${recreate} --tls-server-name NAME\`), or use a server address the certificate names`;
+  }
+  if (code === 'tls') {
+    return `the kubeconfig's certificate-authority-data does not sign the server's certificate: re-create the secret (\`${recreate}\`), or use --ca-from kubeconfig for an API server behind an auth proxy`;
+  }
+  return `check that ${current.server ?? 'the server'} is the right address and that istiod's network reaches it (this machine did not)`;
+}
+
+function rbacHint(user: string | undefined, allMissing: boolean, recreate: string): string {
+  const account = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(user ?? '');
+  const namespace = account?.[1] ?? 'istio-system';
+  const serviceAccount = account?.[2] ?? READER_SERVICE_ACCOUNT;
+  const role = readerClusterRoleName(namespace);
+  if (allMissing) {
+    return `nothing grants ${user === undefined ? 'the token' : `"${user}"`} Istio's reader rules: ClusterRoleBinding ${readerClusterRoleBindingName(namespace, serviceAccount)} (to ClusterRole ${role}) is missing; \`${recreate} --namespace ${namespace}\` restores it, and creates nothing that is there`;
+  }
+  return `ClusterRole ${role} lacks these rules: add them, or delete it and run \`${recreate} --namespace ${namespace}\`, which creates it with Istio's rules`;
+}
+
+function withExpiryHint(expiry: ClusterVerification['expiry'], id: string): ClusterVerification['expiry'] {
+  if (expiry.status === 'failed') {
+    return {
+      ...expiry,
+      hint: `istiod cannot use it: mint a new token with \`${createCommand(id)} --token-duration 720h\` and apply it to the primary`,
+    };
+  }
+  if (expiry.status === 'expiring') {
+    return {
+      ...expiry,
+      hint: `run \`${createCommand(id)} --token-duration 720h\` and apply the new secret before then`,
+    };
+  }
+  return expiry;
+}
+
+function hostOf(server: string): string {
+  try {
+    return new URL(server).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return server;
   }
 }
 
@@ -217,27 +339,38 @@ function failedKubeconfig(
   });
 }
 
-/** The server and the bearer credential of the current context (validated to exist). */
+/** The server, its TLS name and the bearer credential of the current context (validated to exist). */
 function currentEntries(config: SanitizedKubeconfig): {
   server: string | undefined;
+  tlsServerName: string | undefined;
   credential: string | undefined;
 } {
   const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
   const cluster = config.clusters.find((entry) => entry.name === context?.['cluster'])?.cluster;
   const user = config.users.find((entry) => entry.name === context?.['user'])?.user;
   const server = typeof cluster?.['server'] === 'string' ? cluster['server'] : undefined;
+  const name = cluster?.['tls-server-name'];
+  const tlsServerName = typeof name === 'string' && name !== '' ? name : undefined;
   const token = user?.['token'];
-  if (typeof token === 'string' && token !== '') return { server, credential: token };
+  if (typeof token === 'string' && token !== '') return { server, tlsServerName, credential: token };
   const provider = user?.['auth-provider'] as { name?: string; config?: Record<string, string> } | undefined;
   const idToken = provider?.config?.['id-token'];
-  return { server, credential: typeof idToken === 'string' && idToken !== '' ? idToken : undefined };
+  return {
+    server,
+    tlsServerName,
+    credential: typeof idToken === 'string' && idToken !== '' ? idToken : undefined,
+  };
 }
 
 /**
  * The token's `exp`, read without verifying the signature (only the issuer could; the server
  * does that when it authenticates the token). A legacy ServiceAccount token has no `exp`.
  */
-export function tokenExpiry(token: string | undefined, now: Date): ClusterVerification['expiry'] {
+export function tokenExpiry(
+  token: string | undefined,
+  now: Date,
+  expiringWithinMs = DEFAULT_EXPIRING_WITHIN_MS,
+): ClusterVerification['expiry'] {
   if (token === undefined) {
     return {
       status: 'unknown',
@@ -265,6 +398,13 @@ export function tokenExpiry(token: string | undefined, now: Date): ClusterVerifi
       message: `expired at ${expires.toISOString()}`,
     };
   }
+  if (expires.getTime() - now.getTime() <= expiringWithinMs) {
+    return {
+      status: 'expiring',
+      expires: expires.toISOString(),
+      message: `expires at ${expires.toISOString()}, within ${formatDuration(expiringWithinMs)}`,
+    };
+  }
   return { status: 'ok', expires: expires.toISOString(), message: `expires at ${expires.toISOString()}` };
 }
 
@@ -274,31 +414,6 @@ export function describePermission(permission: ResourcePermission): string {
   return `${permission.verb} ${resource}`;
 }
 
-function codeOf(error: unknown): string | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Map with at most `limit` calls in flight; results in input order. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

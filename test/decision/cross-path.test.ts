@@ -216,6 +216,9 @@ async function backgroundAudit(secrets: readonly Stored[]): Promise<Verdicts> {
   }[] = [];
   const audit = new BackgroundAudit({
     namespaces: NAMESPACES,
+    // Reconciles read other claimants by name; a pass lists one secret a page, by name.
+    read: (namespace, name) =>
+      Promise.resolve(listed(secrets, namespace).find((item) => item.metadata?.name === name)),
     // One secret a page, in the API server's order (by name).
     pages: (namespace) => (token) => {
       const all = listed(secrets, namespace);
@@ -298,6 +301,7 @@ async function audit(secrets: readonly Stored[]): Promise<Verdicts> {
         output: 'json',
         strict: false,
         pageSize: 1,
+        timeoutMs: 60_000,
         expiringWithinMs: DEFAULT_EXPIRING_WITHIN_MS,
         requestTimeoutMs: 5000,
         rejections: undefined,

@@ -1478,7 +1478,10 @@ export function canonicalKubeconfig(): string {
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [
-        { name: 'c0', cluster: { server: 'https://remote.example:6443', 'certificate-authority-data': CA_DATA } },
+        {
+          name: 'c0',
+          cluster: { server: 'https://remote.example:6443', 'certificate-authority-data': CA_DATA },
+        },
       ],
       contexts: [{ name: 'ctx0', context: { cluster: 'c0', user: 'u0' } }],
       'current-context': 'ctx0',

@@ -237,6 +237,8 @@ describe.skipIf(binaryPath === null)('the background audit on a real API server'
     });
     expect(await metric('remote_secret_noncompliant_secrets')).toEqual({ '': 4 });
     expect(await metric('remote_secret_audit_secrets')).toEqual({ '': 5 });
+    // The informer's first list reconciled them; the periodic pass (every second here) agrees.
+    await eventually(async () => (await passes()) >= 1);
     const lastRun = (await metric('remote_secret_audit_last_run_timestamp_seconds'))[''] ?? 0;
     expect(Math.abs(lastRun - Date.now() / 1000)).toBeLessThan(60);
 
@@ -318,22 +320,39 @@ describe.skipIf(binaryPath === null)('the background audit on a real API server'
     expect(webhook?.output()).toContain('PolicyReports are written again');
   });
 
-  it('after a restart, in audit mode, writes no second Event, and a new unsafe secret gets its Event from an informer-started pass', async () => {
-    // An hour between periodic passes: only the first pass and the informer can start one.
+  it('after a restart, in audit mode, writes no second Event, and reconciles a new unsafe secret alone, without a pass', async () => {
+    // An hour between periodic passes: no pass runs in this test; the informer drives it all.
     await start('audit', '--audit-interval', '3600');
     await registerInAuditMode();
-    // The first pass announces all four again; the API server already has each Event (409).
+    // The informer's first list reconciles all five and announces the four again; the API server
+    // already has each Event (409).
     await eventually(
       async () => (await metric('remote_secret_webhook_events_total'))['{result="exists"}'] === 4,
     );
     expect((await metric('remote_secret_webhook_events_total'))['{result="created"}']).toBeUndefined();
     expect(await nonCompliantEvents()).toHaveLength(4);
+    const reconciles = async () => await metric('remote_secret_audit_reconciles_total');
+    expect((await reconciles())['{result="decided"}']).toBe(5);
 
     const stored = await apply(remoteSecret('f-new', { central: EXEC }));
     expect(stored.status, stored.stderr).toBe(0);
     await eventually(async () => (await eventsFor('f-new')).length === 1, 15_000);
     expect(await gauge('exec')).toBe(3);
-    expect(await passes()).toBeGreaterThanOrEqual(2);
+    // Only the secret that changed was decided: no pass, no list of every secret.
+    expect(await passes()).toBe(0);
+    expect((await reconciles())['{result="decided"}']).toBe(6);
+    // Applying it again unchanged (kubectl apply: an annotation-only update) is skipped by hash.
+    const again = await kubectl(cluster.kubeconfigPath, [
+      'annotate',
+      'secret',
+      'f-new',
+      '-n',
+      NAMESPACE,
+      'touched=yes',
+    ]);
+    expect(again.status, again.stderr).toBe(0);
+    await eventually(async () => ((await reconciles())['{result="unchanged"}'] ?? 0) >= 1);
+    expect((await reconciles())['{result="decided"}']).toBe(6);
   });
 
   it('brings the gauge down on a fix, and announces a relapse again', async () => {

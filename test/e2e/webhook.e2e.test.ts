@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
@@ -60,6 +61,12 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
   let webhook: WebhookProcess;
   const apply = (manifest: string, ...flags: string[]) =>
     kubectl(cluster.kubeconfigPath, ['apply', ...flags, '-f', '-'], { input: manifest });
+  const metricOf = (series: string) => async (): Promise<number> => {
+    const text = (await send(undefined, { port: webhook.port, ca: tls.ca.certificatePem, path: '/metrics' }))
+      .body;
+    const line = text.split('\n').find((entry) => entry.startsWith(`${series} `));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  };
   const metric = async (name: string): Promise<number> => {
     const text = (await send(undefined, { port: webhook.port, ca: tls.ca.certificatePem, path: '/metrics' }))
       .body;
@@ -230,6 +237,36 @@ describe.skipIf(binaryPath === null)('the admission webhook on a real API server
     expect(event).toMatchObject({ type: 'Warning', reason: 'RemoteSecretRejected' });
     expect(event?.message).toContain('exec at west: users[0].user.exec');
     expect(await events('istio-remote-secret-dry')).toEqual([]);
+  });
+
+  it('aggregates 50 identical refusals into one Event with count 50 (a GitOps loop re-applying)', async () => {
+    const name = 'istio-remote-secret-retried';
+    const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    const body = JSON.parse(remoteSecret(name, { retried: kubeconfigFixture('exec') })) as V1Secret;
+    const refusals = metricOf(
+      'remote_secret_webhook_admission_requests_total{operation="CREATE",verdict="rejected"}',
+    );
+    const before = await refusals();
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      await expect(core.createNamespacedSecret({ namespace: NAMESPACE, body })).rejects.toMatchObject({
+        code: 403,
+        body: expect.stringContaining(`denied the request: remote secret ${NAMESPACE}/${name} is rejected`),
+      });
+    }
+    expect((await refusals()) - before).toBe(50);
+    const listed = async () =>
+      (
+        await core.listNamespacedEvent({
+          namespace: NAMESPACE,
+          fieldSelector: `involvedObject.name=${name}`,
+        })
+      ).items;
+    // Writes past the per-secret burst wait for the next token (10 s): the count catches up.
+    await eventually(async () => (await listed()).some((event) => event.count === 50), 60_000);
+    const events = await listed();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ reason: 'RemoteSecretRejected', type: 'Warning', count: 50 });
+    expect(events[0]?.message).toContain('exec at retried: users[0].user.exec');
   });
 
   it('is never asked about a Secret without the istio/multiCluster label', async () => {

@@ -1,6 +1,11 @@
 /** Why the local control plane could not be built or run. */
 export type HarnessErrorCode =
-  'GO_MISSING' | 'GO_TOO_OLD' | 'BUILD_FAILED' | 'BINARY_MISSING' | 'CLUSTER_START_FAILED';
+  | 'GO_MISSING'
+  | 'GO_TOO_OLD'
+  | 'BUILD_FAILED'
+  | 'BINARY_MISSING'
+  | 'CLUSTER_START_FAILED'
+  | 'COMPONENT_NOT_FOUND';
 
 export class HarnessError extends Error {
   override readonly name = 'HarnessError';
