@@ -1,6 +1,7 @@
-// `npm run demo`: two real local Kubernetes control planes, a primary and a remote, and a guided
-// walk through the product on them: create a remote secret from the remote, apply it to the
-// primary where the admission webhook accepts it, verify it, then watch a malicious one be refused.
+// `npm run demo`: two real local Kubernetes control planes, a primary and a remote, a real istiod
+// for the primary, and a guided walk through the product on them: create a remote secret from the
+// remote, apply it to the primary where the admission webhook accepts it, verify it (with istiod's
+// own view), then watch a malicious one be refused.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,8 @@ import { PLUGIN, REPO_ROOT } from './cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from './harness/cluster.ts';
 import { formatDuration } from './harness/format.ts';
 import { isMissingToolchain } from './harness/errors.ts';
+import { ensureIstioBinary } from './harness/istio-binary.ts';
+import { prepareIstioPrimary, startIstiod, type Istiod } from './harness/istiod.ts';
 import { ensureTestenvBinary } from './harness/testenv-binary.ts';
 import {
   registerShippedWebhook,
@@ -33,8 +36,13 @@ function show(
   return { status: result.status, output };
 }
 
-/** The guided tour; returns the webhook so it can be stopped with the clusters. */
-async function walkThrough(primary: TestCluster, remote: TestCluster, work: string): Promise<WebhookProcess> {
+/** The guided tour; istiod is already running against the primary. */
+async function walkThrough(
+  primary: TestCluster,
+  remote: TestCluster,
+  istiod: Istiod,
+  work: string,
+): Promise<WebhookProcess> {
   const env = {
     ...process.env,
     PATH: `${dirname(PLUGIN)}:${process.env['PATH'] ?? ''}`,
@@ -66,9 +74,10 @@ async function walkThrough(primary: TestCluster, remote: TestCluster, work: stri
   );
   show("2. Check it offline, with the webhook's own decision", `kubectl remote-secret check ${secret}`, env);
   show('3. Apply it to the primary: the webhook accepts it', `${onPrimary} apply -f ${secret}`, env);
+  await istiod.waitForCluster('remote', (entry) => entry?.syncStatus === 'synced').catch(() => undefined);
   show(
-    '4. Prove it works: reachable, authenticated, authorized, not expired',
-    'kubectl remote-secret verify --context primary',
+    "4. Prove it works: reachable, authenticated, authorized, not expired, and istiod's own view",
+    `kubectl remote-secret verify --context primary --istiod ${istiod.httpUrl}`,
     env,
   );
   show(
@@ -79,6 +88,11 @@ async function walkThrough(primary: TestCluster, remote: TestCluster, work: stri
   show(
     '6. The audit trail: a Warning Event for the rejection',
     `${onPrimary} get events -n ${NAMESPACE} --field-selector reason=RemoteSecretRejected -o custom-columns=REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message`,
+    env,
+  );
+  show(
+    "7. istiod's own view of the remotes: its debug endpoint lists every cluster, the secret it came from, and its sync status",
+    `curl -s ${istiod.httpUrl}/debug/clusterz; echo`,
     env,
   );
   return webhook;
@@ -95,10 +109,12 @@ function describeCluster(cluster: TestCluster): string {
 async function main(): Promise<number> {
   let binaryPath: string;
   let kubernetesVersion: string;
+  let istioBinary: string;
   try {
     const binary = await ensureTestenvBinary();
     binaryPath = binary.path;
     kubernetesVersion = binary.kubernetesVersion;
+    istioBinary = (await ensureIstioBinary()).path;
   } catch (error) {
     if (isMissingToolchain(error)) {
       console.error(`demo: ${error.message}`);
@@ -130,9 +146,21 @@ async function main(): Promise<number> {
   const remote = remoteResult.value;
   const work = mkdtempSync(join(tmpdir(), 'remote-secret-demo-'));
   let webhook: WebhookProcess | undefined;
+  let istiod: Istiod | undefined;
   try {
-    webhook = await walkThrough(primary, remote, work);
+    console.log(
+      "\nStarting istiod (pilot-discovery from istio.io/istio) for the primary, with Istio's CRDs...",
+    );
+    await prepareIstioPrimary(primary.kubeconfigPath, { binaryPath: istioBinary, namespace: NAMESPACE });
+    istiod = await startIstiod({
+      binaryPath: istioBinary,
+      kubeconfigPath: primary.kubeconfigPath,
+      clusterId: 'primary',
+      namespace: NAMESPACE,
+    });
+    webhook = await walkThrough(primary, remote, istiod, work);
   } catch (error) {
+    await istiod?.stop();
     await stopWebhookProcess(webhook);
     await stopAllClusters();
     rmSync(work, { recursive: true, force: true });
@@ -150,6 +178,10 @@ ${describeCluster(remote)}
 Each is etcd + kube-apiserver (RBAC, default admission plugins) + the token controllers of
 kube-controller-manager, on 127.0.0.1 only. There are no nodes, so pods stay Pending.
 
+istiod runs against the primary (CLUSTER_ID primary), every listener on 127.0.0.1, no data plane:
+  ${istiod.httpUrl}/debug/clusterz    its remote clusters
+  ${istiod.metricsUrl}   istiod_managed_clusters and the sync-state gauge
+
 The webhook keeps running against the primary. Try more, in another terminal:
   export KUBECONFIG=${primary.kubeconfigPath}:${remote.kubeconfigPath}   # contexts "primary" and "remote"
   export PATH=${dirname(PLUGIN)}:$PATH                                      # kubectl remote-secret ...
@@ -166,7 +198,8 @@ Press Ctrl-C to stop both clusters and remove their files.`);
     process.once('SIGTERM', resolve);
   });
   clearInterval(keepAlive);
-  console.log(`\n${signal}: stopping the webhook and the clusters...`);
+  console.log(`\n${signal}: stopping istiod, the webhook and the clusters...`);
+  await istiod.stop();
   await stopWebhookProcess(webhook);
   await stopAllClusters();
   rmSync(work, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -175,7 +176,7 @@ function spawnIstioctl(
   return spawnSync(
     istioTestenv ?? 'istio-testenv',
     ['istioctl', 'create-remote-secret', '--kubeconfig', remote.kubeconfigPath, ...args],
-    { encoding: 'utf8', env: { ...process.env, KUBECONFIG: remote.kubeconfigPath, HOME: REPO_ROOT } },
+    { encoding: 'utf8', env: { ...process.env, KUBECONFIG: remote.kubeconfigPath, HOME: tmpdir() } },
   );
 }
 

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -328,7 +329,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
         '--namespace',
         NAMESPACE,
       ],
-      { encoding: 'utf8', env: { ...process.env, KUBECONFIG: remote.kubeconfigPath, HOME: REPO_ROOT } },
+      { encoding: 'utf8', env: { ...process.env, KUBECONFIG: remote.kubeconfigPath, HOME: tmpdir() } },
     );
     expect(istioctl.status, istioctl.stderr).toBe(0);
     expect(firstSecret(istioctl.stdout).metadata.name).toBe('istio-remote-secret-by-istioctl');
