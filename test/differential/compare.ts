@@ -53,13 +53,21 @@ export function compare(
 
 /**
  * istiod stopped only because of a file a kubeconfig names: Validate could not open it in the
- * oracle's empty directory, or client-go read a file that exists on this machine (an absolute path
- * such as /etc/passwd) and found no key or certificate in it.
+ * oracle's empty directory, client-go's ClientConfig could not open an allowed token file (it reads
+ * the file there; istiod's own ServiceAccount token path exists in its pod, not here), or
+ * client-go read a file that exists on this machine (an absolute path such as /etc/passwd) and
+ * found no key or certificate in it.
  */
 function isDiskDependent(oracle: OracleResult): boolean {
   const { verdict } = oracle;
   if (verdict.accepted) return false;
   if (verdict.stage === 'validate') return oracle.validateErrors.length === 0 && oracle.fileErrors.length > 0;
+  if (verdict.stage === 'client-config') {
+    return (
+      oracle.users.some((user) => user.tokenFile) &&
+      /^open .*: no such file or directory$/.test(verdict.error)
+    );
+  }
   return (
     verdict.stage === 'clients' &&
     oracle.users.some((user) => user.clientKey || user.clientCertificate) &&

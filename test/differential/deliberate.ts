@@ -52,6 +52,12 @@ export const DELIBERATE: readonly DeliberateDifference[] = [
   },
   {
     code: 'ambiguous-yaml',
+    message: /integer mapping key between 2\^63 and 2\^64/,
+    reason:
+      'client-go cannot load an integer key above int64 (an unsigned integer sigs.k8s.io/yaml cannot turn into JSON); where a later copy of a duplicate key replaces the mapping that holds it, go-yaml drops it and istiod loads the rest: we refuse it, and the duplicate, all the same',
+  },
+  {
+    code: 'ambiguous-yaml',
     message: /mapping key (?:this large )?becomes different text/,
     reason:
       "numbers as mapping keys: client-go turns them into text with float32 precision and Go's notation (1e+06), YAML 1.2 readers with JavaScript's, which also loses digits past 2^53; as-user-extra keys are sent as header names, so both must read the same text",
@@ -98,7 +104,7 @@ export const DELIBERATE: readonly DeliberateDifference[] = [
   {
     code: 'yaml-syntax',
     reason:
-      "text that YAML 1.2 (js-yaml) refuses and go-yaml v2 accepts: under-indented lines inside flow collections, text after a flow document, \\' escapes; we only accept what both can read",
+      "text that YAML 1.2 (js-yaml, our parser) refuses and go-yaml v2 accepts: under-indented lines and tabs inside flow collections of a block document, text after a flow document, \\' escapes; we only accept what both can read",
   },
   {
     code: 'yaml-alias-limit',

@@ -40,6 +40,7 @@ interface AuditJson {
     cluster: string;
     secrets: string[];
     usedNow: string;
+    usedNowCertain: boolean;
     usedAfterRestart: string;
     fix: string;
   }[];
@@ -132,6 +133,7 @@ describe.skipIf(binaryPath === null)('a shared cluster ID on a real API server',
         cluster: 'east',
         secrets: ['istio-system/z-first', 'istio-system/a-second'],
         usedNow: 'istio-system/z-first',
+        usedNowCertain: true,
         usedAfterRestart: 'istio-system/a-second',
         fix: 'kubectl delete secret -n istio-system a-second && kubectl annotate secret -n istio-system z-first kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
       },

@@ -8,6 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { HarnessError } from './errors.ts';
 import { TailBuffer, formatDuration } from './format.ts';
 import { kubeGet } from './https.ts';
+import { isRunning, terminate } from './process.ts';
 
 /** A running single-node control plane (etcd, kube-apiserver, kube-controller-manager). */
 export interface TestCluster {
@@ -244,21 +245,11 @@ class ClusterProcess {
   abandon(): void {
     liveClusters.delete(this);
     this.stopping ??= Promise.resolve();
-    if (this.running()) this.child.kill('SIGTERM');
-  }
-
-  private running(): boolean {
-    return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    if (isRunning(this.child)) this.child.kill('SIGTERM');
   }
 
   private async stopProcess(): Promise<void> {
-    if (this.running()) {
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_GRACE_MS);
-      await this.exited;
-      clearTimeout(timer);
-    }
-    this.child.stdin.destroy();
+    await terminate(this.child, this.exited, STOP_GRACE_MS);
     liveClusters.delete(this);
     if (!this.keepDir) await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }

@@ -9,7 +9,7 @@ import { fetchIstiodClusters, type IstiodCluster } from '../../shared/kube/istio
 import { HarnessError } from './errors.ts';
 import { TailBuffer, formatDuration } from './format.ts';
 import { kubectl } from './kubectl.ts';
-import { runProcess } from './process.ts';
+import { isRunning, runProcess, terminate } from './process.ts';
 
 /**
  * A real istiod (`pilot-discovery discovery`, built from istio.io/istio as part of istio-testenv)
@@ -391,21 +391,11 @@ class IstiodProcess {
   abandon(): void {
     liveIstiods.delete(this);
     this.stopping ??= Promise.resolve();
-    if (this.running()) this.child.kill('SIGKILL');
-  }
-
-  private running(): boolean {
-    return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    if (isRunning(this.child)) this.child.kill('SIGKILL');
   }
 
   private async stopProcess(): Promise<void> {
-    if (this.running()) {
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_GRACE_MS);
-      await this.exited;
-      clearTimeout(timer);
-    }
-    this.child.stdin.destroy();
+    await terminate(this.child, this.exited, STOP_GRACE_MS);
     liveIstiods.delete(this);
     await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }

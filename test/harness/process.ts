@@ -1,4 +1,4 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 /** What a finished child process said, and how it ended. */
 export interface ProcessResult {
@@ -35,4 +35,23 @@ export function runProcess(
     });
     child.stdin.end(input ?? '');
   });
+}
+
+/** Whether a spawned child is still running (started, and neither exited nor killed). */
+export function isRunning(child: ChildProcess): boolean {
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+/**
+ * Stop a child the way the harness stops its servers: SIGTERM, SIGKILL after `graceMs`, and
+ * return once `exited` (the child's own exit promise) has settled; its stdin pipe is closed too.
+ */
+export async function terminate(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
+  if (isRunning(child)) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+  child.stdin?.destroy();
 }
