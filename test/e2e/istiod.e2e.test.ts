@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { loadAll } from 'js-yaml';
@@ -185,6 +186,52 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(created.stderr).toMatch(/expires/);
     await apply(created.stdout);
     await running().waitForCluster('expiring', (entry) => entry?.syncStatus === 'synced');
+  });
+
+  it("runs an external istiod from the kubeconfig of --type config, given the RBAC of Istio's chart", async () => {
+    // --type config is not a remote secret: an external istiod mounts istio-kubeconfig and reads
+    // its config cluster (here the remote) with it. Reading is all create grants; istiod also
+    // writes there (leases, webhook configurations, its CA bundle), which Istio's chart grants on
+    // the config cluster. cluster-admin stands in for that chart here.
+    const created = await create('--type', 'config', '--name', 'config');
+    expect(created.status, created.stderr).toBe(0);
+    const secret = loadAll(created.stdout).find(
+      (document): document is { metadata: { name: string }; stringData: Record<string, string> } =>
+        typeof document === 'object' && document !== null && 'stringData' in document,
+    );
+    expect(secret?.metadata.name).toBe('istio-kubeconfig');
+    expect(Object.keys(secret?.stringData ?? {})).toEqual(['config']);
+    const onRemote = (args: string[]) => kubectl(remote.kubeconfigPath, args);
+    const granted = await onRemote([
+      'create',
+      'clusterrolebinding',
+      'istiod-chart-stand-in',
+      '--clusterrole',
+      'cluster-admin',
+      `--serviceaccount=${NAMESPACE}:istiod`,
+    ]);
+    expect(granted.status, granted.stderr).toBe(0);
+    await prepareIstioPrimary(remote.kubeconfigPath, {
+      namespace: NAMESPACE,
+      ...(istioTestenv === null ? {} : { binaryPath: istioTestenv }),
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'istio-kubeconfig-'));
+    const kubeconfigPath = join(dir, 'config');
+    writeFileSync(kubeconfigPath, secret?.stringData['config'] ?? '', { mode: 0o600 });
+    const external = await startIstiod({
+      kubeconfigPath,
+      clusterId: 'config',
+      namespace: NAMESPACE,
+      ...(istioTestenv === null ? {} : { binaryPath: istioTestenv }),
+    });
+    try {
+      await external.waitForCluster('config', (entry) => entry?.syncStatus === 'synced');
+      expect(await external.clusterz()).toEqual([{ id: 'config', secretName: '', syncStatus: 'synced' }]);
+    } finally {
+      await external.stop();
+      await onRemote(['delete', 'clusterrolebinding', 'istiod-chart-stand-in']);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stays synced through --rotate, apply and --retire-old, with a working token at every sample', async () => {
