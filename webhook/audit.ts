@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { violationsOf, type AdmissionDecision } from '../shared/admission/decide.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 
@@ -64,3 +64,17 @@ export const REDACT_PATHS = [
   'headers.authorization',
   '*.headers.authorization',
 ];
+
+/**
+ * The webhook's root logger: JSON lines, secrets redacted. Every line names the service; the
+ * parts of the webhook log through children that add their own `component`, so the root carries
+ * none (pino does not merge bindings: a `component` on both would be written twice in one line).
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { service: 'remote-secret-webhook' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}

@@ -92,10 +92,10 @@ function recorder(options: { hold?: boolean; burst?: number; now?: () => Date } 
 
 describe('EventRecorder', () => {
   it.each([
-    { mode: 'enforce', reason: REJECTED_REASON },
-    { mode: 'warn', reason: ADMITTED_REASON },
-    { mode: 'audit', reason: ADMITTED_REASON },
-  ] as const)('writes a Warning Event in the secret namespace ($mode)', async ({ mode, reason }) => {
+    { mode: 'enforce', reason: REJECTED_REASON, verb: 'rejected' },
+    { mode: 'warn', reason: ADMITTED_REASON, verb: 'admitted (warn mode)' },
+    { mode: 'audit', reason: ADMITTED_REASON, verb: 'admitted (audit mode)' },
+  ] as const)('writes a Warning Event in the secret namespace ($mode)', async ({ mode, reason, verb }) => {
     const created: EventBody[] = [];
     const events = new EventRecorder({
       sink: {
@@ -122,7 +122,10 @@ describe('EventRecorder', () => {
       reportingInstance: 'webhook-0',
       count: 1,
     });
-    expect(event?.message).toContain('CREATE by jane@example.com');
+    // The wording docs/webhook.md shows: the mode's name, as --mode spells it.
+    expect(event?.message).toMatch(
+      new RegExp(`^CREATE by jane@example\\.com ${verb.replace(/[()]/g, '\\$&')}: 1 violation: `),
+    );
     expect(event?.message).toContain('token-file at east: users[0].user.tokenFile');
     // Names and paths only: the kubeconfig's token file path is not echoed.
     expect(event?.message).not.toContain('/var/run/secrets');

@@ -326,7 +326,11 @@ export function buildEvent(
         `${violation.code} at ${cluster === '' ? '' : `${cluster}: `}${violation.path || '(kubeconfig)'}`,
     )
     .join('; ');
-  const verb = decision.verdict === 'rejected' ? 'rejected' : `admitted (${decision.verdict} mode)`;
+  // The mode as --mode spells it: warn and audit admit, enforce rejects.
+  const verb =
+    decision.verdict === 'rejected'
+      ? 'rejected'
+      : `admitted (${decision.verdict === 'warned' ? 'warn' : 'audit'} mode)`;
   const message = oneLine(
     `${request.operation} by ${request.userInfo.username || '(unknown user)'} ${verb}: ${plural(found.length, 'violation')}: ${summary}`,
   );

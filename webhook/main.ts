@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { KubeConfig } from '@kubernetes/client-node';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import {
   MULTICLUSTER_SELECTOR,
   RemoteSecretController,
@@ -16,7 +16,7 @@ import {
   POLICY_REPORT_VERSION,
 } from '../shared/audit/policy-report.ts';
 import { asModel, KubeClient } from '../shared/kube/client.ts';
-import { logDecision, REDACT_PATHS } from './audit.ts';
+import { createLogger, logDecision } from './audit.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
 import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
@@ -43,11 +43,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write(`error: ${error.message}\nRun 'remote-secret-webhook --help' for usage.\n`);
     return EXIT_USAGE;
   }
-  const log = pino({
-    level: config.logLevel,
-    base: { component: 'remote-secret-webhook' },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-  });
+  const log = createLogger(config.logLevel);
   try {
     return await serve(config, log, env);
   } catch (error) {
@@ -155,6 +151,9 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     keyPair,
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    onClientError: (status, reason) => {
+      metrics.httpErrors.inc({ status: String(status), reason });
+    },
   });
   const tlsLog = log.child({ component: 'tls' });
   const reloader = new TlsReloader(

@@ -1,3 +1,5 @@
+import { connect } from 'node:tls';
+import { gzipSync } from 'node:zlib';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:https';
@@ -57,7 +59,14 @@ async function start(tls: TlsFixture, requestTimeoutMs = 2000): Promise<Running>
     requestTimeoutMs,
   });
   const keyPair = readKeyPair(tls.certFile, tls.keyFile);
-  const server = createWebhookServer(app, { keyPair, requestTimeoutMs, keepAliveTimeoutMs: 100_000 });
+  const server = createWebhookServer(app, {
+    keyPair,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: 100_000,
+    onClientError: (status, reason) => {
+      metrics.httpErrors.inc({ status: String(status), reason });
+    },
+  });
   const reloader = new TlsReloader(
     {
       certFile: tls.certFile,
@@ -90,8 +99,10 @@ const EXEC_REVIEW = JSON.stringify(
 describe('webhook HTTP over real TLS', () => {
   let tls: TlsFixture;
   let running: Running;
-  const post = (body: string | Buffer | undefined, options: { contentType?: string; path?: string } = {}) =>
-    send(body, { port: running.port, ca: tls.ca.certificatePem, ...options });
+  const post = (
+    body: string | Buffer | undefined,
+    options: { contentType?: string; path?: string; headers?: Record<string, string> } = {},
+  ) => send(body, { port: running.port, ca: tls.ca.certificatePem, ...options });
 
   beforeAll(async () => {
     tls = writeTlsFixture();
@@ -158,6 +169,24 @@ describe('webhook HTTP over real TLS', () => {
     const reply = await post(EXEC_REVIEW, { contentType: 'text/plain' });
     expect(reply.status).toBe(400);
     expect(reply.body).toContain('Content-Type must be application/json');
+  });
+
+  it('answers a compressed body with 415 and says to send it uncompressed, as the API server does', async () => {
+    const reply = await post(gzipSync(EXEC_REVIEW), { headers: { 'Content-Encoding': 'gzip' } });
+    expect(reply.status).toBe(415);
+    expect(reply.headers['accept-encoding']).toBe('identity');
+    expect(JSON.parse(reply.body)).toMatchObject({ error: 'content-encoding' });
+    expect(reply.body).toContain('Content-Encoding gzip');
+    const metrics = await send(undefined, {
+      port: running.port,
+      ca: tls.ca.certificatePem,
+      path: '/metrics',
+    });
+    expect(metrics.body).toMatch(
+      /^remote_secret_webhook_http_errors_total\{status="415",reason="content-encoding"\} 1$/m,
+    );
+    // identity is no encoding at all.
+    expect((await post(EXEC_REVIEW, { headers: { 'Content-Encoding': 'identity' } })).status).toBe(200);
   });
 
   it('answers a body over the 6 MiB limit with 413, and keeps serving', async () => {
@@ -267,6 +296,43 @@ describe('webhook timeouts', () => {
         req.write('{"apiVersion":'); // and never the rest
       });
       expect(status).toBe(503);
+    } finally {
+      running.server.close();
+      running.server.closeAllConnections();
+      rmSync(tls.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('requests Node answers before any handler', () => {
+  it('answers headers that do not arrive in time with 408, and counts it', async () => {
+    const tls = writeTlsFixture();
+    const running = await start(tls, 300);
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(
+          { host: '127.0.0.1', port: running.port, servername: 'localhost', ca: tls.ca.certificatePem },
+          () => {
+            socket.write('POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'); // and never the end
+          },
+        );
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('end', () => {
+          resolve(text);
+        });
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      const metrics = await send(undefined, {
+        port: running.port,
+        ca: tls.ca.certificatePem,
+        path: '/metrics',
+      });
+      expect(metrics.body).toMatch(
+        /^remote_secret_webhook_http_errors_total\{status="408",reason="request-timeout"\} 1$/m,
+      );
     } finally {
       running.server.close();
       running.server.closeAllConnections();

@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   decideAdmission,
@@ -190,6 +191,17 @@ export function createAdmissionHandler(options: WebhookAppOptions): RequestListe
       );
       return;
     }
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      res.setHeader('Accept-Encoding', 'identity');
+      refuse(
+        res,
+        415,
+        'content-encoding',
+        `Content-Encoding ${encoding} is not accepted: send the AdmissionReview uncompressed, as the API server does`,
+      );
+      return;
+    }
     if (req.headers['content-length'] === '0') {
       refuse(res, 400, 'empty-body', 'the body is empty; expected an AdmissionReview');
       return;
@@ -306,6 +318,24 @@ export interface ServerOptions {
   readonly keyPair: KeyPair;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /**
+   * Told of each request Node's HTTP parser answers itself, before any handler runs (a request
+   * whose headers did not arrive in time: 408; headers too large: 431; not HTTP: 400), so the
+   * `http_errors_total` metric counts them like the rest.
+   */
+  readonly onClientError?: (status: number, reason: string) => void;
+}
+
+/** What Node's HTTP parser errors mean, as the status Node itself would answer them with. */
+function clientErrorStatus(code: string | undefined): { status: number; reason: string } {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, reason: 'request-timeout' };
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, reason: 'headers-too-large' };
+    default:
+      return { status: 400, reason: 'malformed-http' };
+  }
 }
 
 /** HTTPS with timeouts that suit a webhook behind the API server's Go client. */
@@ -325,5 +355,18 @@ export function createWebhookServer(app: RequestListener, options: ServerOptions
   // Go's http.Transport drops idle connections after 90 s; outlasting it means the client
   // always closes first and never sends on a socket we have just closed.
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  // With a listener, Node no longer answers parser errors itself: answer as it would, and count.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // A connection reset or closed mid-request has nobody left to answer; it is not a request.
+    // Nor can one whose response has begun (Node's own handler checks the same).
+    const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || answering?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    const { status, reason } = clientErrorStatus(error.code);
+    options.onClientError?.(status, reason);
+    socket.end(`HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n\r\n`);
+  });
   return server;
 }

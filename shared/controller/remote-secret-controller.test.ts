@@ -77,7 +77,7 @@ function secretList(items: V1Secret[]): KubernetesListObject<V1Secret> {
   return { ...(JSON.parse(wire) as KubernetesListObject<V1Secret>), items };
 }
 
-const log = { info: vi.fn(), warn: vi.fn() };
+const log = { debug: vi.fn(), info: vi.fn(), warn: vi.fn() };
 
 /** Who a running istiod would keep for `id` if `candidate` (never stored) claimed it too. */
 function holder(
@@ -207,10 +207,79 @@ describe('RemoteSecretController', () => {
       expect(controller.synced).toBe(true);
     });
     expect(log.warn).toHaveBeenCalledWith(
-      expect.objectContaining({ namespace: 'istio-system' }),
-      'remote secret informer failed',
+      { namespace: 'istio-system', error: 'connection refused', retryInMs: 5 },
+      'remote secret informer failed; retrying with backoff up to 30 s',
+    );
+    expect(log.info).toHaveBeenCalledWith(
+      expect.objectContaining({ namespace: 'istio-system', retries: 2 }),
+      'remote secret informer recovered',
     );
     await controller.stop();
+  });
+
+  it('backs off a watch that keeps failing, doubling to 30 s, and logs the outage once', async () => {
+    vi.useFakeTimers();
+    try {
+      const server = fakeServer();
+      server.setList([secret('a', '1', 'east')]);
+      const attempts: number[] = [];
+      let down = false;
+      // After the first list and watch, the API server goes away: every watch fails at once.
+      const watch: WatchFn = async (path, params, callback, done) => {
+        if (!down) return server.watch(path, params, callback, done);
+        attempts.push(Date.now());
+        await Promise.resolve();
+        done(new Error('connect ECONNREFUSED 127.0.0.1:6443'));
+        return new AbortController();
+      };
+      const warn = vi.fn();
+      const info = vi.fn();
+      const controller = new RemoteSecretController({
+        kubeConfig: new KubeConfig(),
+        namespaces: ['istio-system'],
+        log: { debug: vi.fn(), info, warn },
+        list: server.list,
+        watch,
+      });
+      await controller.start();
+      expect(controller.synced).toBe(true);
+      down = true;
+      const start = Date.now();
+      server.streams[0]?.end(new Error('connection reset'));
+      await vi.advanceTimersByTimeAsync(130_000);
+      // client-go's reflector backs off the same way (doubling, at most 30 s).
+      expect(attempts.map((at) => at - start)).toEqual([
+        1_000, 3_000, 7_000, 15_000, 31_000, 61_000, 91_000, 121_000,
+      ]);
+      // One line for the outage, not one (with a stack trace) per retry.
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(
+        { namespace: 'istio-system', error: 'connection reset', retryInMs: 1_000 },
+        'remote secret informer failed; retrying with backoff up to 30 s',
+      );
+
+      // Back up: one line says so, and how long it was down.
+      down = false;
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(info).toHaveBeenLastCalledWith(
+        { namespace: 'istio-system', downForMs: 151_000, retries: 9 },
+        'remote secret informer recovered',
+      );
+      expect(warn).toHaveBeenCalledTimes(1);
+
+      // Connected for over 2 minutes: the next outage starts from the first delay again.
+      await vi.advanceTimersByTimeAsync(130_000);
+      down = true;
+      attempts.length = 0;
+      const again = Date.now();
+      server.streams.at(-1)?.end(new Error('connection reset'));
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(attempts.map((at) => at - again)).toEqual([1_000, 3_000]);
+      expect(warn).toHaveBeenCalledTimes(2);
+      await controller.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('is synced only when every watched namespace is', async () => {

@@ -10,11 +10,17 @@ import { ClusterIdScope, createdMillis } from '../remote-secret/cluster-id-scope
 import { isClusterId } from '../remote-secret/decide.ts';
 import { MULTICLUSTER_LABEL } from '../remote-secret/model.ts';
 
+/** The longest wait between two attempts to list or watch. */
+const MAX_RETRY_DELAY_MS = 30_000;
+/** A watch connected at least this long has recovered: the next failure retries quickly again. */
+const BACKOFF_RESET_MS = 120_000;
+
 /** The selector istiod's secret controller lists and watches with. */
 export const MULTICLUSTER_SELECTOR = `${MULTICLUSTER_LABEL}=true`;
 
 /** The part of a pino logger the controller uses. */
 export interface ControllerLogger {
+  debug(object: object, message: string): void;
   info(object: object, message: string): void;
   warn(object: object, message: string): void;
 }
@@ -30,7 +36,10 @@ export interface RemoteSecretControllerOptions {
   readonly log: ControllerLogger;
   readonly list?: ListFn;
   readonly watch?: WatchFn;
-  /** First delay before restarting a failed list or watch; it doubles up to 30 s. */
+  /**
+   * First delay before restarting a failed list or watch; it doubles up to 30 s, and starts
+   * again from here once a watch has stayed connected for 2 minutes (client-go's reflector).
+   */
   readonly retryDelayMs?: number;
   /**
    * Called after each add, update or delete the informer applies (the first list included), so a
@@ -89,29 +98,43 @@ export class RemoteSecretController {
 
   private async startNamespace(namespace: string, list: ListFn, watch: WatchFn): Promise<void> {
     const firstDelay = this.options.retryDelayMs ?? 1000;
+    const { log } = this.options;
     let delay = firstDelay;
+    /** When the current watch connected (HTTP 200), if it did. */
+    let connectedAt: number | undefined;
+    /** When the outage began, and how many retries it has taken so far. */
+    let outage: { since: number; retries: number } | undefined;
+    const onListed = (): void => {
+      if (this.syncedNamespaces.has(namespace)) return;
+      this.syncedNamespaces.add(namespace);
+      log.info(
+        { namespace, secrets: this.clusterIds.secretCount, clusters: this.clusterIds.clusterCount },
+        'remote secret index synced',
+      );
+    };
+    const onConnected = (): void => {
+      connectedAt = Date.now();
+      if (outage === undefined) return;
+      log.info(
+        { namespace, downForMs: connectedAt - outage.since, retries: outage.retries },
+        'remote secret informer recovered',
+      );
+      outage = undefined;
+    };
     // ListWatch opens its watch right after it has applied a list: that is when we are synced.
+    // The watch has connected when client-node's watch returns without having ended.
     const notifying = new (class extends Watch {
-      constructor(
-        config: KubeConfig,
-        private readonly opened: () => void,
-      ) {
-        super(config);
+      override async watch(...[path, params, callback, done]: Parameters<WatchFn>): ReturnType<WatchFn> {
+        onListed();
+        const state = { ended: false };
+        const request = await watch(path, params, callback, (error: unknown) => {
+          state.ended = true;
+          done(error);
+        });
+        if (!state.ended) onConnected();
+        return request;
       }
-      override watch(...args: Parameters<WatchFn>): ReturnType<WatchFn> {
-        this.opened();
-        return watch(...args);
-      }
-    })(this.options.kubeConfig, () => {
-      delay = firstDelay;
-      if (!this.syncedNamespaces.has(namespace)) {
-        this.syncedNamespaces.add(namespace);
-        this.options.log.info(
-          { namespace, secrets: this.clusterIds.secretCount, clusters: this.clusterIds.clusterCount },
-          'remote secret index synced',
-        );
-      }
-    });
+    })(this.options.kubeConfig);
     const informer = new ListWatch<V1Secret>(
       `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
       notifying,
@@ -134,18 +157,40 @@ export class RemoteSecretController {
     });
     informer.on('error', (error: unknown) => {
       if (this.stopped) return;
-      this.options.log.warn({ namespace, err: error, retryInMs: delay }, 'remote secret informer failed');
+      const now = Date.now();
+      if (connectedAt !== undefined && now - connectedAt >= BACKOFF_RESET_MS) delay = firstDelay;
+      connectedAt = undefined;
+      if (outage === undefined) {
+        // One line per outage (its first error, without a stack), not one per retry.
+        outage = { since: now, retries: 0 };
+        log.warn(
+          { namespace, error: errorMessage(error), retryInMs: delay },
+          `remote secret informer failed; retrying with backoff up to ${String(MAX_RETRY_DELAY_MS / 1000)} s`,
+        );
+      } else {
+        log.debug(
+          { namespace, error: errorMessage(error), retry: outage.retries, retryInMs: delay },
+          'remote secret informer still failing',
+        );
+      }
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
-        if (!this.stopped) void informer.start();
+        if (this.stopped) return;
+        if (outage !== undefined) outage.retries += 1;
+        // A list that fails inside start() is reported through 'error' as well.
+        informer.start().catch(() => undefined);
       }, delay);
       timer.unref();
       this.retryTimers.add(timer);
-      delay = Math.min(delay * 2, 30_000);
+      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
     });
     this.informers.push(informer);
     await informer.start();
   }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function defaultList(kubeConfig: KubeConfig): ListFn {

@@ -176,7 +176,7 @@ async function admission(secrets: readonly Stored[]): Promise<Verdicts> {
   const controller = new RemoteSecretController({
     kubeConfig: new KubeConfig(),
     namespaces: NAMESPACES,
-    log: { info: () => undefined, warn: () => undefined },
+    log: { debug: () => undefined, info: () => undefined, warn: () => undefined },
     list: (namespace) =>
       Promise.resolve({
         apiVersion: 'v1',

@@ -15,6 +15,8 @@ export interface PostOptions {
   readonly path?: string;
   readonly method?: string;
   readonly contentType?: string;
+  /** More request headers, such as `Content-Encoding`. */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly agent?: Agent | false;
 }
 
@@ -30,7 +32,10 @@ export function send(body: string | Buffer | undefined, options: PostOptions): P
         method: options.method ?? (body === undefined ? 'GET' : 'POST'),
         ca: options.ca,
         agent: options.agent ?? false,
-        headers: body === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),
+          ...options.headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
