@@ -108,7 +108,11 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       changes.notify(change);
     },
   });
-  const metrics = createMetrics(() => controller.clusterIds);
+  const metrics = createMetrics(() => ({
+    secretCount: controller.clusterIds.secretCount,
+    clusterCount: controller.clusterIds.clusterCount,
+    watches: controller.watches,
+  }));
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
   const eventLog = log.child({ component: 'events' });
   const events = config.events

@@ -30,6 +30,15 @@ export interface BackgroundAuditMetrics {
 export interface IndexSize {
   readonly secretCount: number;
   readonly clusterCount: number;
+  /** The informer's watch of each namespace: is the index current? */
+  readonly watches?: readonly WatchHealth[];
+}
+
+export interface WatchHealth {
+  readonly namespace: string;
+  readonly connected: boolean;
+  /** When the current outage began (ms since the epoch); undefined while connected. */
+  readonly failingSince: number | undefined;
 }
 
 export function createMetrics(
@@ -143,6 +152,31 @@ export function createMetrics(
     registers: [registry],
     collect() {
       this.set(index().clusterCount);
+    },
+  });
+  new Gauge({
+    name: 'remote_secret_webhook_index_watch_up',
+    help: "1 while the informer's watch of the namespace is connected (the index is current), 0 while it fails or before it first connects",
+    labelNames: ['namespace'],
+    registers: [registry],
+    collect() {
+      for (const watch of index().watches ?? [])
+        this.set({ namespace: watch.namespace }, watch.connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'remote_secret_webhook_index_watch_failing_seconds',
+    help: "Seconds since the informer's watch of the namespace last failed without reconnecting (how stale the index may be); 0 while connected",
+    labelNames: ['namespace'],
+    registers: [registry],
+    collect() {
+      const now = Date.now();
+      for (const watch of index().watches ?? []) {
+        this.set(
+          { namespace: watch.namespace },
+          watch.failingSince === undefined ? 0 : Math.max(0, (now - watch.failingSince) / 1000),
+        );
+      }
     },
   });
   return metrics;

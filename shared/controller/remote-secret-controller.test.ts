@@ -243,10 +243,17 @@ describe('RemoteSecretController', () => {
       });
       await controller.start();
       expect(controller.synced).toBe(true);
+      expect(controller.watches).toEqual([
+        { namespace: 'istio-system', connected: true, failingSince: undefined },
+      ]);
       down = true;
       const start = Date.now();
       server.streams[0]?.end(new Error('connection reset'));
       await vi.advanceTimersByTimeAsync(130_000);
+      // The index is stale from the first failure on, and says since when.
+      expect(controller.watches).toEqual([
+        { namespace: 'istio-system', connected: false, failingSince: start },
+      ]);
       // client-go's reflector backs off the same way (doubling, at most 30 s).
       expect(attempts.map((at) => at - start)).toEqual([
         1_000, 3_000, 7_000, 15_000, 31_000, 61_000, 91_000, 121_000,
@@ -266,6 +273,9 @@ describe('RemoteSecretController', () => {
         'remote secret informer recovered',
       );
       expect(warn).toHaveBeenCalledTimes(1);
+      expect(controller.watches).toEqual([
+        { namespace: 'istio-system', connected: true, failingSince: undefined },
+      ]);
 
       // Connected for over 2 minutes: the next outage starts from the first delay again.
       await vi.advanceTimersByTimeAsync(130_000);

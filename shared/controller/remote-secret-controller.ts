@@ -69,10 +69,20 @@ export class RemoteSecretController {
   private readonly informers: ListWatch<V1Secret>[] = [];
   private readonly syncedNamespaces = new Set<string>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Per namespace: whether its watch is connected, and since when it has been failing. */
+  private readonly health = new Map<string, { connected: boolean; failingSince: number | undefined }>();
   private stopped = false;
 
   constructor(private readonly options: RemoteSecretControllerOptions) {
     if (options.namespaces.length === 0) throw new Error('RemoteSecretController needs a namespace to watch');
+  }
+
+  /** Each namespace's watch: connected, or failing since when (a stale index). */
+  get watches(): { namespace: string; connected: boolean; failingSince: number | undefined }[] {
+    return this.options.namespaces.map((namespace) => ({
+      namespace,
+      ...(this.health.get(namespace) ?? { connected: false, failingSince: undefined }),
+    }));
   }
 
   /** True once every namespace's first list is in the index; it stays true across re-watches. */
@@ -114,6 +124,7 @@ export class RemoteSecretController {
     };
     const onConnected = (): void => {
       connectedAt = Date.now();
+      this.health.set(namespace, { connected: true, failingSince: undefined });
       if (outage === undefined) return;
       log.info(
         { namespace, downForMs: connectedAt - outage.since, retries: outage.retries },
@@ -163,6 +174,7 @@ export class RemoteSecretController {
       if (outage === undefined) {
         // One line per outage (its first error, without a stack), not one per retry.
         outage = { since: now, retries: 0 };
+        this.health.set(namespace, { connected: false, failingSince: now });
         log.warn(
           { namespace, error: errorMessage(error), retryInMs: delay },
           `remote secret informer failed; retrying with backoff up to ${String(MAX_RETRY_DELAY_MS / 1000)} s`,

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { send } from '../../webhook/testdata/client.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { REPO_ROOT } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
@@ -52,6 +53,11 @@ describe.skipIf(binaryPath === null)('the webhook informer on a lost API server'
     });
     // While kube-testenv shuts down, its API server may hold a request open; once it is gone,
     // every call is refused at once, which is when a retry loop without backoff shows.
+    const before = await send(undefined, { port: webhook.port, ca: tls.ca.certificatePem, path: '/metrics' });
+    expect(before.body).toMatch(/^remote_secret_webhook_index_watch_up\{namespace="istio-system"\} 1$/m);
+    expect(before.body).toMatch(
+      /^remote_secret_webhook_index_watch_failing_seconds\{namespace="istio-system"\} 0$/m,
+    );
     await cluster.stop();
     await sleep(9_000);
     const lines = webhook
@@ -73,6 +79,18 @@ describe.skipIf(binaryPath === null)('the webhook informer on a lost API server'
     ).toEqual(retries.map((_, index) => Math.min(1000 * 2 ** (index + 1), 30_000)));
     // ...and did: a loop without backoff would have retried every second.
     expect(retries.length, said).toBeGreaterThanOrEqual(2);
+    // /metrics says the index is stale, and for how long.
+    const metrics = await send(undefined, {
+      port: webhook.port,
+      ca: tls.ca.certificatePem,
+      path: '/metrics',
+    });
+    expect(metrics.body).toMatch(/^remote_secret_webhook_index_watch_up\{namespace="istio-system"\} 0$/m);
+    const failing =
+      /^remote_secret_webhook_index_watch_failing_seconds\{namespace="istio-system"\} ([\d.]+)$/m.exec(
+        metrics.body,
+      );
+    expect(Number(failing?.[1])).toBeGreaterThanOrEqual(8);
     const attempts = [...failed, ...retries];
     for (let index = 1; index < attempts.length; index += 1) {
       const waited = (attempts[index]?.time ?? 0) - (attempts[index - 1]?.time ?? 0);
