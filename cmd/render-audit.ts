@@ -4,11 +4,41 @@ import { emitYaml } from '../shared/yaml/emit.ts';
 import { plural } from '../shared/text.ts';
 import { tableLines } from './table.ts';
 
+interface FindingDocument {
+  readonly code: string;
+  readonly path: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+/** The `-o json|yaml` document of `audit` (docs/audit.md), as tools read it. */
+export interface AuditDocument {
+  readonly kind: 'RemoteSecretAudit';
+  readonly summary: AuditReport['summary'];
+  readonly clusters: readonly {
+    readonly secret: string;
+    readonly cluster: string;
+    readonly status: 'violation' | 'risk' | 'ok';
+    readonly violations: readonly FindingDocument[];
+    readonly risks: readonly FindingDocument[];
+  }[];
+  readonly sharedClusterIds: readonly {
+    readonly namespace: string;
+    readonly cluster: string;
+    readonly secrets: readonly string[];
+    readonly usedNow: string;
+    readonly usedNowCertain: boolean;
+    readonly usedAfterRestart: string;
+    readonly fix: string;
+  }[];
+  readonly errors: readonly { readonly source: string; readonly message: string }[];
+}
+
 /**
  * `-o json|yaml`: one document, the documented schema (docs/audit.md). Findings carry codes,
  * paths and messages from the shared decision and the risk notes, never a token or a key.
  */
-export function auditDocument(report: AuditReport): unknown {
+export function auditDocument(report: AuditReport): AuditDocument {
   return {
     kind: 'RemoteSecretAudit',
     summary: report.summary,

@@ -14,6 +14,7 @@ import {
   stopWebhookProcess,
   type WebhookProcess,
 } from '../harness/webhook.ts';
+import type { AuditDocument } from '../../cmd/render-audit.ts';
 
 /**
  * `audit` on a real kube-apiserver: unsafe remote secrets are stored while no webhook runs (as
@@ -28,26 +29,8 @@ const DAY_MS = 86_400_000;
 const EXPIRED = jwt({ exp: Math.floor((Date.now() - DAY_MS) / 1000) });
 const VALID = jwt({ exp: Math.floor((Date.now() + 300 * DAY_MS) / 1000) });
 
-interface AuditJson {
-  kind: string;
-  summary: { secrets: number; clusters: number; violations: number; risks: number };
-  clusters: {
-    secret: string;
-    cluster: string;
-    status: string;
-    violations: { code: string; path: string }[];
-    risks: { code: string; path: string }[];
-  }[];
-  sharedClusterIds: {
-    namespace: string;
-    cluster: string;
-    secrets: string[];
-    usedNow: string;
-    usedNowCertain: boolean;
-    usedAfterRestart: string;
-    fix: string;
-  }[];
-}
+/** What `audit -o json` prints: the plugin's own type, so a new field cannot go unnoticed. */
+type AuditJson = AuditDocument;
 
 interface RejectionsJson {
   rejections: {

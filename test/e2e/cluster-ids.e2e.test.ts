@@ -15,6 +15,7 @@ import {
   stopWebhookProcess,
   type WebhookProcess,
 } from '../harness/webhook.ts';
+import type { AuditDocument } from '../../cmd/render-audit.ts';
 
 /**
  * A duplicate cluster ID stored before the webhook ran, on a real API server: the secret created
@@ -35,16 +36,8 @@ function remoteSecret(name: string, clusters: Record<string, string>): string {
   });
 }
 
-interface AuditJson {
-  sharedClusterIds: {
-    cluster: string;
-    secrets: string[];
-    usedNow: string;
-    usedNowCertain: boolean;
-    usedAfterRestart: string;
-    fix: string;
-  }[];
-}
+/** What `audit -o json` prints: the plugin's own type, so a new field cannot go unnoticed. */
+type AuditJson = AuditDocument;
 
 describe.skipIf(binaryPath === null)('a shared cluster ID on a real API server', () => {
   let cluster: TestCluster;
