@@ -287,7 +287,7 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(ours.stdout).toContain('"local-cluster-id"');
   });
 
-  it('keeps the first claimant of a duplicate while it runs, takes the name that sorts first after a restart, and does not fall back when the holder goes', async () => {
+  it('keeps the first claimant of a duplicate while it runs, takes one of them after a restart, and does not fall back when the holder goes', async () => {
     const first = await create('--name', 'dup');
     expect(first.status, first.stderr).toBe(0);
     await apply(first.stdout);
@@ -335,14 +335,21 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
       .map(({ secret }) => secret);
     expect(blamed).toEqual([`${NAMESPACE}/istio-remote-secret-aaa-dup`]);
 
-    // After a restart istiod takes the claimant whose name sorts first.
+    // After a restart istiod takes one of the two, not necessarily the one it used before: its
+    // handler gets the informer's first list in name order when it joins before the informer
+    // starts, and the informer's cache in map order when it joins later (client-go replays the
+    // cache). Measured: usually the name that sorts first, not always.
     await running().stop();
     istiod = await startOurIstiod();
     const afterRestart = await running().waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
-    expect(afterRestart?.secretName).toBe(`${NAMESPACE}/istio-remote-secret-aaa-dup`);
+    const claimants = ['istio-remote-secret-aaa-dup', 'istio-remote-secret-dup'];
+    const holder = claimants.find((name) => afterRestart?.secretName === `${NAMESPACE}/${name}`);
+    expect(holder, JSON.stringify(afterRestart)).toBeDefined();
+    const other = claimants.find((name) => name !== holder) ?? '';
+    process.stderr.write(`istiod: after a restart it took ${String(holder)} for "dup"\n`);
 
     // Deleting the holder drops the remote; istiod does not fall back to the other claimant...
-    const deleted = await onPrimary(['delete', 'secret', '-n', NAMESPACE, 'istio-remote-secret-aaa-dup']);
+    const deleted = await onPrimary(['delete', 'secret', '-n', NAMESPACE, holder ?? '']);
     expect(deleted.status, deleted.stderr).toBe(0);
     await running().waitForCluster('dup', (entry) => entry === undefined);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -353,13 +360,13 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
       'secret',
       '-n',
       NAMESPACE,
-      'istio-remote-secret-dup',
+      other,
       'kubectl-remote-secret/touched=now',
       '--overwrite',
     ]);
     expect(touched.status, touched.stderr).toBe(0);
     const back = await running().waitForCluster('dup', (entry) => entry?.syncStatus === 'synced');
-    expect(back?.secretName).toBe(`${NAMESPACE}/istio-remote-secret-dup`);
+    expect(back?.secretName).toBe(`${NAMESPACE}/${other}`);
   });
 
   it('syncs the secret istioctl create-remote-secret writes for the same remote, side by side with ours', async () => {
