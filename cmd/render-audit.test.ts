@@ -94,7 +94,7 @@ describe('audit output', () => {
         /^istio-system\/a west: risk token-expired at users\[0\]\.user\.token: /,
       ) as string,
       expect.stringMatching(/^istio-system\/b east: duplicate-cluster-id at data\.east: /) as string,
-      'cluster ID "east" is claimed by istio-system/a, istio-system/b (oldest first); istiod uses istio-system/a now, and after a restart too',
+      'cluster ID "east" is claimed by istio-system/a, istio-system/b (oldest first); istiod uses istio-system/a now, and most likely after a restart too',
       '  fix, keeping istio-system/a: kubectl delete secret -n istio-system b && kubectl annotate secret -n istio-system a kubectl-remote-secret/touched-at="$(date +%s)" --overwrite',
       '2 secrets, 4 clusters: 1 ok, 2 violations, 1 risk note',
       '',

@@ -113,8 +113,8 @@ export function renderAuditTable(report: AuditReport): string {
   for (const shared of report.sharedClusterIds) {
     const restart =
       shared.usedAfterRestart === shared.usedNow
-        ? 'and after a restart too'
-        : `and ${shared.usedAfterRestart} after a restart`;
+        ? 'and most likely after a restart too'
+        : `and most likely ${shared.usedAfterRestart} after a restart (the name that sorts first; not guaranteed)`;
     lines.push(
       `cluster ID "${shared.cluster}" is claimed by ${shared.secrets.join(', ')} (oldest first); istiod uses ${shared.usedNow} now, ${restart}`,
     );

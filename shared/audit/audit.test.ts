@@ -87,7 +87,7 @@ describe('auditSecrets', () => {
       [],
     ]);
     expect(report.clusters[0]?.violations[0]?.message).toContain(
-      'but after a restart it takes this one, whose name sorts first',
+      'but after a restart it may take this one instead (usually the name that sorts first; not guaranteed)',
     );
     expect(report.summary.violations).toBe(1);
   });

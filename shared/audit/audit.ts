@@ -38,7 +38,10 @@ export interface SharedClusterId {
    * istiod's own view (`verify --istiod`) must say which one it uses before anything is deleted.
    */
   readonly usedNowCertain: boolean;
-  /** The one an istiod restarted now would take: its name sorts first. */
+  /**
+   * The one an istiod restarted now would most likely take: its name sorts first. A guess, as
+   * istiod's choice after a restart is not guaranteed (`verify --istiod` says for sure).
+   */
   readonly usedAfterRestart: string;
   /** One command that keeps `usedNow`: delete the others, then touch it so istiod loads it. */
   readonly fix: string;

@@ -9,7 +9,8 @@ import { secretRef } from './model.ts';
  *
  * When several secrets claim one ID (measured on istiod): while it runs, istiod keeps the
  * claimant it saw first and ignores the others ("cluster has already been registered"); after a
- * restart it takes the one whose name sorts first. The claimant istiod saw first is taken to be
+ * restart it usually takes the one whose name sorts first, but not always (client-go replays its
+ * cache to a handler added late in map order, so a restart can pick either). The claimant istiod saw first is taken to be
  * the one created first (`creationTimestamp`, then name): it is the holder, the later ones are to
  * blame, and the holder can always be updated.
  */
@@ -36,7 +37,10 @@ export interface ClusterIdConflict {
   readonly holder: string;
   /** The later claimants, which istiod ignores while it runs: each is reported. */
   readonly later: readonly string[];
-  /** The claimant a restarted istiod takes: the one whose name sorts first. */
+  /**
+   * The claimant a restarted istiod most likely takes: the one whose name sorts first. Not
+   * guaranteed: istiod's /debug/clusterz after the restart says for sure.
+   */
   readonly afterRestart: string;
   /**
    * Claimants created in the same second as the holder (creation times have one-second

@@ -159,7 +159,7 @@ export const TOUCH_ANNOTATION = 'kubectl-remote-secret/touched-at';
 
 /**
  * The finding of a later claimant (`secret`) of a shared cluster ID: one conflict naming the
- * secrets, which one istiod uses now and which after a restart, and a fix that causes no
+ * secrets, which one istiod uses now and which it most likely takes after a restart, and a fix that causes no
  * outage. istiod does not fall back to a claimant it ignored when the one it uses goes away, so
  * whatever is deleted, the one kept must be touched (or istiod restarted) to be loaded.
  */
@@ -170,8 +170,8 @@ export function duplicateViolation(conflict: ClusterIdConflict, secret: string, 
     others.length === 1 ? `secret ${holder}` : `${others.length} other secrets (${others.join(', ')})`;
   const restart =
     afterRestart === holder
-      ? 'and after a restart too, as its name sorts first'
-      : `but after a restart it takes ${afterRestart === secret ? 'this one' : afterRestart}, whose name sorts first`;
+      ? 'and most likely after a restart too, as its name sorts first'
+      : `but after a restart it may take ${afterRestart === secret ? 'this one' : afterRestart} instead (usually the name that sorts first; not guaranteed)`;
   return violation(
     'duplicate-cluster-id',
     path,
