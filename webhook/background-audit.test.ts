@@ -267,6 +267,28 @@ describe('BackgroundAudit', () => {
     },
   );
 
+  it('lets waiting I/O run between slices of a pass, and reports how late the loop ran', async () => {
+    const { api, audit, lines, metrics } = setup({ events: 'off' });
+    for (let index = 0; index < 400; index += 1) api.put(`s-${String(index)}`, { [`c${String(index)}`]: CLEAN });
+    let ranAt: number | undefined;
+    const pass = audit.runPass();
+    // An admission request's callback, queued once the pass has started deciding.
+    setImmediate(() => {
+      ranAt = lines.length;
+    });
+    expect(await pass).toBe(true);
+    const done = lines.find((line) => line['msg'] === 'background audit pass done');
+    // It ran before the pass ended (a pass that never yields would run it only afterwards).
+    expect(ranAt).toBeDefined();
+    expect(ranAt).toBeLessThanOrEqual(lines.indexOf(done ?? {}));
+    expect(done?.['yields']).toBeGreaterThan(0);
+    expect(done?.['eventLoopDelayMaxMs']).toEqual(expect.any(Number));
+    const delay = await metrics.registry
+      .getSingleMetric('remote_secret_webhook_audit_last_run_event_loop_delay_seconds')
+      ?.get();
+    expect(delay?.values.map((value) => value.labels['quantile']).sort()).toEqual(['0.99', '1']);
+  });
+
   it('writes one PolicyReport per namespace with --policy-report', async () => {
     const { api, audit, written } = setup({ reports: true });
     api.put('a', { east: EXEC });

@@ -20,6 +20,8 @@ export interface WebhookConfig {
   readonly localClusterId: string | undefined;
   readonly mode: AdmissionMode;
   readonly allow: AllowList;
+  /** How long a watched namespace's watch may fail before new cluster-ID claims are refused. */
+  readonly indexMaxStalenessMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly shutdownDelayMs: number;
@@ -79,6 +81,13 @@ const OPTIONS = {
     array: true,
     describe:
       "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces), or certificateAuthority (ours, not Istio's) for certificate-authority file paths; repeatable",
+    group: 'Policy:',
+  },
+  'index-max-staleness': {
+    type: 'string',
+    default: '30',
+    describe:
+      "Seconds the cluster ID index may go without a working watch of the API server before a claim on a cluster ID the secret did not already hold is refused as retryable (503 with Retry-After, which kubectl retries; see docs/adr/0003); updates that keep a secret's cluster IDs still pass. 0: as soon as the watch fails",
     group: 'Policy:',
   },
   namespace: {
@@ -222,6 +231,7 @@ interface RawArgs {
   readonly mode: AdmissionMode;
   readonly 'local-cluster-id'?: string | undefined;
   readonly allow?: readonly (string | number)[] | undefined;
+  readonly 'index-max-staleness': string;
   readonly namespace: readonly (string | number)[];
   readonly kubeconfig?: string | undefined;
   readonly context?: string | undefined;
@@ -293,6 +303,7 @@ function validate(args: RawArgs): WebhookConfig {
     localClusterId,
     mode: args.mode,
     allow,
+    indexMaxStalenessMs: seconds(args['index-max-staleness'], '--index-max-staleness', 0, 86_400) * 1000,
     requestTimeoutMs: requestTimeout * 1000,
     keepAliveTimeoutMs: keepAlive * 1000,
     shutdownDelayMs: shutdownDelay * 1000,

@@ -140,6 +140,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       localClusterId: config.localClusterId,
       cache: new ReviewCache(),
       clusterIds: controller.clusterIds,
+      staleIndex: (namespace) => controller.staleFor(namespace, config.indexMaxStalenessMs),
     },
     indexSynced: () => controller.synced,
     readiness: lifecycle,

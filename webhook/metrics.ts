@@ -24,6 +24,8 @@ export interface BackgroundAuditMetrics {
   readonly reconciles: Counter<'result'>;
   readonly lastRunTimestamp: Gauge;
   readonly lastRunDuration: Gauge;
+  /** How late the event loop ran during the last pass (p99 and max): what it cost admission. */
+  readonly lastRunEventLoopDelay: Gauge<'quantile'>;
   readonly policyReports: Counter<'result'>;
 }
 
@@ -128,6 +130,12 @@ export function createMetrics(
       lastRunDuration: new Gauge({
         name: 'remote_secret_webhook_audit_last_run_duration_seconds',
         help: 'How long the last complete background audit took, list and decide',
+        registers: [registry],
+      }),
+      lastRunEventLoopDelay: new Gauge({
+        name: 'remote_secret_webhook_audit_last_run_event_loop_delay_seconds',
+        help: 'How late the event loop ran during the last complete background audit (quantile 0.99 and 1, the worst): admission requests waited at most this long behind it',
+        labelNames: ['quantile'],
         registers: [registry],
       }),
       policyReports: new Counter({
