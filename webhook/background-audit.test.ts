@@ -269,7 +269,8 @@ describe('BackgroundAudit', () => {
 
   it('lets waiting I/O run between slices of a pass, and reports how late the loop ran', async () => {
     const { api, audit, lines, metrics } = setup({ events: 'off' });
-    for (let index = 0; index < 400; index += 1) api.put(`s-${String(index)}`, { [`c${String(index)}`]: CLEAN });
+    for (let index = 0; index < 400; index += 1)
+      api.put(`s-${String(index)}`, { [`c${String(index)}`]: CLEAN });
     let ranAt: number | undefined;
     const pass = audit.runPass();
     // An admission request's callback, queued once the pass has started deciding.
