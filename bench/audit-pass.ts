@@ -17,6 +17,7 @@ import { store } from './stored-secrets.ts';
 const SECRETS = Number(process.env['BENCH_SECRETS'] ?? 10_000);
 const RATE = 200;
 const INTERVAL_SECONDS = 15;
+const PAGE_SIZE = process.env['BENCH_PAGE_SIZE'] ?? '100';
 /** Requests this close to a pass's start or end count for neither side. */
 const MARGIN_MS = 250;
 const NAMESPACE = 'istio-system';
@@ -62,7 +63,7 @@ try {
     localClusterId: 'primary',
     namespace: NAMESPACE,
     extraArgs: [
-      ...['--audit-interval', String(INTERVAL_SECONDS), '--audit-page-size', '250'],
+      ...['--audit-interval', String(INTERVAL_SECONDS), '--audit-page-size', PAGE_SIZE],
       ...['--log-level', 'debug', '--no-events'],
     ],
   });

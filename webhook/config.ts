@@ -120,8 +120,9 @@ const OPTIONS = {
   },
   'audit-page-size': {
     type: 'string',
-    default: '250',
-    describe: 'Secrets per list request of a background audit (limit/continue), which bounds its memory',
+    default: '100',
+    describe:
+      'Secrets per list request of a background audit (limit/continue): bounds its memory, and how long reading one page keeps admission waiting',
     group: 'Background audit:',
   },
   'policy-report': {
