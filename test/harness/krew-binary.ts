@@ -42,6 +42,7 @@ export async function ensureKrewTool(tool: KrewTool, options: EnsureGoBinaryOpti
 
 function krewVersionOf(goMod: string): string {
   const match = /^\s*sigs\.k8s\.io\/krew\s+(v\S+)/m.exec(goMod);
-  if (!match?.[1]) throw new HarnessError('BUILD_FAILED', 'test/krew/go.mod does not require sigs.k8s.io/krew');
+  if (!match?.[1])
+    throw new HarnessError('BUILD_FAILED', 'test/krew/go.mod does not require sigs.k8s.io/krew');
   return match[1];
 }
