@@ -1,6 +1,10 @@
+import { open } from 'node:fs/promises';
+import { PassThrough, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { Auditor } from '../shared/audit/audit.ts';
 import { eventPages, remoteSecretPages, type Scope } from '../shared/audit/list.ts';
 import { forEachPage } from '../shared/audit/pages.ts';
+import { mergeRejections, readAuditLog, type AuditLogRead } from '../shared/audit/audit-log.ts';
 import {
   readRejection,
   REJECTED_REASON,
@@ -19,6 +23,7 @@ import {
   EXIT_FINDINGS,
   EXIT_OK,
   EXIT_USAGE,
+  UsageError,
   writeError,
   writeErrorWithHint,
   writeWarning,
@@ -46,8 +51,18 @@ export interface AuditCommandOptions {
   readonly requestTimeoutMs: number;
   /** --timeout: the whole command. */
   readonly timeoutMs: number;
-  /** List the webhook's rejection Events instead, from this time on (undefined: all kept). */
-  readonly rejections: { readonly since: Date | undefined } | undefined;
+  /**
+   * List the webhook's rejections instead, from this time on (undefined: all kept): from its
+   * Events, from API server audit logs (`-` is standard input), or both, merged.
+   */
+  readonly rejections:
+    | {
+        readonly since: Date | undefined;
+        readonly auditLogs?: readonly string[];
+        /** Read the Events too (the default); false reads the audit logs only, offline. */
+        readonly events?: boolean;
+      }
+    | undefined;
 }
 
 export interface AuditIo {
@@ -66,6 +81,9 @@ export interface AuditIo {
 export async function runAudit(options: AuditCommandOptions, io: AuditIo): Promise<number> {
   const k8s = await loadClientNode();
   try {
+    if (options.rejections !== undefined && options.rejections.events === false) {
+      return await listRejections(undefined, options, io);
+    }
     const { client } = operatorClient(k8s, options, io.env);
     if (options.rejections !== undefined) return await listRejections(client, options, io);
     return await auditStored(client, options, io);
@@ -123,29 +141,116 @@ async function auditStored(client: KubeClient, options: AuditCommandOptions, io:
 }
 
 async function listRejections(
-  client: KubeClient,
+  client: KubeClient | undefined,
   options: AuditCommandOptions,
   io: AuditIo,
 ): Promise<number> {
+  const logs = options.rejections?.auditLogs ?? [];
+  const fromLogs = logs.length === 0 ? [] : await readAuditLogs(logs, io);
   const found: Rejection[] = [];
-  await forEachPage(eventPages(client, options.scope, REJECTED_REASON, options.pageSize), (items, page) => {
-    for (const item of items) {
-      const rejection = readRejection(item);
-      if (rejection !== undefined) found.push(rejection);
-    }
-    io.progress?.write(`\r\u001b[Kread ${found.length} rejection Events (page ${page})`);
-  });
-  io.progress?.write('\r\u001b[K');
-  const rejections = selectRejections(found, options.rejections?.since);
+  if (client !== undefined) {
+    await forEachPage(eventPages(client, options.scope, REJECTED_REASON, options.pageSize), (items, page) => {
+      for (const item of items) {
+        const rejection = readRejection(item);
+        if (rejection !== undefined) found.push(rejection);
+      }
+      io.progress?.write(`\r\u001b[Kread ${found.length} rejection Events (page ${page})`);
+    });
+    io.progress?.write('\r\u001b[K');
+  }
+  const inScope = fromLogs.filter(
+    (rejection) =>
+      !('namespace' in options.scope) || rejection.secret.startsWith(`${options.scope.namespace}/`),
+  );
+  const rejections = selectRejections(mergeRejections(inScope, found), options.rejections?.since);
   if (options.output === 'json')
     io.stdout.write(`${JSON.stringify(rejectionsDocument(rejections), null, 2)}\n`);
   else if (options.output === 'yaml') io.stdout.write(emitYaml(rejectionsDocument(rejections)));
   else io.stdout.write(renderRejectionsTable(rejections));
   if (rejections.length === 0) {
+    const where = [
+      ...(logs.length === 0 ? [] : [`in ${plural(logs.length, 'audit log')}`]),
+      ...(client === undefined ? [] : [`${REJECTED_REASON} Events`]),
+    ].join(' or ');
     writeWarning(
-      `no ${REJECTED_REASON} Events ${'namespace' in options.scope ? `in namespace ${options.scope.namespace}` : 'in any namespace'}${options.rejections?.since === undefined ? '' : ` since ${options.rejections.since.toISOString()}`}`,
+      `no rejections (${where}) ${'namespace' in options.scope ? `in namespace ${options.scope.namespace}` : 'in any namespace'}${options.rejections?.since === undefined ? '' : ` since ${options.rejections.since.toISOString()}`}`,
     );
   }
   // The history is a report, not a finding about what is stored now.
   return EXIT_OK;
+}
+
+/**
+ * Read API server audit logs one line at a time (bounded memory whatever their size): plain or
+ * gzipped (rotated with --audit-log-compress), `-` for standard input. Progress on a terminal.
+ */
+async function readAuditLogs(paths: readonly string[], io: AuditIo): Promise<Rejection[]> {
+  let read: AuditLogRead = { rejections: [], malformed: 0, lines: 0 };
+  const seen = new Set<string>();
+  for (const path of paths) {
+    const { stream, size } = await openAuditLog(path);
+    let bytes = 0;
+    let shownAt = 0;
+    stream.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      const now = Date.now();
+      if (io.progress === undefined || now - shownAt < 200) return;
+      shownAt = now;
+      const share = size === undefined ? '' : ` (${Math.floor((bytes / size) * 100)}%)`;
+      io.progress.write(`\r\u001b[Kreading ${path}: ${(bytes / 1024 / 1024).toFixed(0)} MiB${share}`);
+    });
+    read = await readAuditLog(decompressed(stream, path), read, seen);
+    io.progress?.write('\r\u001b[K');
+  }
+  if (read.malformed > 0) {
+    writeWarning(
+      `skipped ${plural(read.malformed, 'line')} of the audit logs that mention violation codes but are not JSON audit Events`,
+    );
+  }
+  return read.rejections;
+}
+
+/** One audit log, with its size for progress; a missing or unreadable file is a usage error. */
+async function openAuditLog(path: string): Promise<{ stream: Readable; size: number | undefined }> {
+  if (path === '-') return { stream: process.stdin, size: undefined };
+  try {
+    const handle = await open(path, 'r');
+    const { size } = await handle.stat();
+    return { stream: handle.createReadStream(), size };
+  } catch (error) {
+    throw new UsageError(
+      `--audit-log ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      {
+        hint: "give the API server's audit log file (--audit-log-path), or - for standard input",
+        cause: error,
+      },
+    );
+  }
+}
+
+/** The text of a log: gunzipped when it starts with gzip's magic bytes, as rotated logs may. */
+function decompressed(stream: Readable, path: string): Readable {
+  const out = new PassThrough();
+  let decided = false;
+  stream.once('error', (error) => out.destroy(error));
+  stream.on('data', function first(chunk: Buffer) {
+    if (decided) return;
+    decided = true;
+    stream.off('data', first);
+    stream.pause();
+    stream.unshift(chunk);
+    if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
+      const gunzip = createGunzip();
+      gunzip.once('error', (error) =>
+        out.destroy(new UsageError(`--audit-log ${path}: not a readable gzip file (${error.message})`)),
+      );
+      stream.pipe(gunzip).pipe(out);
+    } else {
+      stream.pipe(out);
+    }
+  });
+  stream.once('end', () => {
+    if (!decided) out.end();
+  });
+  return out;
 }

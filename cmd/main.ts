@@ -488,10 +488,26 @@ export async function main(argv: readonly string[]): Promise<number> {
               requiresArg: true,
               describe: 'With --rejections: only those from this long ago on, like 24h',
             },
+            'audit-log': {
+              type: 'string',
+              array: true,
+              requiresArg: true,
+              describe:
+                "With --rejections: also read the API server's audit log (JSON lines; gzipped or rotated files too, - for stdin), which outlives Events; repeatable",
+            },
+            events: {
+              type: 'boolean',
+              default: true,
+              describe: 'With --audit-log: read the Events as well and merge (--no-events: the logs only, offline)',
+            },
           })
           .example('$0 audit --context west', 'Audit the remote secrets in istio-system of the primary west')
           .example('$0 audit -A -o json', 'Audit every namespace, as JSON')
           .example('$0 audit --rejections --since 24h', 'Who tried to apply unsafe remote secrets today')
+          .example(
+            '$0 audit --rejections --audit-log /var/log/kubernetes/audit.log --no-events',
+            "The history in the API server's audit log, beyond the Events' hour",
+          )
           .epilog(
             'Exit status: 0 no violations (risk notes alone, unless --strict); 1 a violation, a risk note with --strict, or an unreadable secret; 2 usage error, or the secrets cannot be listed.',
           ),
@@ -499,6 +515,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         const pageSize = numberFlag(args.limit, '--limit', { min: 1, max: 10_000, whole: true });
         if (args.since !== undefined && !args.rejections) {
           throw new UsageError('--since goes with --rejections');
+        }
+        const auditLogs = toList(args['audit-log']);
+        if (auditLogs.length > 0 && !args.rejections) {
+          throw new UsageError('--audit-log goes with --rejections');
+        }
+        if (!args.events && auditLogs.length === 0) {
+          throw new UsageError('--no-events leaves nothing to read: give --audit-log FILE');
         }
         const now = new Date();
         const { parseAllowList } = await import('./allow.ts');
@@ -522,6 +545,8 @@ export async function main(argv: readonly string[]): Promise<number> {
                     args.since === undefined
                       ? undefined
                       : new Date(now.getTime() - durationFlag(args.since, '--since')),
+                  auditLogs,
+                  events: args.events,
                 }
               : undefined,
           },

@@ -1,3 +1,4 @@
+import type { Rejection } from '../shared/audit/rejections.ts';
 import { describe, expect, it } from 'vitest';
 import { auditSecrets } from '../shared/audit/audit.ts';
 import { DEFAULT_EXPIRING_WITHIN_MS } from '../shared/audit/risk-notes.ts';
@@ -114,7 +115,7 @@ describe('audit output', () => {
 });
 
 describe('audit --rejections table', () => {
-  const rejection = {
+  const rejection: Rejection = {
     time: '2026-06-01T10:00:00.000Z',
     user: 'argocd',
     operation: 'UPDATE',
@@ -123,6 +124,8 @@ describe('audit --rejections table', () => {
     codes: ['exec'],
     violations: [{ cluster: 'east', code: 'exec', path: 'users[0].user.exec' }],
     count: 50,
+    verdict: 'rejected',
+    source: 'event',
   };
 
   it('shows how many identical refusals one Event stands for', () => {

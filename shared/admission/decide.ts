@@ -129,7 +129,12 @@ export function decideAdmission(request: AdmissionRequest, options: AdmissionOpt
   }
   const verdict: Verdict =
     options.mode === 'enforce' ? 'rejected' : options.mode === 'warn' ? 'warned' : 'audited';
-  const auditAnnotations = renderAuditAnnotations(verdict, options.mode, rejected);
+  const auditAnnotations = {
+    ...renderAuditAnnotations(verdict, options.mode, rejected),
+    // The API server's audit log and the webhook's Event both carry it: `audit --rejections`
+    // counts a refusal found in both once.
+    'request-uid': request.uid,
+  };
   let response: AdmissionResponse;
   if (verdict === 'rejected') {
     // Refused only because the index is stale: a 503 with Retry-After, which kubectl retries.

@@ -36,6 +36,8 @@ describe('readRejection', () => {
         { code: 'local-cluster-id', cluster: 'west', path: 'data.west' },
       ],
       count: 2,
+      verdict: 'rejected',
+      source: 'event',
     } satisfies Rejection);
   });
 
@@ -83,6 +85,8 @@ describe('selectRejections', () => {
     codes: [],
     violations: [],
     count: 1,
+    verdict: 'rejected',
+    source: 'event',
   });
 
   it('sorts newest first with undated ones last, and applies --since', () => {

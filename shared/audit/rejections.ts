@@ -21,6 +21,14 @@ export interface Rejection {
   /** Codes with where they were found, when the Event carries them. */
   readonly violations: readonly { readonly cluster: string; readonly code: string; readonly path: string }[];
   readonly count: number;
+  /** `rejected`; from an audit log also `warned` or `audited` (admitted with violations). */
+  readonly verdict: string;
+  /** Where it was read: the webhook's Event, or the API server's audit log. */
+  readonly source: 'event' | 'audit-log';
+  /** The AdmissionReview's uid, which the Event and the audit log both carry (newer webhooks). */
+  readonly requestUid?: string;
+  /** The API server's audit ID, for an audit-log record. */
+  readonly auditId?: string;
 }
 
 /**
@@ -51,6 +59,7 @@ export function readRejection(event: unknown): Rejection | undefined {
     stringOrUndefined(involved['namespace']) ?? stringOrUndefined(metadata['namespace']) ?? '';
   const name = stringOrUndefined(involved['name']) ?? '';
   const count = object['count'];
+  const requestUid = note('request-uid');
   return {
     time: timeOf(object, metadata),
     user: note('user') ?? fromMessage.user,
@@ -60,6 +69,9 @@ export function readRejection(event: unknown): Rejection | undefined {
     codes,
     violations,
     count: typeof count === 'number' && Number.isInteger(count) && count > 0 ? count : 1,
+    verdict: 'rejected',
+    source: 'event',
+    ...(requestUid === undefined ? {} : { requestUid }),
   };
 }
 
@@ -102,7 +114,7 @@ function parseMessage(message: string): {
   return { user: user === '(unknown user)' ? '' : user, operation, violations };
 }
 
-function parseViolations(value: string | undefined): Rejection['violations'] | undefined {
+export function parseViolations(value: string | undefined): Rejection['violations'] | undefined {
   if (value === undefined) return undefined;
   let parsed: unknown;
   try {
