@@ -137,11 +137,15 @@ export function rejectionsDocument(rejections: readonly Rejection[]): unknown {
   return { kind: 'RemoteSecretRejections', rejections };
 }
 
-/** One row per Event; COUNT is how many identical refusals the webhook folded into it. */
+/**
+ * One row per Event; COUNT is how many identical refusals the webhook folded into it.
+ * AUTHENTICATED: yes when the webhook verified the API server's client certificate, no when the
+ * review came unauthenticated (USER is then only what the sender claimed), - when not marked.
+ */
 export function renderRejectionsTable(rejections: readonly Rejection[]): string {
   if (rejections.length === 0) return '';
   return `${tableLines([
-    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES', 'COUNT'],
+    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES', 'COUNT', 'AUTHENTICATED'],
     ...rejections.map((rejection) => [
       rejection.time === '' ? '-' : `${rejection.time.slice(0, 19)}Z`,
       rejection.user || '(unknown)',
@@ -150,6 +154,7 @@ export function renderRejectionsTable(rejections: readonly Rejection[]): string 
       rejection.clusters.join(',') || '-',
       rejection.codes.join(',') || '-',
       String(rejection.count),
+      rejection.authenticated === undefined ? '-' : rejection.authenticated ? 'yes' : 'no',
     ]),
   ]).join('\n')}\n`;
 }

@@ -4,10 +4,15 @@ import { violationCodes, violationsOf, type AdmissionDecision } from '../shared/
 import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
-import { EVENT_ANNOTATION_PREFIX, REJECTED_REASON } from '../shared/audit/rejections.ts';
+import {
+  EVENT_ANNOTATION_PREFIX,
+  REJECTED_REASON,
+  UNAUTHENTICATED_NOTE,
+} from '../shared/audit/rejections.ts';
 import { errorCode } from '../shared/errors.ts';
 import { isRecord } from '../shared/json.ts';
 import { plural } from '../shared/text.ts';
+import type { Caller } from './caller.ts';
 
 export { EVENT_ANNOTATION_PREFIX, REJECTED_REASON };
 export const COMPONENT = 'remote-secret-webhook';
@@ -148,12 +153,18 @@ export class EventRecorder {
     return this.instance;
   }
 
-  record(request: AdmissionRequest, decision: AdmissionDecision): void {
+  record(request: AdmissionRequest, decision: AdmissionDecision, caller: Caller): void {
     if (request.dryRun || decision.secret === undefined) return;
     if (decision.verdict !== 'rejected' && decision.verdict !== 'warned' && decision.verdict !== 'audited')
       return;
-    const event = buildEvent(request, decision, this.instance, this.now());
-    const key = seriesKey(event, request.userInfo.username, violationCodes(decision.clusters));
+    const event = buildEvent(request, decision, caller, this.instance, this.now());
+    // An unauthenticated sender writes any userInfo it likes: its reviews are one series per
+    // secret and codes, so varying the user cannot multiply Events.
+    const key = seriesKey(
+      event,
+      caller.authenticated ? request.userInfo.username : UNAUTHENTICATED_SERIES,
+      violationCodes(decision.clusters),
+    );
     let series = this.series.get(key);
     if (series === undefined) {
       series = {
@@ -308,6 +319,9 @@ function objectKey(event: EventBody): string {
   return `${event.involvedObject.namespace}/${event.involvedObject.name}`;
 }
 
+/** Stands for the user in the series key of unauthenticated reviews; no username has a NUL. */
+const UNAUTHENTICATED_SERIES = '\u0000unauthenticated';
+
 function seriesKey(event: EventBody, user: string, codes: readonly string[]): string {
   return [objectKey(event), event.reason, user, [...codes].sort().join(',')].join('\u0000');
 }
@@ -315,6 +329,7 @@ function seriesKey(event: EventBody, user: string, codes: readonly string[]): st
 export function buildEvent(
   request: AdmissionRequest,
   decision: AdmissionDecision,
+  caller: Caller,
   instance: string,
   now: Date = new Date(),
 ): EventBody {
@@ -332,14 +347,14 @@ export function buildEvent(
       ? 'rejected'
       : `admitted (${decision.verdict === 'warned' ? 'warn' : 'audit'} mode)`;
   const message = oneLine(
-    `${request.operation} by ${request.userInfo.username || '(unknown user)'} ${verb}: ${plural(found.length, 'violation')}: ${summary}`,
+    `${request.operation} by ${request.userInfo.username || '(unknown user)'}${caller.authenticated ? '' : UNAUTHENTICATED_NOTE} ${verb}: ${plural(found.length, 'violation')}: ${summary}`,
   );
   const uid = objectUid(request.object);
   return {
     metadata: {
       name: `${name || 'remote-secret'}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`,
       namespace,
-      annotations: eventAnnotations(request, decision),
+      annotations: eventAnnotations(request, decision, caller),
     },
     ...warningOnSecret({
       namespace,
@@ -388,10 +403,17 @@ function warningOnSecret(event: {
 }
 
 /** User and operation, and the audit annotations the admission response carries (codes, paths). */
-function eventAnnotations(request: AdmissionRequest, decision: AdmissionDecision): Record<string, string> {
+function eventAnnotations(
+  request: AdmissionRequest,
+  decision: AdmissionDecision,
+  caller: Caller,
+): Record<string, string> {
   const fields: Record<string, string> = {
     user: request.userInfo.username,
     operation: request.operation,
+    // "false": the review came without a verified client certificate, so user is only a claim.
+    authenticated: String(caller.authenticated),
+    ...(caller.subject === undefined ? {} : { caller: caller.subject }),
     ...decision.response.auditAnnotations,
   };
   return Object.fromEntries(
