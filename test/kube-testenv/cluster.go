@@ -57,6 +57,8 @@ type clusterOptions struct {
 	removeDir        bool
 	startTimeout     time.Duration
 	verbosity        int
+	// webhookClientCert: kube-apiserver presents a client certificate to admission webhooks.
+	webhookClientCert bool
 }
 
 // readyLine is the single JSON line printed on stdout once the cluster can be used.
@@ -67,6 +69,9 @@ type readyLine struct {
 	CAFile     string `json:"caFile"`
 	Dir        string `json:"dir"`
 	PID        int    `json:"pid"`
+	// WebhookClientCAFile signs the certificate kube-apiserver presents to webhooks
+	// (--webhook-client-cert only): give it to a webhook as its client CA.
+	WebhookClientCAFile string `json:"webhookClientCaFile,omitempty"`
 }
 
 // cluster is a running control plane. Fields are set as the components come up, so shutdown can
@@ -85,6 +90,8 @@ type cluster struct {
 	kcmKubeconfig     string
 	dirPrepared       bool // --dir was empty or created by us, so it is ours to remove
 	logf              func(format string, args ...any)
+
+	webhookAuth *webhookClientAuth // --webhook-client-cert
 }
 
 func parseClusterFlags(args []string) (clusterOptions, error) {
@@ -101,6 +108,9 @@ func parseClusterFlags(args []string) (clusterOptions, error) {
 		"remove --dir and everything in it on exit, for throw-away clusters (default: remove only the etcd data)")
 	fs.DurationVar(&opts.startTimeout, "start-timeout", 3*time.Minute, "give up if not ready within this time")
 	fs.IntVar(&opts.verbosity, "v", 1, "log verbosity of kube-apiserver and kube-controller-manager (klog --v)")
+	fs.BoolVar(&opts.webhookClientCert, "webhook-client-cert", false,
+		"kube-apiserver presents a client certificate to admission webhooks (an AdmissionConfiguration "+
+			"kubeconfig); the CA that signed it is pki/webhook-client-ca.crt, in the ready line as webhookClientCaFile")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
 	}
@@ -187,7 +197,7 @@ func runCluster(args []string) int {
 	line, err := json.Marshal(readyLine{
 		Name: opts.name, Kubeconfig: c.adminKubeconfig, Server: c.server,
 		CAFile: c.pki.caCert, Dir: opts.dir, PID: os.Getpid(),
-	})
+	}.withWebhookClientCA(c.webhookAuth))
 	if err != nil {
 		logf("error: %v", err)
 		c.shutdown()
@@ -235,6 +245,11 @@ func (c *cluster) start(ctx context.Context) error {
 		return fmt.Errorf("generate certificates: %w", err)
 	}
 	c.creds = creds
+	if c.opts.webhookClientCert {
+		if c.webhookAuth, err = writeWebhookClientAuth(pkiDir, dir); err != nil {
+			return fmt.Errorf("webhook client certificate: %w", err)
+		}
+	}
 	c.logf("certificates in %s (%.1fs)", pkiDir, time.Since(step).Seconds())
 
 	step = time.Now()
@@ -295,7 +310,7 @@ func (c *cluster) gcEnabled() bool {
 }
 
 func (c *cluster) apiServerArgs(port int) []string {
-	return []string{
+	args := []string{
 		"--etcd-servers=" + c.etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -317,6 +332,10 @@ func (c *cluster) apiServerArgs(port int) []string {
 		"--profiling=false",
 		"--v=" + strconv.Itoa(c.opts.verbosity),
 	}
+	if c.webhookAuth != nil {
+		args = append(args, "--admission-control-config-file="+c.webhookAuth.admissionConfigFile)
+	}
+	return args
 }
 
 func (c *cluster) controllerManagerArgs() []string {
