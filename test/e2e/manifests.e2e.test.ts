@@ -23,6 +23,8 @@ const CERT_MANAGER_CRDS = fileURLToPath(
 const BIN = fileURLToPath(new URL('../../bin', import.meta.url));
 /** The kustomization docs/install-webhook.md shows for the NetworkPolicy: component + the CIDR. */
 const NETWORK_POLICY_EXAMPLE = 'test/testdata/kustomize/network-policy';
+/** And for the client CA: the component that gives the webhook --client-ca-file. */
+const CLIENT_CA_EXAMPLE = 'test/testdata/kustomize/client-ca';
 const NETWORK_POLICY_COMPONENT = `${REPO}/manifests/components/network-policy/networkpolicy.yaml`;
 const PACKAGE = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')) as { version: string };
 const DOCKERFILE = finalStage(parseDockerfile(readFileSync(`${REPO}/Dockerfile`, 'utf8')));
@@ -267,6 +269,24 @@ describe('the kustomizations in manifests/', () => {
     for (const { dir } of INSTALLS) expect(networkPolicies(render(dir)), dir).toEqual([]);
   });
 
+  it('components/client-ca: --client-ca-file is a file of the mounted Secret, and the rest stays as shipped', () => {
+    const manifests = render(CLIENT_CA_EXAMPLE);
+    const container = webhookContainer(manifests);
+    const file = setting(container, 'client-ca-file') ?? '';
+    const mount = container.volumeMounts?.find((entry) => file.startsWith(`${entry.mountPath}/`));
+    expect(mount).toMatchObject({ readOnly: true });
+    const volume = onlyObject(manifests, 'Deployment').spec?.template.spec?.volumes?.find(
+      (entry) => entry.name === mount?.name,
+    );
+    expect(volume?.secret?.secretName).toBe('remote-secret-webhook-client-ca');
+    expect(file.slice((mount?.mountPath.length ?? 0) + 1)).toBe('ca.crt');
+    // The serving certificate and the mode are those of manifests/ (enforce).
+    expect(setting(container, 'tls-cert-file')).toBe('/tls/tls.crt');
+    expect(setting(container, 'mode')).toBe('enforce');
+    for (const { dir } of INSTALLS)
+      expect(setting(webhookContainer(render(dir)), 'client-ca-file'), dir).toBeUndefined();
+  });
+
   it('the ValidatingWebhookConfiguration: labelled Secrets in the Istio namespace only, CREATE/UPDATE, fail closed', () => {
     const manifests = render('manifests');
     const [webhook] = onlyObject(manifests, 'ValidatingWebhookConfiguration').webhooks ?? [];
@@ -384,7 +404,7 @@ describe.skipIf(binaryPath === null)('manifests/ on a real API server', () => {
     }
   });
 
-  it('the NetworkPolicy example passes kubectl apply --dry-run=server', async () => {
+  it('the NetworkPolicy and client CA examples pass kubectl apply --dry-run=server', async () => {
     const namespace = await run(['apply', '-f', `${REPO}/manifests/base/namespace.yaml`]);
     expect(namespace.status, namespace.stderr).toBe(0);
     const result = await run(['apply', '--dry-run=server', '-k', `${REPO}/${NETWORK_POLICY_EXAMPLE}`]);
@@ -393,6 +413,10 @@ describe.skipIf(binaryPath === null)('manifests/ on a real API server', () => {
     expect(result.stdout).toContain(
       'networkpolicy.networking.k8s.io/remote-secret-webhook created (server dry run)',
     );
+    const clientCa = await run(['apply', '--dry-run=server', '-k', `${REPO}/${CLIENT_CA_EXAMPLE}`]);
+    expect(clientCa.status, clientCa.stderr).toBe(0);
+    expect(clientCa.stderr).toBe('');
+    expect(clientCa.stdout).toContain('deployment.apps/remote-secret-webhook created (server dry run)');
   });
 
   it('rollout with `kubectl remote-secret webhook-cert`: audit, warn, enforce keep the caBundle; delete -k removes it all', async () => {
