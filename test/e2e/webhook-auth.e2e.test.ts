@@ -118,6 +118,9 @@ describe.skipIf(binaryPath === null)('who may call /validate, on a real API serv
       'remote-secret-webhook/caller': 'CN=kube-apiserver-webhook-client',
     });
     expect(event?.message).toMatch(/^CREATE by kube-testenv-admin rejected: /);
+    const said = logLines(webhook as WebhookProcess).map((entry) => String(entry['msg']));
+    expect(said).toContain('POST /validate needs a client certificate from this CA');
+    expect(said.filter((msg) => msg.startsWith('POST /validate is unauthenticated'))).toEqual([]);
     const line = logLines(webhook as WebhookProcess).find(
       (entry) => entry['name'] === 'istio-remote-secret-refused',
     );
