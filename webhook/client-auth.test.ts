@@ -114,12 +114,12 @@ const EXEC_REVIEW = JSON.stringify(
   admissionReview({ uid: 'uid-exec', object: secretObject({ data: { east: kubeconfigFixture('exec') } }) }),
 );
 
-function forgedReview(user: string): string {
+function forgedReview(user: string, secret = 'istio-remote-secret-forged'): string {
   return JSON.stringify(
     admissionReview({
       uid: `forged-${user}`,
       user,
-      object: secretObject({ name: 'istio-remote-secret-forged', data: { east: kubeconfigFixture('exec') } }),
+      object: secretObject({ name: secret, data: { east: kubeconfigFixture('exec') } }),
     }),
   );
 }
@@ -311,5 +311,31 @@ describe('without --client-ca-file: reviews are unauthenticated, marked so, and 
     // The per-secret burst (25) plus the held-back count at flush, however many reviews came.
     expect(writes.length).toBeLessThanOrEqual(27);
     expect(writes.at(-1)?.count).toBe(forged);
+  }, 60_000);
+
+  it('turns 300 forged reviews naming 300 secrets into at most 100 Event writes (the shared unauthenticated budget)', async () => {
+    const before = running.eventWrites.length;
+    const started = Date.now();
+    const agent = new Agent({ keepAlive: true, maxSockets: 10 });
+    onTestFinished(() => {
+      agent.destroy();
+    });
+    for (let batch = 0; batch < 30; batch += 1) {
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, (_, index) => {
+          const n = String(batch * 10 + index);
+          return send(forgedReview(`spray-${n}`, `istio-remote-secret-spray-${n}`), {
+            port: running.port,
+            ca: tls.ca.certificatePem,
+            agent,
+          });
+        }),
+      );
+      expect(replies.map((reply) => reply.status)).toEqual(Array.from({ length: 10 }, () => 200));
+    }
+    // The shared bucket holds at most 100 and gains one a second; the rest wait, counted.
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    expect(running.eventWrites.length - before).toBeLessThanOrEqual(100 + seconds);
+    expect(running.eventWrites.length - before).toBeLessThan(300);
   }, 60_000);
 });

@@ -277,6 +277,35 @@ describe('EventRecorder', () => {
     expect(readRejection(bare)).toMatchObject({ user: 'jane@example.com', authenticated: false });
   });
 
+  it('bounds unauthenticated writes across secrets (100, then one a second), and not authenticated ones', async () => {
+    let now = new Date('2026-06-01T00:00:00Z');
+    const run = async (caller: Caller) => {
+      const { events, writes } = recorder({ now: () => now });
+      for (let index = 0; index < 300; index += 1) {
+        const { request, decision } = decided(
+          'enforce',
+          false,
+          'exec',
+          `istio-remote-secret-${String(index)}`,
+        );
+        events.record(request, decision, caller);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return { events, writes };
+    };
+    const verified = await run(VERIFIED);
+    expect(verified.writes).toHaveLength(300);
+    const forged = await run({ authenticated: false });
+    expect(forged.writes).toHaveLength(100);
+    expect(new Set(forged.writes.map((write) => write.name)).size).toBe(100);
+    // Ten seconds on, ten more shared tokens: the next unauthenticated write goes out.
+    now = new Date(now.getTime() + 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const { request, decision } = decided('enforce', false, 'exec', 'istio-remote-secret-late');
+    forged.events.record(request, decision, { authenticated: false });
+    expect(forged.writes).toHaveLength(101);
+  });
+
   it('makes unauthenticated reviews of one secret one series, whatever user each claims', async () => {
     const { events, writes } = recorder();
     const { request, decision } = decided('enforce');

@@ -93,15 +93,28 @@ export interface EventRecorderOptions {
   readonly refillMs?: number;
   /** Series remembered at once (least recently seen forgotten first); client-go keeps 4,096. */
   readonly maxSeries?: number;
+  /**
+   * Writes for unauthenticated reviews (no --client-ca-file), all secrets together: a forger can
+   * name a new secret in every review, which the per-secret bucket alone would not bound. 100,
+   * then one more per `unauthenticatedRefillMs` (1 s).
+   */
+  readonly unauthenticatedBurst?: number;
+  readonly unauthenticatedRefillMs?: number;
 }
 
 const DEFAULT_BURST = 25;
 const DEFAULT_REFILL_MS = 10_000;
 const DEFAULT_MAX_SERIES = 4096;
+const DEFAULT_UNAUTHENTICATED_BURST = 100;
+const DEFAULT_UNAUTHENTICATED_REFILL_MS = 1000;
+/** The key of the one bucket every unauthenticated series shares; no secret key has a NUL. */
+const UNAUTHENTICATED_BUCKET = '\u0000unauthenticated';
 
 /** Repeats of one admission Event: the same secret, reason, user and violation codes. */
 interface Series {
   readonly objectKey: string;
+  /** From a review without a verified client certificate: also spends the shared bucket. */
+  readonly authenticated: boolean;
   /** The latest repeat, as it would be created (its name stays the first one's). */
   event: EventBody;
   /** Repeats seen. */
@@ -169,6 +182,7 @@ export class EventRecorder {
     if (series === undefined) {
       series = {
         objectKey: objectKey(event),
+        authenticated: caller.authenticated,
         event,
         observed: 0,
         written: 0,
@@ -226,7 +240,7 @@ export class EventRecorder {
       this.report('dropped');
       return;
     }
-    if (!ignoreRateLimit && !this.takeToken(series.objectKey)) {
+    if (!ignoreRateLimit && !this.takeTokens(series)) {
       this.report('deferred');
       series.retry ??= setTimeout(() => {
         series.retry = undefined;
@@ -280,13 +294,29 @@ export class EventRecorder {
     return tracked;
   }
 
-  private takeToken(key: string): boolean {
+  /** The secret's token and, for an unauthenticated series, the shared one: both or neither. */
+  private takeTokens(series: Series): boolean {
+    if (series.authenticated) return this.takeToken(series.objectKey);
+    const { unauthenticatedBurst, unauthenticatedRefillMs } = this.options;
+    const shared = {
+      burst: unauthenticatedBurst ?? DEFAULT_UNAUTHENTICATED_BURST,
+      refillMs: unauthenticatedRefillMs ?? DEFAULT_UNAUTHENTICATED_REFILL_MS,
+    };
+    if (!this.takeToken(UNAUTHENTICATED_BUCKET, shared)) return false;
+    if (this.takeToken(series.objectKey)) return true;
+    const bucket = this.buckets.get(UNAUTHENTICATED_BUCKET);
+    if (bucket !== undefined) bucket.tokens += 1; // not spent after all
+    return false;
+  }
+
+  private takeToken(key: string, limit = { burst: this.burst, refillMs: this.refillMs }): boolean {
+    const { burst, refillMs } = limit;
     const nowMs = this.now().getTime();
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, updatedMs: nowMs };
-    const refilled = Math.floor((nowMs - bucket.updatedMs) / this.refillMs);
+    const bucket = this.buckets.get(key) ?? { tokens: burst, updatedMs: nowMs };
+    const refilled = Math.floor((nowMs - bucket.updatedMs) / refillMs);
     if (refilled > 0) {
-      bucket.tokens = Math.min(this.burst, bucket.tokens + refilled);
-      bucket.updatedMs += refilled * this.refillMs;
+      bucket.tokens = Math.min(burst, bucket.tokens + refilled);
+      bucket.updatedMs += refilled * refillMs;
     }
     this.buckets.delete(key);
     this.buckets.set(key, bucket);
