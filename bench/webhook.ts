@@ -7,7 +7,7 @@
 // process; autocannon drives it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { Agent, createServer, request } from 'node:https';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import type * as Lifecycle from '../webhook/lifecycle.ts';
 import type * as Metrics from '../webhook/metrics.ts';
 import type * as Server from '../webhook/server.ts';
 import { missingReviews, reviewBody } from './fixtures.ts';
+import { fixedRate, percentile, type FixedRateResult } from './fixed-rate.ts';
 import { verdict } from './measure.ts';
 
 /** `webhook-express`: the same admission handler as an express route (express is a dev dependency). */
@@ -169,80 +170,14 @@ async function load(
   return result;
 }
 
-interface FixedRateResult {
-  readonly sent: number;
-  readonly errors: number;
-  /** Microseconds from each request's send to the end of its response, sorted. */
-  readonly latenciesUs: number[];
-}
-
-/**
- * Our own open-loop generator for the latency target: requests go out at `rate` per second on
- * schedule whatever the answers do (autocannon times in whole milliseconds, too coarse for a
- * 2 ms target), over keep-alive TLS, each timed with hrtime in microseconds.
- */
-async function fixedRate(
-  port: number,
-  rate: number,
-  seconds: number,
-  reviews: Reviews = 'hit',
-): Promise<FixedRateResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false });
-  const same = Buffer.from(reviewBody());
-  const next = reviews === 'miss' ? missingReviews() : undefined;
-  const latenciesUs: number[] = [];
-  const total = rate * seconds;
-  const intervalNs = 1e9 / rate;
-  let sent = 0;
-  let done = 0;
-  let errors = 0;
-  const start = process.hrtime.bigint();
-  await new Promise<void>((resolve) => {
-    const finish = () => {
-      done += 1;
-      if (done === total) resolve();
-    };
-    const tick = () => {
-      const due = Math.min(total, Math.floor(Number(process.hrtime.bigint() - start) / intervalNs) + 1);
-      while (sent < due) {
-        sent += 1;
-        const body = next === undefined ? same : Buffer.from(next());
-        const sentAt = process.hrtime.bigint();
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/validate',
-            method: 'POST',
-            agent,
-            headers: { 'content-type': 'application/json', 'content-length': body.length },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              latenciesUs.push(Number(process.hrtime.bigint() - sentAt) / 1000);
-              if (res.statusCode !== 200) errors += 1;
-              finish();
-            });
-          },
-        );
-        req.on('error', () => {
-          errors += 1;
-          finish();
-        });
-        req.end(body);
-      }
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
-  });
-  agent.destroy();
-  latenciesUs.sort((a, b) => a - b);
-  return { sent, errors, latenciesUs };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+/** The review bodies of a fixed-rate run: the same one (`hit`) or each one new (`miss`). */
+function bodies(reviews: Reviews): () => Buffer {
+  if (reviews === 'hit') {
+    const same = Buffer.from(reviewBody());
+    return () => same;
+  }
+  const next = missingReviews();
+  return () => Buffer.from(next());
 }
 
 function sampleMemory(child: ChildProcess): Promise<Sample> {
@@ -301,9 +236,9 @@ async function main(): Promise<void> {
   const cpuPerReview = new Map<string, number>();
   for (const variant of variants) {
     const { child, port } = await startServer(variant.kind);
-    await fixedRate(port, CPU_RATE, 2, variant.reviews);
+    await fixedRate(port, CPU_RATE, 2, bodies(variant.reviews));
     const before = await sampleMemory(child);
-    const run = await fixedRate(port, CPU_RATE, CPU_SECONDS, variant.reviews);
+    const run = await fixedRate(port, CPU_RATE, CPU_SECONDS, bodies(variant.reviews));
     const after = await sampleMemory(child);
     child.send('stop');
     errors += run.errors;

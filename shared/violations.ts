@@ -28,6 +28,8 @@ export const VIOLATION_CODES = [
   'invalid-cluster-id',
   'local-cluster-id',
   'duplicate-cluster-id',
+  // The webhook's own: it cannot see the current claimants (its watch has been down too long).
+  'cluster-id-unverified',
 ] as const;
 
 export type ViolationCode = (typeof VIOLATION_CODES)[number];

@@ -155,13 +155,13 @@ describe('BackgroundAudit', () => {
     api.put('d-clean', { north: CLEAN });
     api.put('e-exec-too', { south: EXEC, far: EXEC });
     for (let pass = 0; pass < 3; pass += 1) expect(await audit.runPass()).toBe(true);
-    expect(await gauge('remote_secret_noncompliant')).toEqual({
+    expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({
       exec: 2,
       'token-file': 1,
       'local-cluster-id': 1,
     });
-    expect(await gauge('remote_secret_noncompliant_secrets')).toEqual({ '': 4 });
-    expect(await gauge('remote_secret_audit_secrets')).toEqual({ '': 5 });
+    expect(await gauge('remote_secret_webhook_noncompliant_secrets')).toEqual({ '': 4 });
+    expect(await gauge('remote_secret_webhook_audit_secrets')).toEqual({ '': 5 });
     expect(sent.map((event) => event.involvedObject.name).sort()).toEqual([
       'a-exec',
       'b-token-file',
@@ -185,7 +185,7 @@ describe('BackgroundAudit', () => {
     await audit.runPass();
     api.put('a', { east: CLEAN });
     await audit.runPass();
-    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 0 });
+    expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({ exec: 0 });
     api.put('a', { east: EXEC });
     await audit.runPass();
     expect(sent).toHaveLength(2);
@@ -241,7 +241,7 @@ describe('BackgroundAudit', () => {
     api.remove('a');
     api.failNextList();
     expect(await audit.runPass()).toBe(false);
-    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 1 });
+    expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({ exec: 1 });
     api.put('a', { east: EXEC });
     await audit.runPass();
     expect(sent).toHaveLength(1);
@@ -261,11 +261,34 @@ describe('BackgroundAudit', () => {
       api.put('z-older', { east: CLEAN }, '2025-01-01T00:00:00Z');
       await audit.runPass();
       expect(sent.map((event) => event.involvedObject.name)).toEqual(['a-newer']);
-      expect(await gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
-      expect(await gauge('remote_secret_audit_secrets')).toEqual({ '': 3 });
+      expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
+      expect(await gauge('remote_secret_webhook_audit_secrets')).toEqual({ '': 3 });
       if (reports) expect(written[0]?.summary).toMatchObject({ fail: 1, pass: 2 });
     },
   );
+
+  it('lets waiting I/O run between slices of a pass, and reports how late the loop ran', async () => {
+    const { api, audit, lines, metrics } = setup({ events: 'off' });
+    for (let index = 0; index < 400; index += 1)
+      api.put(`s-${String(index)}`, { [`c${String(index)}`]: CLEAN });
+    let ranAt: number | undefined;
+    const pass = audit.runPass();
+    // An admission request's callback, queued once the pass has started deciding.
+    setImmediate(() => {
+      ranAt = lines.length;
+    });
+    expect(await pass).toBe(true);
+    const done = lines.find((line) => line['msg'] === 'background audit pass done');
+    // It ran before the pass ended (a pass that never yields would run it only afterwards).
+    expect(ranAt).toBeDefined();
+    expect(ranAt).toBeLessThanOrEqual(lines.indexOf(done ?? {}));
+    expect(done?.['yields']).toBeGreaterThan(0);
+    expect(done?.['eventLoopDelayMaxMs']).toEqual(expect.any(Number));
+    const delay = await metrics.registry
+      .getSingleMetric('remote_secret_webhook_audit_last_run_event_loop_delay_seconds')
+      ?.get();
+    expect(delay?.values.map((value) => value.labels['quantile']).sort()).toEqual(['0.99', '1']);
+  });
 
   it('writes one PolicyReport per namespace with --policy-report', async () => {
     const { api, audit, written } = setup({ reports: true });
@@ -288,7 +311,7 @@ describe('BackgroundAudit.reconcile (one changed secret, as Istio processItem)',
     api.put('b', { west: EXEC });
     audit.reconcile(api.change('b'));
     await audit.settled();
-    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 1 });
+    expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({ exec: 1 });
     expect(sent.map((event) => event.involvedObject.name)).toEqual(['b']);
     // A resync or a label change hands over the same data: nothing to decide.
     audit.reconcile(api.change('b'));
@@ -310,13 +333,13 @@ describe('BackgroundAudit.reconcile (one changed secret, as Istio processItem)',
     api.put('a', { east: EXEC });
     audit.reconcile(api.change('a'));
     await audit.settled();
-    expect(await gauge('remote_secret_noncompliant_secrets')).toEqual({ '': 1 });
+    expect(await gauge('remote_secret_webhook_noncompliant_secrets')).toEqual({ '': 1 });
     const deleted = api.change('a', 'delete');
     api.remove('a');
     audit.reconcile(deleted);
     await audit.settled();
-    expect(await gauge('remote_secret_noncompliant')).toEqual({ exec: 0 });
-    expect(await gauge('remote_secret_audit_secrets')).toEqual({ '': 0 });
+    expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({ exec: 0 });
+    expect(await gauge('remote_secret_webhook_audit_secrets')).toEqual({ '': 0 });
   });
 
   it('decides the claimants of a shared cluster ID together, as a pass would, and frees the ID on delete', async () => {
@@ -328,19 +351,19 @@ describe('BackgroundAudit.reconcile (one changed secret, as Istio processItem)',
     audit.reconcile(api.change('b'));
     await audit.settled();
     // The same verdict as a full pass: the first by name holds the ID.
-    expect(await gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
+    expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
     expect(api.reads).toBe(1);
     const pass = setup();
     pass.api.put('a', { east: CLEAN });
     pass.api.put('b', { east: CLEAN });
     await pass.audit.runPass();
-    expect(await pass.gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
+    expect(await pass.gauge('remote_secret_webhook_noncompliant')).toEqual({ 'duplicate-cluster-id': 1 });
 
     const deleted = api.change('a', 'delete');
     api.remove('a');
     audit.reconcile(deleted);
     await audit.settled();
-    expect(await gauge('remote_secret_noncompliant')).toEqual({ 'duplicate-cluster-id': 0 });
+    expect(await gauge('remote_secret_webhook_noncompliant')).toEqual({ 'duplicate-cluster-id': 0 });
   });
 
   it('leaves a burst larger than the queue to one pass', async () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Auditor, type DuplicateFinding } from '../shared/audit/audit.ts';
@@ -34,6 +35,7 @@ import {
 } from './events.ts';
 import type { BackgroundAuditMetrics } from './metrics.ts';
 import { compareStrings } from '../shared/text.ts';
+import { TimeSlicer } from '../shared/time-slices.ts';
 
 /** At most this many Events per pass; the rest are announced by the next passes. */
 export const MAX_EVENTS_PER_PASS = 250;
@@ -143,10 +145,15 @@ export class BackgroundAudit {
     const started = performance.now();
     const auditor = this.auditor(now);
     const known = new Map<string, Known>();
+    const slicer = new TimeSlicer();
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     try {
       for (const namespace of this.options.namespaces) {
-        await forEachPage(this.options.pages(namespace), (items) => {
+        await forEachPage(this.options.pages(namespace), async (items) => {
           for (const item of items) {
+            // Admission requests that arrive meanwhile are answered between slices.
+            await slicer.due();
             const stored = storedObject(item, namespace);
             const status = decideStored(stored, auditor);
             if (status !== undefined) known.set(status.secret, { status, hash: contentHash(stored) });
@@ -160,13 +167,29 @@ export class BackgroundAudit {
       metrics.runs.inc({ result: 'failed' });
       log.warn({ err: error }, 'background audit pass failed; the next one retries');
       return false;
+    } finally {
+      loopDelay.disable();
     }
     this.known = known;
     const seconds = (performance.now() - started) / 1000;
+    // What the pass cost admission: how late the event loop ran, at worst and at p99.
+    const delayP99 = loopDelay.percentile(99) / 1e9;
+    const delayMax = loopDelay.max / 1e9;
     metrics.lastRunDuration.set(seconds);
     metrics.lastRunTimestamp.set(Date.now() / 1000);
+    metrics.lastRunEventLoopDelay.set({ quantile: '0.99' }, delayP99);
+    metrics.lastRunEventLoopDelay.set({ quantile: '1' }, delayMax);
     metrics.runs.inc({ result: 'ok' });
-    log.debug({ secrets: known.size, seconds }, 'background audit pass done');
+    log.debug(
+      {
+        secrets: known.size,
+        seconds,
+        yields: slicer.yields,
+        eventLoopDelayP99Ms: delayP99 * 1000,
+        eventLoopDelayMaxMs: delayMax * 1000,
+      },
+      'background audit pass done',
+    );
     await this.publish(now, this.options.namespaces);
     return true;
   }

@@ -14,7 +14,7 @@ describe('background audit flags', () => {
   it('defaults to a pass a minute, 250 secrets a page, no PolicyReport', async () => {
     expect(await config([])).toMatchObject({
       auditIntervalMs: 60_000,
-      auditPageSize: 250,
+      auditPageSize: 100,
       policyReport: false,
     });
   });

@@ -22,6 +22,8 @@ export interface WebhookConfig {
   readonly localClusterId: string | undefined;
   readonly mode: AdmissionMode;
   readonly allow: AllowList;
+  /** How long a watched namespace's watch may fail before new cluster-ID claims are refused. */
+  readonly indexMaxStalenessMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly shutdownDelayMs: number;
@@ -89,6 +91,13 @@ const OPTIONS = {
       "Allow insecure kubeconfig options: the value of istiod's PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS as it stands (exec, tokenFile, clientKey, clientCertificate or an auth provider name, comma-separated, no spaces), or certificateAuthority (ours, not Istio's) for certificate-authority file paths; repeatable",
     group: 'Policy:',
   },
+  'index-max-staleness': {
+    type: 'string',
+    default: '30',
+    describe:
+      "Seconds the cluster ID index may go without a working watch of the API server before a claim on a cluster ID the secret did not already hold is refused as retryable (503 with Retry-After, which kubectl retries; see docs/adr/0003); updates that keep a secret's cluster IDs still pass. 0: as soon as the watch fails",
+    group: 'Policy:',
+  },
   namespace: {
     type: 'string',
     array: true,
@@ -119,8 +128,9 @@ const OPTIONS = {
   },
   'audit-page-size': {
     type: 'string',
-    default: '250',
-    describe: 'Secrets per list request of a background audit (limit/continue), which bounds its memory',
+    default: '100',
+    describe:
+      'Secrets per list request of a background audit (limit/continue): bounds its memory, and how long reading one page keeps admission waiting',
     group: 'Background audit:',
   },
   'policy-report': {
@@ -231,6 +241,7 @@ interface RawArgs {
   readonly mode: AdmissionMode;
   readonly 'local-cluster-id'?: string | undefined;
   readonly allow?: readonly (string | number)[] | undefined;
+  readonly 'index-max-staleness': string;
   readonly namespace: readonly (string | number)[];
   readonly kubeconfig?: string | undefined;
   readonly context?: string | undefined;
@@ -303,6 +314,7 @@ function validate(args: RawArgs): WebhookConfig {
     localClusterId,
     mode: args.mode,
     allow,
+    indexMaxStalenessMs: seconds(args['index-max-staleness'], '--index-max-staleness', 0, 86_400) * 1000,
     requestTimeoutMs: requestTimeout * 1000,
     keepAliveTimeoutMs: keepAlive * 1000,
     shutdownDelayMs: shutdownDelay * 1000,

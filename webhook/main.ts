@@ -141,6 +141,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       localClusterId: config.localClusterId,
       cache: new ReviewCache(),
       clusterIds: controller.clusterIds,
+      staleIndex: (namespace) => controller.staleFor(namespace, config.indexMaxStalenessMs),
     },
     clientAuth: clientCa !== undefined,
     indexSynced: () => controller.synced,

@@ -24,6 +24,8 @@ export interface BackgroundAuditMetrics {
   readonly reconciles: Counter<'result'>;
   readonly lastRunTimestamp: Gauge;
   readonly lastRunDuration: Gauge;
+  /** How late the event loop ran during the last pass (p99 and max): what it cost admission. */
+  readonly lastRunEventLoopDelay: Gauge<'quantile'>;
   readonly policyReports: Counter<'result'>;
 }
 
@@ -93,45 +95,51 @@ export function createMetrics(
     }),
     audit: {
       noncompliant: new Gauge({
-        name: 'remote_secret_noncompliant',
+        name: 'remote_secret_webhook_noncompliant',
         help: 'Stored remote secrets with this violation code, as the background audit knows them (0 once none has it)',
         labelNames: ['code'],
         registers: [registry],
       }),
       noncompliantSecrets: new Gauge({
-        name: 'remote_secret_noncompliant_secrets',
+        name: 'remote_secret_webhook_noncompliant_secrets',
         help: 'Stored remote secrets with at least one violation, as the background audit knows them',
         registers: [registry],
       }),
       secrets: new Gauge({
-        name: 'remote_secret_audit_secrets',
+        name: 'remote_secret_webhook_audit_secrets',
         help: 'Stored remote secrets the background audit knows (from its passes and reconciles)',
         registers: [registry],
       }),
       runs: new Counter({
-        name: 'remote_secret_audit_runs_total',
+        name: 'remote_secret_webhook_audit_runs_total',
         help: 'Background audit passes, by result (ok, failed)',
         labelNames: ['result'],
         registers: [registry],
       }),
       reconciles: new Counter({
-        name: 'remote_secret_audit_reconciles_total',
+        name: 'remote_secret_webhook_audit_reconciles_total',
         help: 'Changed secrets reconciled one at a time, by result (decided; unchanged: same data hash, skipped; deleted; failed; overflow: a burst too large for the queue, left to a pass)',
         labelNames: ['result'],
         registers: [registry],
       }),
       lastRunTimestamp: new Gauge({
-        name: 'remote_secret_audit_last_run_timestamp_seconds',
+        name: 'remote_secret_webhook_audit_last_run_timestamp_seconds',
         help: 'When the last complete background audit ended (Unix time)',
         registers: [registry],
       }),
       lastRunDuration: new Gauge({
-        name: 'remote_secret_audit_last_run_duration_seconds',
+        name: 'remote_secret_webhook_audit_last_run_duration_seconds',
         help: 'How long the last complete background audit took, list and decide',
         registers: [registry],
       }),
+      lastRunEventLoopDelay: new Gauge({
+        name: 'remote_secret_webhook_audit_last_run_event_loop_delay_seconds',
+        help: 'How late the event loop ran during the last complete background audit (quantile 0.99 and 1, the worst): admission requests waited at most this long behind it',
+        labelNames: ['quantile'],
+        registers: [registry],
+      }),
       policyReports: new Counter({
-        name: 'remote_secret_audit_policy_reports_total',
+        name: 'remote_secret_webhook_audit_policy_reports_total',
         help: 'PolicyReport writes (--policy-report), by result (written, failed)',
         labelNames: ['result'],
         registers: [registry],

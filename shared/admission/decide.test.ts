@@ -42,12 +42,17 @@ const SECRET_CASES: Record<SecretLevelCode, ReviewSpec> = {
   'local-cluster-id': { object: secretObject({ data: { primary: CLEAN } }) },
   'duplicate-cluster-id': { object: secretObject({ data: { west: CLEAN } }) },
   'invalid-secret': { object: secretObject({ rawData: { east: 42 } }) },
+  // A claim the stored version did not hold ("east" is), while the index is stale.
+  'cluster-id-unverified': { object: secretObject({ data: { north: CLEAN } }) },
 };
+/** What the webhook passes when the namespace's watch has failed for 95 s past its bound. */
+const STALE: Partial<AdmissionOptions> = { staleIndex: () => 95_000 };
 const CASES = VIOLATION_CODES.map((code) => ({
   code,
   review: isSecretLevel(code)
     ? SECRET_CASES[code]
     : { object: secretObject({ data: { east: KUBECONFIG_CODES[code]() } }) },
+  extra: code === 'cluster-id-unverified' ? STALE : {},
 }));
 
 function isSecretLevel(code: ViolationCode): code is SecretLevelCode {
@@ -65,13 +70,13 @@ describe('decideAdmission: every code, mode and checked operation', () => {
     expect(new Set(CASES.map((row) => JSON.stringify(row.review))).size).toBe(VIOLATION_CODES.length);
   });
 
-  it.each(ROWS)('$code, $mode, $operation', ({ code, review, mode, operation }) => {
+  it.each(ROWS)('$code, $mode, $operation', ({ code, review, extra, mode, operation }) => {
     const req = request({
       ...review,
       operation,
       ...(operation === 'UPDATE' ? { oldObject: secretObject({ data: { east: CLEAN } }) } : {}),
     });
-    const decision = decideAdmission(req, options({ mode }));
+    const decision = decideAdmission(req, options({ mode, ...extra }));
     expect(violationCodes(decision.clusters)).toEqual([code]);
     expect(decision.secret).toBe('istio-system/istio-remote-secret-east');
     const { response } = decision;
@@ -81,7 +86,11 @@ describe('decideAdmission: every code, mode and checked operation', () => {
     if (mode === 'enforce') {
       expect(decision.verdict).toBe('rejected');
       expect(response.allowed).toBe(false);
-      expect(response.status?.code).toBe(403);
+      // Only a stale index is worth retrying as it is: 503 with Retry-After, which kubectl retries.
+      expect(response.status?.code).toBe(code === 'cluster-id-unverified' ? 503 : 403);
+      expect(response.status?.details).toEqual(
+        code === 'cluster-id-unverified' ? { retryAfterSeconds: 3 } : undefined,
+      );
       expect(response.status?.message).toContain('istio-system/istio-remote-secret-east');
       expect(response.status?.message).toContain(`  - ${code} at `);
       expect(response.status?.message).toContain('fix: ');
@@ -319,5 +328,77 @@ describe('parseAdmissionReview', () => {
   it('keeps the uid of a review it refuses, for the log', () => {
     const parsed = parseAdmissionReview({ ...valid, apiVersion: 'admission.k8s.io/v1beta1' });
     expect(parsed.ok ? undefined : parsed.uid).toBe('705ab4f5-6393-11e8-b7cc-42010a800002');
+  });
+});
+
+describe('decideAdmission: a stale cluster-ID index (ADR 0003)', () => {
+  const stale = (namespace: string) => (namespace === 'istio-system' ? 95_000 : undefined);
+  const update = (before: Record<string, string>, after: Record<string, string>, labelled = true) =>
+    request({
+      operation: 'UPDATE',
+      object: secretObject({ data: after }),
+      oldObject: secretObject({ data: before, ...(labelled ? {} : { labels: {} }) }),
+    });
+
+  it('admits an update that keeps the cluster IDs the stored secret holds (a token rotation)', () => {
+    const decision = decideAdmission(
+      update({ east: CLEAN }, { east: CLEAN }),
+      options({ staleIndex: stale }),
+    );
+    expect(decision.verdict).toBe('allowed');
+  });
+
+  it('refuses, as retryable, each cluster ID the update adds, and names the namespace and the time', () => {
+    const decision = decideAdmission(
+      update({ east: CLEAN }, { east: CLEAN, north: CLEAN }),
+      options({ staleIndex: stale }),
+    );
+    expect(decision.verdict).toBe('rejected');
+    expect(decision.clusters.map(({ cluster, allowed }) => [cluster, allowed])).toEqual([
+      ['east', true],
+      ['north', false],
+    ]);
+    expect(decision.response.status).toMatchObject({ code: 503, reason: 'ServiceUnavailable' });
+    expect(decision.response.status?.message).toContain(
+      'nothing to fix: apply again once the webhook sees the API server again',
+    );
+    expect(decision.response.status?.message).toContain(
+      'cluster-id-unverified at data.north: cannot check that no other secret claims cluster ID "north": the webhook has not seen the remote secrets of namespace istio-system for 95 s',
+    );
+  });
+
+  it('treats every cluster ID as new when the stored secret was not a remote secret', () => {
+    const decision = decideAdmission(
+      update({ east: CLEAN }, { east: CLEAN }, false),
+      options({ staleIndex: stale }),
+    );
+    expect(violationCodes(decision.clusters)).toEqual(['cluster-id-unverified']);
+  });
+
+  it('leaves a known duplicate a plain 403, and adds nothing to it', () => {
+    const decision = decideAdmission(
+      request({ object: secretObject({ data: { west: CLEAN } }) }),
+      options({ staleIndex: stale }),
+    );
+    expect(violationCodes(decision.clusters)).toEqual(['duplicate-cluster-id']);
+    expect(decision.response.status?.code).toBe(403);
+  });
+
+  it('is a 403 when the secret has something to fix as well', () => {
+    const decision = decideAdmission(
+      request({ object: secretObject({ data: { north: KUBECONFIG_CODES.exec() } }) }),
+      options({ staleIndex: stale }),
+    );
+    expect(violationCodes(decision.clusters)).toEqual(['exec', 'cluster-id-unverified']);
+    expect(decision.response.status?.code).toBe(403);
+    expect(decision.response.status?.details).toBeUndefined();
+  });
+
+  it('checks nothing more in a namespace whose index is current', () => {
+    const decision = decideAdmission(
+      request({ object: secretObject({ namespace: 'other', data: { north: CLEAN } }) }),
+      options({ staleIndex: stale }),
+    );
+    expect(decision.verdict).toBe('allowed');
   });
 });

@@ -1,7 +1,14 @@
 import { isRecord } from '../json.ts';
 import type { AllowList } from '../kubeconfig/sanitize.ts';
 import type { ClusterIdScope } from '../remote-secret/cluster-id-scope.ts';
-import { decideRemoteSecret, type ClusterDecision } from '../remote-secret/decide.ts';
+import {
+  claimedClusterIds,
+  decideRemoteSecret,
+  isClusterId,
+  type ClusterDecision,
+} from '../remote-secret/decide.ts';
+import { join } from '../kubeconfig/read.ts';
+import type { RemoteSecret } from '../remote-secret/model.ts';
 import { readRemoteSecretObject } from '../remote-secret/manifests.ts';
 import type { ReviewCache } from '../remote-secret/review-cache.ts';
 import { MULTICLUSTER_LABEL, secretRef } from '../remote-secret/model.ts';
@@ -26,7 +33,17 @@ export interface AdmissionOptions {
   readonly cache?: ReviewCache | undefined;
   /** The stored claimants of each cluster ID, per namespace, as the informer sees them. */
   readonly clusterIds: ClusterIdScope;
+  /**
+   * How long the index of a namespace has been stale past what the webhook tolerates
+   * (milliseconds its watch has been failing), or undefined while it can be trusted. While it is
+   * stale, a claim on a cluster ID that the stored secret did not already hold cannot be checked
+   * against the other claimants, and is refused as retryable (`cluster-id-unverified`, ADR 0003).
+   */
+  readonly staleIndex?: ((namespace: string) => number | undefined) | undefined;
 }
+
+/** What a refusal for a stale index asks kubectl to wait before it retries by itself. */
+export const STALE_INDEX_RETRY_AFTER_SECONDS = 3;
 
 /**
  * `skipped`: not ours to judge (another operation, resource or an unlabelled Secret);
@@ -100,6 +117,10 @@ export function decideAdmission(request: AdmissionRequest, options: AdmissionOpt
   } else {
     ref = secretRef(secret);
     clusters = decideRemoteSecret(secret, options);
+    const staleForMs = options.staleIndex?.(namespace);
+    if (staleForMs !== undefined) {
+      clusters = unverifiedClaims(secret, clusters, heldBefore(request), staleForMs);
+    }
   }
 
   const rejected = clusters.filter((cluster) => !cluster.allowed);
@@ -111,10 +132,22 @@ export function decideAdmission(request: AdmissionRequest, options: AdmissionOpt
   const auditAnnotations = renderAuditAnnotations(verdict, options.mode, rejected);
   let response: AdmissionResponse;
   if (verdict === 'rejected') {
+    // Refused only because the index is stale: a 503 with Retry-After, which kubectl retries.
+    const retryable = violationsOf(rejected).every(
+      ({ violation: found }) => found.code === 'cluster-id-unverified',
+    );
+    const message = renderDenialMessage(ref, rejected, { retryable });
     response = {
       uid: request.uid,
       allowed: false,
-      status: { code: 403, reason: 'Forbidden', message: renderDenialMessage(ref, rejected) },
+      status: retryable
+        ? {
+            code: 503,
+            reason: 'ServiceUnavailable',
+            message,
+            details: { retryAfterSeconds: STALE_INDEX_RETRY_AFTER_SECONDS },
+          }
+        : { code: 403, reason: 'Forbidden', message },
       auditAnnotations,
     };
   } else if (verdict === 'warned') {
@@ -123,6 +156,41 @@ export function decideAdmission(request: AdmissionRequest, options: AdmissionOpt
     response = { uid: request.uid, allowed: true, auditAnnotations };
   }
   return { response, verdict, secret: ref, clusters };
+}
+
+/**
+ * The cluster IDs the stored version of the secret already claims (the old object of an UPDATE
+ * that carried the label): an update that keeps them claims nothing new, so a stale index
+ * cannot make it wrong, and rotating a token keeps working while the watch is down.
+ */
+function heldBefore(request: AdmissionRequest): ReadonlySet<string> {
+  if (request.operation !== 'UPDATE' || !isRecord(request.oldObject)) return new Set();
+  const metadata = isRecord(request.oldObject['metadata']) ? request.oldObject['metadata'] : {};
+  const labels = isRecord(metadata['labels']) ? metadata['labels'] : {};
+  if (labels[MULTICLUSTER_LABEL] !== 'true') return new Set();
+  const stored = readRemoteSecretObject(request.oldObject, 'admission').secrets[0];
+  return new Set(stored === undefined ? [] : claimedClusterIds(stored));
+}
+
+/** Add `cluster-id-unverified` to each new claim the stale index cannot check. */
+function unverifiedClaims(
+  secret: RemoteSecret,
+  clusters: ClusterDecision[],
+  held: ReadonlySet<string>,
+  staleForMs: number,
+): ClusterDecision[] {
+  return clusters.map((decision, index) => {
+    const cluster = secret.clusters[index];
+    if (cluster === undefined || held.has(cluster.id) || !isClusterId(cluster.id)) return decision;
+    if (decision.violations.some((found) => found.code === 'duplicate-cluster-id')) return decision;
+    const unverified = violation(
+      'cluster-id-unverified',
+      join(cluster.field, cluster.id),
+      `cannot check that no other secret claims cluster ID "${cluster.id}": the webhook has not seen the remote secrets of namespace ${secret.namespace || '(none)'} for ${String(Math.round(staleForMs / 1000))} s (its watch of the API server is failing)`,
+      'apply again in a moment (kubectl retries by itself for a while); the claim is checked once the webhook reconnects (remote_secret_webhook_index_watch_up is 1). Updates that keep the cluster IDs a secret already has are not affected',
+    );
+    return { ...decision, allowed: false, violations: [...decision.violations, unverified] };
+  });
 }
 
 /** Every violation with its cluster, in the stable order the decision reported them. */

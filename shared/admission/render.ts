@@ -17,10 +17,17 @@ const WARNING_MAX_VIOLATIONS = 10;
 const ANNOTATION_MAX_BYTES = 10 * 1024;
 
 /** The denial kubectl prints after `admission webhook "..." denied the request: `. */
-export function renderDenialMessage(secret: string, rejected: readonly ClusterDecision[]): string {
+export function renderDenialMessage(
+  secret: string,
+  rejected: readonly ClusterDecision[],
+  { retryable = false }: { readonly retryable?: boolean } = {},
+): string {
   const total = rejected.reduce((sum, cluster) => sum + cluster.violations.length, 0);
+  const then = retryable
+    ? 'nothing to fix: apply again once the webhook sees the API server again'
+    : 'fix and apply again';
   const lines = [
-    `remote secret ${oneLine(secret)} is rejected: ${plural(total, 'violation')} in ${plural(rejected.length, 'cluster')}; fix and apply again`,
+    `remote secret ${oneLine(secret)} is rejected: ${plural(total, 'violation')} in ${plural(rejected.length, 'cluster')}; ${then}`,
   ];
   let shown = 0;
   for (const cluster of rejected) {

@@ -48,6 +48,11 @@ export interface AdmissionStatus {
   readonly code: number;
   readonly reason: string;
   readonly message: string;
+  /**
+   * For a denial the caller should retry: the API server turns `retryAfterSeconds` into a
+   * `Retry-After` header, and client-go (kubectl) retries a 5xx that carries one.
+   */
+  readonly details?: { readonly retryAfterSeconds: number };
 }
 
 export interface AdmissionResponse {

@@ -8,13 +8,13 @@ export interface Page<T> {
 export type FetchPage<T> = (continueToken: string | undefined) => Promise<Page<T>>;
 
 /**
- * Walk a chunked list (`limit` / `continue`) page by page, handing each page to `onPage` before
- * asking for the next, so a namespace with 10,000 secrets never has to be held as one response.
+ * Walk a chunked list (`limit` / `continue`) page by page, handing each page to `onPage` (and
+ * waiting for it, when it returns a promise) before asking for the next, so a namespace with 10,000 secrets never has to be held as one response.
  * Returns how many pages were read. A repeated continue token would loop forever, so it stops.
  */
 export async function forEachPage<T>(
   fetchPage: FetchPage<T>,
-  onPage: (items: readonly T[], pageNumber: number) => void,
+  onPage: (items: readonly T[], pageNumber: number) => void | Promise<void>,
 ): Promise<number> {
   let token: string | undefined;
   const seen = new Set<string>();
@@ -22,7 +22,7 @@ export async function forEachPage<T>(
   for (;;) {
     const page = await fetchPage(token);
     pages += 1;
-    onPage(page.items, pages);
+    await onPage(page.items, pages);
     token = page.continueToken === '' ? undefined : page.continueToken;
     if (token === undefined) return pages;
     if (seen.has(token)) throw new Error(`the API server returned the continue token of page ${pages} twice`);

@@ -246,10 +246,18 @@ describe('RemoteSecretController', () => {
       expect(controller.watches).toEqual([
         { namespace: 'istio-system', connected: true, failingSince: undefined },
       ]);
+      expect(controller.staleFor('istio-system', 0)).toBeUndefined();
       down = true;
       const start = Date.now();
       server.streams[0]?.end(new Error('connection reset'));
-      await vi.advanceTimersByTimeAsync(130_000);
+      // Stale once it has failed for the tolerance, and only for the namespace that failed.
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(controller.staleFor('istio-system', 30_000)).toBeUndefined();
+      expect(controller.staleFor('istio-system', 0)).toBe(29_999);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(controller.staleFor('istio-system', 30_000)).toBe(30_000);
+      expect(controller.staleFor('other', 0)).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(100_000);
       // The index is stale from the first failure on, and says since when.
       expect(controller.watches).toEqual([
         { namespace: 'istio-system', connected: false, failingSince: start },
@@ -276,6 +284,7 @@ describe('RemoteSecretController', () => {
       expect(controller.watches).toEqual([
         { namespace: 'istio-system', connected: true, failingSince: undefined },
       ]);
+      expect(controller.staleFor('istio-system', 0)).toBeUndefined();
 
       // Connected for over 2 minutes: the next outage starts from the first delay again.
       await vi.advanceTimersByTimeAsync(130_000);

@@ -85,6 +85,17 @@ export class RemoteSecretController {
     }));
   }
 
+  /**
+   * How long the watch of `namespace` has been failing, once that is at least `toleranceMs`;
+   * undefined while it is connected, within the tolerance, or not one of ours.
+   */
+  staleFor(namespace: string, toleranceMs: number, now = Date.now()): number | undefined {
+    const failingSince = this.health.get(namespace)?.failingSince;
+    if (failingSince === undefined) return undefined;
+    const failingFor = now - failingSince;
+    return failingFor >= toleranceMs ? failingFor : undefined;
+  }
+
   /** True once every namespace's first list is in the index; it stays true across re-watches. */
   get synced(): boolean {
     return this.syncedNamespaces.size === this.options.namespaces.length;

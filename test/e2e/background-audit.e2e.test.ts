@@ -167,8 +167,9 @@ describe.skipIf(binaryPath === null)('the background audit on a real API server'
     }
     return samples;
   }
-  const gauge = async (code: string) => (await metric('remote_secret_noncompliant'))[`{code="${code}"}`];
-  const passes = async () => (await metric('remote_secret_audit_runs_total'))['{result="ok"}'] ?? 0;
+  const gauge = async (code: string) =>
+    (await metric('remote_secret_webhook_noncompliant'))[`{code="${code}"}`];
+  const passes = async () => (await metric('remote_secret_webhook_audit_runs_total'))['{result="ok"}'] ?? 0;
 
   async function nonCompliantEvents(): Promise<EventJson[]> {
     const listed = await kubectl(cluster.kubeconfigPath, [
@@ -230,16 +231,16 @@ describe.skipIf(binaryPath === null)('the background audit on a real API server'
     // --policy-report before the CRD exists: one warning, and the audit goes on.
     await start('enforce', '--audit-interval', '1', '--policy-report');
     await eventually(async () => (await gauge('exec')) === 2);
-    expect(await metric('remote_secret_noncompliant')).toEqual({
+    expect(await metric('remote_secret_webhook_noncompliant')).toEqual({
       '{code="exec"}': 2,
       '{code="token-file"}': 1,
       '{code="local-cluster-id"}': 1,
     });
-    expect(await metric('remote_secret_noncompliant_secrets')).toEqual({ '': 4 });
-    expect(await metric('remote_secret_audit_secrets')).toEqual({ '': 5 });
+    expect(await metric('remote_secret_webhook_noncompliant_secrets')).toEqual({ '': 4 });
+    expect(await metric('remote_secret_webhook_audit_secrets')).toEqual({ '': 5 });
     // The informer's first list reconciled them; the periodic pass (every second here) agrees.
     await eventually(async () => (await passes()) >= 1);
-    const lastRun = (await metric('remote_secret_audit_last_run_timestamp_seconds'))[''] ?? 0;
+    const lastRun = (await metric('remote_secret_webhook_audit_last_run_timestamp_seconds'))[''] ?? 0;
     expect(Math.abs(lastRun - Date.now() / 1000)).toBeLessThan(60);
 
     const before = await passes();
@@ -331,7 +332,7 @@ describe.skipIf(binaryPath === null)('the background audit on a real API server'
     );
     expect((await metric('remote_secret_webhook_events_total'))['{result="created"}']).toBeUndefined();
     expect(await nonCompliantEvents()).toHaveLength(4);
-    const reconciles = async () => await metric('remote_secret_audit_reconciles_total');
+    const reconciles = async () => await metric('remote_secret_webhook_audit_reconciles_total');
     expect((await reconciles())['{result="decided"}']).toBe(5);
 
     const stored = await apply(remoteSecret('f-new', { central: EXEC }));
@@ -368,7 +369,7 @@ describe.skipIf(binaryPath === null)('the background audit on a real API server'
     }
     // A code no stored secret has any more stays exported, at 0.
     await eventually(async () => (await gauge('exec')) === 0, 15_000);
-    expect(await metric('remote_secret_noncompliant_secrets')).toEqual({ '': 2 });
+    expect(await metric('remote_secret_webhook_noncompliant_secrets')).toEqual({ '': 2 });
 
     const relapse = await apply(remoteSecret('a-exec', { east: EXEC }));
     expect(relapse.status, relapse.stderr).toBe(0);

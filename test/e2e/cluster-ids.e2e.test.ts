@@ -109,7 +109,7 @@ describe.skipIf(binaryPath === null)('a shared cluster ID on a real API server',
         })
       ).body;
     await eventually(async () =>
-      (await metrics()).includes('remote_secret_noncompliant{code="duplicate-cluster-id"} 1'),
+      (await metrics()).includes('remote_secret_webhook_noncompliant{code="duplicate-cluster-id"} 1'),
     );
     expect(webhook?.output()).toMatch(
       /"secret":"istio-system\/a-second"[^\n]*stored remote secret is non-compliant/,

@@ -27,6 +27,8 @@ import { runProcess } from '../harness/process.ts';
  * with a PATH of that folder and kubectl only: no Node.js, no node_modules anywhere near it.
  */
 const binaryPath = inject('kubeTestenvBinary');
+const krewBinary = inject('krewBinary');
+const krewValidateBinary = inject('krewValidateBinary');
 const host = hostTarget();
 const linuxAmd64 = TARGETS.find((target) => targetName(target) === 'linux-amd64');
 const canPackage = host !== undefined && targetName(host) === 'linux-amd64' && linuxAmd64 !== undefined;
@@ -125,6 +127,55 @@ describe.skipIf(!canPackage)('the single-executable plugin, alone on PATH', () =
       node: expect.stringMatching(/^v24\./),
       platform: 'linux/amd64',
       singleExecutable: true,
+    });
+  });
+
+  describe.skipIf(krewBinary === null || krewValidateBinary === null)('with the real krew', () => {
+    it("passes krew-index's own manifest validation (validate-krew-manifest)", async () => {
+      // --skip-install: the check would otherwise download every platform's archive.
+      const run = await runProcess(
+        krewValidateBinary ?? '',
+        ['-manifest', release.manifest, '-skip-install'],
+        {
+          cwd,
+          env: { PATH: path, HOME: cwd },
+        },
+      );
+      expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    });
+
+    it('kubectl krew install --manifest --archive, offline, then kubectl remote-secret version', async () => {
+      const built = release.built[0];
+      if (built === undefined) throw new Error('linux-amd64 was not built');
+      const krewRoot = join(dir, 'krew-root');
+      const krewTools = join(dir, 'krew-tools');
+      mkdirSync(krewTools);
+      // kubectl finds krew as a plugin, as after krew's own install steps.
+      symlinkSync(krewBinary ?? '', join(krewTools, 'kubectl-krew'));
+      const kubectlDir = join(dir, 'tools');
+      const env = {
+        PATH: [join(krewRoot, 'bin'), krewTools, kubectlDir].join(delimiter),
+        KREW_ROOT: krewRoot,
+      };
+      const install = await runProcess(
+        'kubectl',
+        ['krew', 'install', `--manifest=${release.manifest}`, `--archive=${built.archive}`],
+        { cwd, env: { HOME: cwd, KUBECONFIG: '', ...env } },
+      );
+      expect(install.status, `${install.stdout}${install.stderr}`).toBe(0);
+      expect(install.stderr).toContain('Installed plugin: remote-secret');
+      // krew's receipt of it (`krew list` needs the plugin index, which this offline test has not).
+      const receipt = readFileSync(join(krewRoot, 'receipts', 'remote-secret.yaml'), 'utf8');
+      expect(receipt).toContain(`version: v${release.version}`);
+      // Through kubectl, from krew's bin folder only (the plugin folder is not on this PATH).
+      const version = await runProcess('kubectl', ['remote-secret', 'version', '-o', 'json'], {
+        cwd,
+        env: { HOME: cwd, KUBECONFIG: '', ...env },
+      });
+      expect(version.status, version.stderr).toBe(0);
+      expect(JSON.parse(version.stdout)).toMatchObject({ version: release.version, singleExecutable: true });
+      const plugins = await runProcess('kubectl', ['plugin', 'list'], { cwd, env: { HOME: cwd, ...env } });
+      expect(plugins.stdout).toContain(join(krewRoot, 'bin', 'kubectl-remote_secret'));
     });
   });
 

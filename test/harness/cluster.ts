@@ -34,6 +34,21 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * A cluster started with `{ keepData: true }`: it can be stopped and started again over the same
+ * etcd data, certificates and API server port (`kube-testenv cluster --keep-data`), so clients
+ * holding its kubeconfig see a real restart. `pid` is the current supervisor's.
+ */
+export interface KeptTestCluster extends TestCluster {
+  /** Stops etcd, kube-apiserver and the controller manager; the directory and the data stay. */
+  stopKeepingData(): Promise<void>;
+  /**
+   * Starts the stopped cluster again (a new supervisor: etcd reads its data back from disk) and
+   * resolves, with how long it took, once /readyz is ok on the same server as before.
+   */
+  startAgain(): Promise<number>;
+}
+
 export interface StartClusterOptions {
   /** The kube-testenv binary; defaults to $KUBE_TESTENV_BINARY, which the e2e global setup sets. */
   readonly binaryPath?: string;
@@ -42,6 +57,12 @@ export interface StartClusterOptions {
   readonly startTimeoutMs?: number;
   /** Keep the cluster's directory (certificates, logs) after stop, for debugging. */
   readonly keepDir?: boolean;
+  /**
+   * Allow `stopKeepingData()` and `startAgain()`. Such a cluster's directory is removed by
+   * `stop()` (or `stopAllClusters()`), not by kube-testenv, so it stays behind when this process
+   * is killed before it could call either.
+   */
+  readonly keepData?: boolean;
   /** Start and exit reports; defaults to stderr. */
   readonly log?: (line: string) => void;
   /**
@@ -64,9 +85,15 @@ interface ReadyLine {
 
 type ClusterChild = ChildProcessByStdio<Writable, Readable, Readable>;
 
+/** What the exit hook and `stopAllClusters` stop: a supervisor, or a kept cluster's current one. */
+interface LiveCluster {
+  stop(): Promise<void>;
+  abandon(): void;
+}
+
 // Process-wide on purpose: exit hooks are process-wide, and every cluster this process started must
 // be stopped when it exits, whoever started it.
-const liveClusters = new Set<ClusterProcess>();
+const liveClusters = new Set<LiveCluster>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -89,7 +116,15 @@ export async function stopAllClusters(): Promise<void> {
  * Starts an independent cluster on free loopback ports and resolves once kube-apiserver's /readyz
  * is ok and the token controllers are working.
  */
-export async function startCluster(name: string, options: StartClusterOptions = {}): Promise<TestCluster> {
+export function startCluster(
+  name: string,
+  options: StartClusterOptions & { readonly keepData: true },
+): Promise<KeptTestCluster>;
+export function startCluster(name: string, options?: StartClusterOptions): Promise<TestCluster>;
+export async function startCluster(
+  name: string,
+  options: StartClusterOptions = {},
+): Promise<KeptTestCluster> {
   const binaryPath = options.binaryPath ?? process.env['KUBE_TESTENV_BINARY'];
   if (binaryPath === undefined || binaryPath === '') {
     throw new HarnessError(
@@ -102,57 +137,157 @@ export async function startCluster(name: string, options: StartClusterOptions = 
   const dir = await mkdtemp(join(options.parentDir ?? tmpdir(), `kube-testenv-${name}-`));
   const started = Date.now();
   const keepDir = options.keepDir ?? false;
+  const keepData = options.keepData ?? false;
+  const timeoutMs = options.startTimeoutMs ?? 180_000;
+  // Without --remove-dir kube-testenv keeps certificates and logs; with it, it removes the whole
+  // directory on exit, even when this process was killed and can no longer clean up. A kept
+  // cluster's directory outlives each supervisor, so this process removes it in stop().
   const args = [
-    'cluster',
-    ...['--dir', dir, '--name', name],
-    ...(keepDir ? [] : ['--remove-dir']),
+    ...['cluster', '--dir', dir, '--name', name],
+    ...(keepData ? ['--keep-data'] : keepDir ? [] : ['--remove-dir']),
     ...(options.webhookClientCert === true ? ['--webhook-client-cert'] : []),
   ];
-  // Without --remove-dir kube-testenv keeps certificates and logs; with it, it removes the whole
-  // directory on exit, even when this process was killed and can no longer clean up.
-  const child = spawn(binaryPath, args, {
+  const launch = (): Promise<Launched> =>
+    launchSupervisor({
+      binaryPath,
+      name,
+      dir,
+      args,
+      removeDir: !keepDir && !keepData,
+      keepDir,
+      log,
+      timeoutMs,
+    });
+
+  let current: Launched | undefined = await launch().catch(async (error: unknown) => {
+    // kube-testenv removes no kept data, even of a cluster that never started.
+    if (keepData && !keepDir) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    throw error;
+  });
+  let supervisor = current.supervisor;
+  const first = current;
+  const startMilliseconds = Date.now() - started;
+  log(
+    `kube-testenv: cluster "${name}" ready in ${formatDuration(startMilliseconds)} at ${first.ready.server}`,
+  );
+  const requireKept = (method: string): void => {
+    if (!keepData) {
+      throw new HarnessError(
+        'CLUSTER_NOT_KEPT',
+        `${method}() needs a cluster started with { keepData: true }`,
+      );
+    }
+  };
+  let stopping: Promise<void> | undefined;
+  const kept: LiveCluster = {
+    stop: () =>
+      (stopping ??= (async () => {
+        await current?.supervisor.stop();
+        current = undefined;
+        liveClusters.delete(kept);
+        if (!keepDir) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      })()),
+    abandon: () => {
+      liveClusters.delete(kept);
+      current?.supervisor.abandon();
+    },
+  };
+  if (keepData) {
+    // The kept cluster stands for each of its supervisors in turn.
+    liveClusters.delete(supervisor);
+    liveClusters.add(kept);
+  }
+  return {
+    name,
+    kubeconfigPath: first.ready.kubeconfig,
+    server: first.ready.server,
+    kubeConfig: first.kubeConfig,
+    caFile: first.ready.caFile,
+    webhookClientCaFile: first.ready.webhookClientCaFile,
+    dir,
+    get pid() {
+      return supervisor.pid;
+    },
+    startMilliseconds,
+    stop: () => (keepData ? kept.stop() : supervisor.stop()),
+    stopKeepingData: async () => {
+      requireKept('stopKeepingData');
+      await current?.supervisor.stop();
+      current = undefined;
+    },
+    startAgain: async () => {
+      requireKept('startAgain');
+      if (stopping !== undefined)
+        throw new HarnessError('CLUSTER_NOT_KEPT', `cluster "${name}" was stopped for good`);
+      if (current !== undefined)
+        throw new HarnessError('CLUSTER_START_FAILED', `cluster "${name}" is running`);
+      const restarted = Date.now();
+      current = await launch();
+      supervisor = current.supervisor;
+      liveClusters.delete(supervisor);
+      if (
+        current.ready.server !== first.ready.server ||
+        current.ready.kubeconfig !== first.ready.kubeconfig
+      ) {
+        throw new HarnessError(
+          'CLUSTER_START_FAILED',
+          `cluster "${name}" came back on ${current.ready.server}, not ${first.ready.server}`,
+        );
+      }
+      const milliseconds = Date.now() - restarted;
+      log(
+        `kube-testenv: cluster "${name}" started again in ${formatDuration(milliseconds)} at ${current.ready.server}`,
+      );
+      return milliseconds;
+    },
+  };
+}
+
+interface Launched {
+  readonly supervisor: ClusterProcess;
+  readonly ready: ReadyLine;
+  readonly kubeConfig: KubeConfig;
+}
+
+/** Spawns one kube-testenv supervisor and waits until it is ready and reachable from here. */
+async function launchSupervisor(options: {
+  readonly binaryPath: string;
+  readonly name: string;
+  readonly dir: string;
+  readonly args: readonly string[];
+  readonly removeDir: boolean;
+  readonly keepDir: boolean;
+  readonly log: (line: string) => void;
+  readonly timeoutMs: number;
+}): Promise<Launched> {
+  const { name, dir, keepDir } = options;
+  const child = spawn(options.binaryPath, options.args, {
     // stdin stays open and unused: kube-testenv stops when it closes, i.e. when this process dies.
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const cluster = new ClusterProcess(name, dir, child, keepDir, log);
-  liveClusters.add(cluster);
+  const supervisor = new ClusterProcess(name, dir, child, options.removeDir, options.log);
+  liveClusters.add(supervisor);
   installExitHook();
-
-  let ready: ReadyLine;
-  let kubeConfig: KubeConfig;
   try {
-    ready = await cluster.ready(options.startTimeoutMs ?? 180_000);
-    kubeConfig = new KubeConfig();
+    const ready = await supervisor.ready(options.timeoutMs);
+    const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(ready.kubeconfig);
     // kube-testenv checked /readyz already; asking again from here proves that this kubeconfig,
     // as loaded by client-node, reaches and authenticates to the cluster.
     const readyz = await kubeGet(kubeConfig, '/readyz');
     if (readyz.status !== 200) throw new Error(`/readyz answered ${String(readyz.status)}: ${readyz.body}`);
+    supervisor.detach();
+    return { supervisor, ready, kubeConfig };
   } catch (error) {
-    await cluster.stop();
+    await supervisor.stop();
     throw new HarnessError(
       'CLUSTER_START_FAILED',
       `cluster "${name}" did not start: ${error instanceof Error ? error.message : String(error)}\n` +
-        `kube-testenv said:\n${cluster.stderrTail()}\n` +
+        `kube-testenv said:\n${supervisor.stderrTail()}\n` +
         (keepDir ? `Logs: ${dir}/logs` : 'Pass { keepDir: true } to keep its logs.'),
       { cause: error },
     );
   }
-  cluster.detach();
-  const startMilliseconds = Date.now() - started;
-  log(`kube-testenv: cluster "${name}" ready in ${formatDuration(startMilliseconds)} at ${ready.server}`);
-  return {
-    name,
-    kubeconfigPath: ready.kubeconfig,
-    server: ready.server,
-    kubeConfig,
-    caFile: ready.caFile,
-    webhookClientCaFile: ready.webhookClientCaFile,
-    dir,
-    pid: ready.pid,
-    startMilliseconds,
-    stop: () => cluster.stop(),
-  };
 }
 
 function parseReadyLine(line: string): ReadyLine {
@@ -188,7 +323,8 @@ class ClusterProcess {
     private readonly name: string,
     private readonly dir: string,
     private readonly child: ClusterChild,
-    private readonly keepDir: boolean,
+    /** Whether stop() removes the directory (kube-testenv's --remove-dir did already, mostly). */
+    private readonly removeDir: boolean,
     private readonly log: (line: string) => void,
   ) {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
@@ -252,6 +388,10 @@ class ClusterProcess {
     }
   }
 
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
   stderrTail(): string {
     return this.stderr.lines(40);
   }
@@ -271,6 +411,6 @@ class ClusterProcess {
   private async stopProcess(): Promise<void> {
     await terminate(this.child, this.exited, STOP_GRACE_MS);
     liveClusters.delete(this);
-    if (!this.keepDir) await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
+    if (this.removeDir) await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }

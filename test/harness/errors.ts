@@ -5,6 +5,7 @@ export type HarnessErrorCode =
   | 'BUILD_FAILED'
   | 'BINARY_MISSING'
   | 'CLUSTER_START_FAILED'
+  | 'CLUSTER_NOT_KEPT'
   | 'COMPONENT_NOT_FOUND';
 
 export class HarnessError extends Error {

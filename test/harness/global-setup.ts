@@ -1,7 +1,11 @@
 import type { TestProject } from 'vitest/node';
 import { provideTools } from './tooling-setup.ts';
 
-/** Global setup of the e2e project: the control plane and Istio (istiod, istioctl). */
+/** Global setup of the e2e project: the control plane, Istio (istiod, istioctl) and krew. */
 export default async function setup(project: TestProject): Promise<void> {
-  await provideTools(project, ['kubeTestenvBinary', 'istioTestenvBinary'], 'END-TO-END TESTS');
+  await provideTools(
+    project,
+    ['kubeTestenvBinary', 'istioTestenvBinary', 'krewBinary', 'krewValidateBinary'],
+    'END-TO-END TESTS',
+  );
 }

@@ -25,6 +25,11 @@ export interface GoBinarySpec {
   readonly recipeVersion: string;
   /** Extra `go build` arguments (ldflags), part of the hash. */
   readonly buildArgs: readonly string[];
+  /**
+   * The package to build, when it is not the module itself: a `tool` of its go.mod, such as
+   * `sigs.k8s.io/krew/cmd/krew`. Part of the hash.
+   */
+  readonly package?: string;
   /** What is being built, for the first progress line: "Kubernetes v1.34.10 control plane". */
   readonly what: string;
   /** A cold build's usual time here, for the first progress line: "about 5 minutes on 2 cores". */
@@ -223,7 +228,11 @@ async function hashInputs(spec: GoBinarySpec, toolchain: GoToolchain): Promise<s
     .filter((name) => name === 'go.mod' || name === 'go.sum' || name.endsWith('.go'))
     .sort();
   const hash = createHash('sha256');
-  hash.update([spec.recipeVersion, toolchain.version, toolchain.platform, ...spec.buildArgs].join('\0'));
+  // The package only when it is not the module itself, so that the hashes of existing caches hold.
+  const target = spec.package === undefined ? [] : [`package=${spec.package}`];
+  hash.update(
+    [spec.recipeVersion, toolchain.version, toolchain.platform, ...target, ...spec.buildArgs].join('\0'),
+  );
   for (const name of names) {
     hash.update(`\0${name}\0`);
     hash.update(await readFile(join(spec.sourceDir, name)));
@@ -262,7 +271,8 @@ function runGoBuild(
   progress: BuildProgress,
 ): Promise<void> {
   // -v names each package as it is compiled: that is the progress feed.
-  const args = ['build', '-v', '-trimpath', '-buildvcs=false', ...spec.buildArgs, ...outputArgs, '.'];
+  const target = spec.package ?? '.';
+  const args = ['build', '-v', '-trimpath', '-buildvcs=false', ...spec.buildArgs, ...outputArgs, target];
   return new Promise((resolve, reject) => {
     const child = spawn(go, args, {
       cwd: spec.sourceDir,

@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { isMissingToolchain } from './errors.ts';
 import { ensureIstioBinary } from './istio-binary.ts';
+import { ensureKrewTool } from './krew-binary.ts';
 import { ensureTestenvBinary } from './testenv-binary.ts';
 
 declare module 'vitest' {
@@ -9,18 +10,27 @@ declare module 'vitest' {
     kubeTestenvBinary: string | null;
     /** Path of the istio-testenv binary (oracle, istiod, istioctl), or null likewise. */
     istioTestenvBinary: string | null;
+    /** Path of krew (sigs.k8s.io/krew), or null likewise. */
+    krewBinary: string | null;
+    /** Path of krew's validate-krew-manifest, or null likewise. */
+    krewValidateBinary: string | null;
   }
 }
 
 const BANNER = '!'.repeat(78);
 
-export type ToolKey = 'kubeTestenvBinary' | 'istioTestenvBinary';
+export type ToolKey = 'kubeTestenvBinary' | 'istioTestenvBinary' | 'krewBinary' | 'krewValidateBinary';
 
 const TOOLS: Readonly<
   Record<ToolKey, { readonly ensure: () => Promise<{ path: string }>; readonly env: string }>
 > = {
   kubeTestenvBinary: { ensure: () => ensureTestenvBinary(), env: 'KUBE_TESTENV_BINARY' },
   istioTestenvBinary: { ensure: () => ensureIstioBinary(), env: 'ISTIO_TESTENV_BINARY' },
+  krewBinary: { ensure: () => ensureKrewTool('krew'), env: 'KREW_BINARY' },
+  krewValidateBinary: {
+    ensure: () => ensureKrewTool('validate-krew-manifest'),
+    env: 'KREW_VALIDATE_BINARY',
+  },
 };
 
 /**

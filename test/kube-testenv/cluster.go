@@ -57,6 +57,7 @@ type clusterOptions struct {
 	removeDir        bool
 	startTimeout     time.Duration
 	verbosity        int
+	keepData         bool // keep.go
 	// webhookClientCert: kube-apiserver presents a client certificate to admission webhooks.
 	webhookClientCert bool
 }
@@ -89,6 +90,7 @@ type cluster struct {
 	adminKubeconfig   string
 	kcmKubeconfig     string
 	dirPrepared       bool // --dir was empty or created by us, so it is ours to remove
+	keptPort          int  // the API server port of a kept cluster started again (keep.go), else 0
 	logf              func(format string, args ...any)
 
 	webhookAuth *webhookClientAuth // --webhook-client-cert
@@ -108,10 +110,14 @@ func parseClusterFlags(args []string) (clusterOptions, error) {
 		"remove --dir and everything in it on exit, for throw-away clusters (default: remove only the etcd data)")
 	fs.DurationVar(&opts.startTimeout, "start-timeout", 3*time.Minute, "give up if not ready within this time")
 	fs.IntVar(&opts.verbosity, "v", 1, "log verbosity of kube-apiserver and kube-controller-manager (klog --v)")
+	addKeepDataFlag(fs, &opts)
 	fs.BoolVar(&opts.webhookClientCert, "webhook-client-cert", false,
 		"kube-apiserver presents a client certificate to admission webhooks (an AdmissionConfiguration "+
 			"kubeconfig); the CA that signed it is pki/webhook-client-ca.crt, in the ready line as webhookClientCaFile")
 	if err := fs.Parse(args); err != nil {
+		return opts, err
+	}
+	if err := validateKeepData(opts); err != nil {
 		return opts, err
 	}
 	if fs.NArg() > 0 {
@@ -226,35 +232,31 @@ func runCluster(args []string) int {
 
 func (c *cluster) start(ctx context.Context) error {
 	dir := c.opts.dir
-	if err := prepareDir(dir); err != nil {
-		return err
-	}
-	c.dirPrepared = true
 	pkiDir := filepath.Join(dir, "pki")
 	logDir := filepath.Join(dir, "logs")
-	for _, d := range []string{pkiDir, logDir} {
-		if err := os.Mkdir(d, 0o700); err != nil {
+	kept, err := c.startAgainIfKept()
+	if err != nil {
+		return err
+	}
+	if !kept {
+		if err := c.preparePKI(dir, pkiDir, logDir); err != nil {
 			return err
 		}
 	}
-
-	step := time.Now()
-	c.pki = newPKIFiles(pkiDir)
-	creds, err := writePKI(c.pki, net.IPv4(10, 0, 0, 1))
-	if err != nil {
-		return fmt.Errorf("generate certificates: %w", err)
-	}
-	c.creds = creds
+	creds := c.creds
 	if c.opts.webhookClientCert {
 		if c.webhookAuth, err = writeWebhookClientAuth(pkiDir, dir); err != nil {
 			return fmt.Errorf("webhook client certificate: %w", err)
 		}
 	}
-	c.logf("certificates in %s (%.1fs)", pkiDir, time.Since(step).Seconds())
 
-	step = time.Now()
-	c.etcdDataDir = filepath.Join(dir, "etcd")
-	c.etcd, c.etcdURL, err = startEtcd(c.etcdDataDir, filepath.Join(logDir, "etcd.log"), c.opts.startTimeout)
+	step := time.Now()
+	// A kept cluster's etcd dir is left alone on exit: shutdown removes c.etcdDataDir otherwise.
+	etcdDir := filepath.Join(dir, "etcd")
+	c.etcd, c.etcdURL, err = startEtcd(etcdDir, filepath.Join(logDir, "etcd.log"), c.opts.startTimeout, c.opts.keepData)
+	if !c.opts.keepData {
+		c.etcdDataDir = etcdDir
+	}
 	if err != nil {
 		return err
 	}
@@ -268,14 +270,18 @@ func (c *cluster) start(ctx context.Context) error {
 
 	step = time.Now()
 	c.adminKubeconfig = filepath.Join(dir, "admin.kubeconfig")
-	if err := writeKubeconfig(c.adminKubeconfig, c.opts.name, c.opts.name+"-admin", c.server,
-		creds.caPEM, creds.adminCertPEM, creds.adminKeyPEM); err != nil {
-		return err
-	}
 	c.kcmKubeconfig = filepath.Join(dir, "controller-manager.kubeconfig")
-	if err := writeKubeconfig(c.kcmKubeconfig, c.opts.name, "kube-controller-manager", c.server,
-		creds.caPEM, creds.controllerManagerCertPEM, creds.controllerManagerKeyPEM); err != nil {
-		return err
+	// A kept cluster's kubeconfigs name the same port and certificates: they stay as they are, so
+	// a client reading one meanwhile never sees a half-written file.
+	if !kept {
+		if err := writeKubeconfig(c.adminKubeconfig, c.opts.name, c.opts.name+"-admin", c.server,
+			creds.caPEM, creds.adminCertPEM, creds.adminKeyPEM); err != nil {
+			return err
+		}
+		if err := writeKubeconfig(c.kcmKubeconfig, c.opts.name, "kube-controller-manager", c.server,
+			creds.caPEM, creds.controllerManagerCertPEM, creds.controllerManagerKeyPEM); err != nil {
+			return err
+		}
 	}
 	c.controllerManager, err = startChild(componentControllerManager, c.controllerManagerArgs(),
 		filepath.Join(logDir, "kube-controller-manager.log"))
@@ -289,6 +295,28 @@ func (c *cluster) start(ctx context.Context) error {
 	return nil
 }
 
+// preparePKI makes a new cluster's directories and certificates in an empty --dir.
+func (c *cluster) preparePKI(dir, pkiDir, logDir string) error {
+	if err := prepareDir(dir); err != nil {
+		return err
+	}
+	c.dirPrepared = true
+	for _, d := range []string{pkiDir, logDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return err
+		}
+	}
+	step := time.Now()
+	c.pki = newPKIFiles(pkiDir)
+	creds, err := writePKI(c.pki, net.IPv4(10, 0, 0, 1))
+	if err != nil {
+		return fmt.Errorf("generate certificates: %w", err)
+	}
+	c.creds = creds
+	c.logf("certificates in %s (%.1fs)", pkiDir, time.Since(step).Seconds())
+	return nil
+}
+
 // prepareDir creates dir, or accepts it if empty: two clusters must never share files.
 func prepareDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -299,7 +327,7 @@ func prepareDir(dir string) error {
 		return err
 	}
 	if len(entries) > 0 {
-		return fmt.Errorf("--dir %s is not empty", dir)
+		return fmt.Errorf("--dir %s is not empty (to start a cluster kept there with --keep-data again, pass --keep-data)", dir)
 	}
 	return nil
 }
@@ -384,9 +412,11 @@ func (c *cluster) startAPIServer(ctx context.Context, logPath string) error {
 	}
 	defer client.CloseIdleConnections()
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return err
+		port := c.keptPort
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return err
+			}
 		}
 		c.server = "https://127.0.0.1:" + strconv.Itoa(port)
 		c.apiserver, err = startChild(componentAPIServer, c.apiServerArgs(port), logPath)
@@ -397,8 +427,12 @@ func (c *cluster) startAPIServer(ctx context.Context, logPath string) error {
 		if err == nil {
 			return nil
 		}
-		if !c.apiserver.exited() || attempt == portAttempts ||
-			!strings.Contains(logTail(logPath), "address already in use") {
+		inUse := c.apiserver.exited() && strings.Contains(logTail(logPath), "address already in use")
+		if inUse && c.keptPort != 0 {
+			return fmt.Errorf("port %d of the kept cluster is in use by another process, and its kubeconfigs name "+
+				"that port: stop that process, or start a new cluster in an empty --dir", port)
+		}
+		if !inUse || attempt == portAttempts {
 			return err
 		}
 		c.logf("port %d was taken; retrying on another port", port)

@@ -9,7 +9,8 @@ import (
 )
 
 // startEtcd runs etcd inside the supervisor process, on a loopback port chosen by the kernel.
-func startEtcd(dataDir, logPath string, timeout time.Duration) (*embed.Etcd, string, error) {
+// With keep (--keep-data) it writes as etcd normally does, with fsync, since the data outlives it.
+func startEtcd(dataDir, logPath string, timeout time.Duration, keep bool) (*embed.Etcd, string, error) {
 	// Port 0 everywhere: etcd binds the listeners itself, so there is no race for a free port.
 	// Nothing ever dials the advertised URLs of a single-member cluster.
 	loopback := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
@@ -27,9 +28,9 @@ func startEtcd(dataDir, logPath string, timeout time.Duration) (*embed.Etcd, str
 	cfg.Logger = "zap"
 	cfg.LogLevel = "error"
 	cfg.LogOutputs = []string{logPath}
-	// The data lives exactly as long as the cluster, so durability buys nothing and fsync costs
-	// every write on a slow CI disk.
-	cfg.UnsafeNoFsync = true
+	// Unless kept, the data lives exactly as long as the cluster, so durability buys nothing and
+	// fsync costs every write on a slow CI disk.
+	cfg.UnsafeNoFsync = !keep
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {

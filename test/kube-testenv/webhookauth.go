@@ -41,7 +41,17 @@ plugins:
       kubeConfigFile: %q
 `
 
+// writeWebhookClientAuth writes those files, or reuses them in a cluster kept with --keep-data and
+// started again, so that a webhook trusting the CA keeps trusting the API server.
 func writeWebhookClientAuth(pkiDir, dir string) (*webhookClientAuth, error) {
+	auth := &webhookClientAuth{
+		caFile:              filepath.Join(pkiDir, "webhook-client-ca.crt"),
+		kubeconfigFile:      filepath.Join(dir, "webhook-client.kubeconfig"),
+		admissionConfigFile: filepath.Join(dir, "admission-control.yaml"),
+	}
+	if allExist(auth.caFile, auth.kubeconfigFile, auth.admissionConfigFile) {
+		return auth, nil
+	}
 	ca, err := newAuthority("kube-testenv-webhook-client-ca")
 	if err != nil {
 		return nil, err
@@ -49,11 +59,6 @@ func writeWebhookClientAuth(pkiDir, dir string) (*webhookClientAuth, error) {
 	certPEM, keyPEM, err := ca.issue(certSpec{commonName: webhookClientCommonName, usage: x509.ExtKeyUsageClientAuth})
 	if err != nil {
 		return nil, err
-	}
-	auth := &webhookClientAuth{
-		caFile:              filepath.Join(pkiDir, "webhook-client-ca.crt"),
-		kubeconfigFile:      filepath.Join(dir, "webhook-client.kubeconfig"),
-		admissionConfigFile: filepath.Join(dir, "admission-control.yaml"),
 	}
 	if err := os.WriteFile(auth.caFile, ca.certPEM, 0o644); err != nil {
 		return nil, err
@@ -79,4 +84,13 @@ func (r readyLine) withWebhookClientCA(auth *webhookClientAuth) readyLine {
 		r.WebhookClientCAFile = auth.caFile
 	}
 	return r
+}
+
+func allExist(paths ...string) bool {
+	for _, path := range paths {
+		if _, err := os.Stat(path); err != nil {
+			return false
+		}
+	}
+	return true
 }

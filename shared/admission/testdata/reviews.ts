@@ -78,7 +78,12 @@ export function admissionReview(spec: ReviewSpec = {}): Record<string, unknown> 
 }
 
 /** The codes a remote secret gets for its keys or its shape; every other comes from a kubeconfig. */
-export type SecretLevelCode = 'invalid-secret' | 'invalid-cluster-id' | 'local-cluster-id' | 'duplicate-cluster-id';
+export type SecretLevelCode =
+  | 'invalid-secret'
+  | 'invalid-cluster-id'
+  | 'local-cluster-id'
+  | 'duplicate-cluster-id'
+  | 'cluster-id-unverified';
 export type KubeconfigCode = Exclude<ViolationCode, SecretLevelCode>;
 
 const fixture = (code: KubeconfigCode) => () => kubeconfigFixture(code);
