@@ -131,11 +131,21 @@ describe('audit --rejections table', () => {
   it('shows how many identical refusals one Event stands for', () => {
     expect(renderRejectionsTable([rejection])).toBe(
       [
-        'TIME                   USER     OPERATION   SECRET                                  CLUSTERS   CODES   COUNT',
-        '2026-06-01T10:00:00Z   argocd   UPDATE      istio-system/istio-remote-secret-east   east       exec    50',
+        'TIME                   USER     OPERATION   SECRET                                  CLUSTERS   CODES   COUNT   AUTHENTICATED',
+        '2026-06-01T10:00:00Z   argocd   UPDATE      istio-system/istio-remote-secret-east   east       exec    50      -',
         '',
       ].join('\n'),
     );
+  });
+
+  it('says whether the webhook verified the caller, when the Event is marked', () => {
+    const lines = renderRejectionsTable([
+      { ...rejection, authenticated: true },
+      { ...rejection, user: 'forged', authenticated: false },
+    ]).split('\n');
+    expect(lines[0]).toMatch(/ AUTHENTICATED$/);
+    expect(lines[1]).toMatch(/^\S+ +argocd .* 50 +yes$/);
+    expect(lines[2]).toMatch(/^\S+ +forged .* 50 +no$/);
   });
 
   it('writes nothing on stdout when there are none (the command says so on stderr)', () => {

@@ -137,19 +137,29 @@ export function rejectionsDocument(rejections: readonly Rejection[]): unknown {
   return { kind: 'RemoteSecretRejections', rejections };
 }
 
-/** One row per Event; COUNT is how many identical refusals the webhook folded into it. */
+/**
+ * One row per Event; COUNT is how many identical refusals the webhook folded into it.
+ * AUTHENTICATED: yes when the webhook verified the API server's client certificate, no when the
+ * review came unauthenticated (USER is then only what the sender claimed), - when not marked.
+ */
 export function renderRejectionsTable(rejections: readonly Rejection[]): string {
   if (rejections.length === 0) return '';
+  // Warnings and audit-mode admissions come from an audit log; they say so in the operation.
+  const operation = (rejection: Rejection): string =>
+    rejection.verdict === 'rejected'
+      ? rejection.operation || '-'
+      : `${rejection.operation || '-'} (${rejection.verdict})`;
   return `${tableLines([
-    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES', 'COUNT'],
+    ['TIME', 'USER', 'OPERATION', 'SECRET', 'CLUSTERS', 'CODES', 'COUNT', 'AUTHENTICATED'],
     ...rejections.map((rejection) => [
       rejection.time === '' ? '-' : `${rejection.time.slice(0, 19)}Z`,
       rejection.user || '(unknown)',
-      rejection.operation || '-',
+      operation(rejection),
       rejection.secret,
       rejection.clusters.join(',') || '-',
       rejection.codes.join(',') || '-',
       String(rejection.count),
+      rejection.authenticated === undefined ? '-' : rejection.authenticated ? 'yes' : 'no',
     ]),
   ]).join('\n')}\n`;
 }

@@ -1,12 +1,23 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { violationsOf, type AdmissionDecision } from '../shared/admission/decide.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
+import type { Caller } from './caller.ts';
 
 /**
  * The structured audit line for one decided request. It names who did what to which secret and
  * which codes were found where; it never holds a kubeconfig, a token or a violation message.
+ * `authenticated: false` says the user in it is the sender's claim, not the API server's word.
  */
-export function logDecision(log: Logger, request: AdmissionRequest, decision: AdmissionDecision): void {
+export function logDecision(
+  log: Logger,
+  request: AdmissionRequest,
+  decision: AdmissionDecision,
+  caller: Caller,
+): void {
+  const who = {
+    authenticated: caller.authenticated,
+    ...(caller.subject === undefined ? {} : { caller: caller.subject }),
+  };
   if (decision.verdict === 'skipped' || decision.verdict === 'allowed') {
     if (log.isLevelEnabled('debug')) {
       log.debug(
@@ -16,6 +27,7 @@ export function logDecision(log: Logger, request: AdmissionRequest, decision: Ad
           secret: decision.secret,
           verdict: decision.verdict,
           skipReason: decision.skipReason,
+          ...who,
         },
         'admission decided',
       );
@@ -28,6 +40,7 @@ export function logDecision(log: Logger, request: AdmissionRequest, decision: Ad
       audit: true,
       uid: request.uid,
       user: request.userInfo.username,
+      ...who,
       operation: request.operation,
       dryRun: request.dryRun,
       namespace: request.namespace,

@@ -68,3 +68,30 @@ describe('background audit flags', () => {
     await expect(parsed).rejects.toThrow(message);
   });
 });
+
+describe('--client-ca-file', () => {
+  it.each([
+    { args: [], env: {}, expected: undefined },
+    { args: ['--client-ca-file', '/etc/hostname'], env: {}, expected: '/etc/hostname' },
+    { args: [], env: { REMOTE_SECRET_WEBHOOK_CLIENT_CA_FILE: '/etc/hostname' }, expected: '/etc/hostname' },
+  ])('reads $args $env', async ({ args, env, expected }) => {
+    expect((await config(args, env)).clientCaFile).toBe(expected);
+  });
+
+  it.each([
+    {
+      args: ['--client-ca-file', '/nonexistent'],
+      env: {},
+      message: '--client-ca-file /nonexistent: cannot read it (ENOENT)',
+    },
+    {
+      args: [],
+      env: { REMOTE_SECRET_WEBHOOK_CLIENT_CA_FILE: '' },
+      message: '--client-ca-file is empty: name a file, or leave it unset',
+    },
+  ])('refuses $args $env', async ({ args, env, message }) => {
+    const parsed = config(args, env);
+    await expect(parsed).rejects.toBeInstanceOf(ConfigError);
+    await expect(parsed).rejects.toThrow(message);
+  });
+});

@@ -17,6 +17,10 @@ import {
   type EventResult,
   type EventSink,
 } from './events.ts';
+import type { Caller } from './caller.ts';
+
+/** A review from the API server, its client certificate verified against --client-ca-file. */
+const VERIFIED: Caller = { authenticated: true, subject: 'CN=kube-apiserver-webhook-client' };
 
 function decided(
   mode: 'enforce' | 'warn' | 'audit',
@@ -109,7 +113,7 @@ describe('EventRecorder', () => {
       instance: 'webhook-0',
     });
     const { request, decision } = decided(mode);
-    events.record(request, decision);
+    events.record(request, decision, VERIFIED);
     await events.flush();
     expect(created).toHaveLength(1);
     const event = created[0];
@@ -134,9 +138,9 @@ describe('EventRecorder', () => {
   it('writes nothing for a dry run or a clean secret', async () => {
     const { events, writes } = recorder();
     const dry = decided('enforce', true);
-    events.record(dry.request, dry.decision);
+    events.record(dry.request, dry.decision, VERIFIED);
     const clean = decided('enforce', false, 'clean');
-    events.record(clean.request, clean.decision);
+    events.record(clean.request, clean.decision, VERIFIED);
     await events.flush();
     expect(writes).toEqual([]);
   });
@@ -145,7 +149,7 @@ describe('EventRecorder', () => {
     const { events, writes, results } = recorder();
     const { request, decision } = decided('enforce');
     for (let index = 0; index < 50; index += 1) {
-      events.record(request, decision);
+      events.record(request, decision, VERIFIED);
       // One retry after another, as a GitOps loop re-applies: each write is answered first.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -162,7 +166,7 @@ describe('EventRecorder', () => {
   it('folds repeats that arrive while a write is in flight into the next write', async () => {
     const { events, writes, release } = recorder({ hold: true });
     const { request, decision } = decided('enforce');
-    for (let index = 0; index < 50; index += 1) events.record(request, decision);
+    for (let index = 0; index < 50; index += 1) events.record(request, decision, VERIFIED);
     expect(writes).toEqual([expect.objectContaining({ kind: 'create', count: 1 })]);
     await release();
     await events.flush();
@@ -180,13 +184,13 @@ describe('EventRecorder', () => {
   ])('starts a new Event for $name', async ({ change }) => {
     const { events, writes } = recorder();
     const first = decided('enforce');
-    events.record(first.request, first.decision);
+    events.record(first.request, first.decision, VERIFIED);
     const other = decided(change.mode ?? 'enforce', false, change.kubeconfig ?? 'token-file', change.secret);
     const request =
       change.user === undefined
         ? other.request
         : { ...other.request, userInfo: { ...other.request.userInfo, username: change.user } };
-    events.record(request, other.decision);
+    events.record(request, other.decision, VERIFIED);
     await events.flush();
     expect(writes.map((write) => write.kind)).toEqual(['create', 'create']);
     expect(writes[0]?.name).not.toBe(writes[1]?.name);
@@ -197,13 +201,13 @@ describe('EventRecorder', () => {
     const { events, writes, results } = recorder({ burst: 2, now: () => now });
     const { request, decision } = decided('enforce');
     for (let index = 0; index < 5; index += 1) {
-      events.record(request, decision);
+      events.record(request, decision, VERIFIED);
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(writes.map((write) => write.count)).toEqual([1, 2]);
     expect(results.filter((result) => result === 'deferred')).toHaveLength(3);
     now = new Date(now.getTime() + 10_000);
-    events.record(request, decision);
+    events.record(request, decision, VERIFIED);
     await new Promise((resolve) => setImmediate(resolve));
     expect(writes.map((write) => write.count)).toEqual([1, 2, 6]);
   });
@@ -214,9 +218,9 @@ describe('EventRecorder', () => {
     });
     const events = new EventRecorder({ sink: fake.sink, onResult: () => undefined });
     const { request, decision } = decided('enforce');
-    events.record(request, decision);
+    events.record(request, decision, VERIFIED);
     await events.flush();
-    events.record(request, decision);
+    events.record(request, decision, VERIFIED);
     await events.flush();
     expect(fake.writes.map(({ kind, count }) => ({ kind, count }))).toEqual([
       { kind: 'create', count: 1 },
@@ -229,7 +233,7 @@ describe('EventRecorder', () => {
     const { events, writes, results } = recorder({ hold: true });
     for (let index = 0; index < 105; index += 1) {
       const { request, decision } = decided('enforce', false, 'token-file', `istio-remote-secret-${index}`);
-      events.record(request, decision);
+      events.record(request, decision, VERIFIED);
     }
     expect(writes).toHaveLength(100);
     expect(results.filter((result) => result === 'dropped')).toHaveLength(5);
@@ -237,7 +241,7 @@ describe('EventRecorder', () => {
 
   it('carries who, what and the codes as annotations that `audit --rejections` reads back', () => {
     const { request, decision } = decided('enforce');
-    const event = buildEvent(request, decision, 'webhook-0');
+    const event = buildEvent(request, decision, VERIFIED, 'webhook-0');
     expect(event.metadata.annotations).toMatchObject({
       'remote-secret-webhook/user': 'jane@example.com',
       'remote-secret-webhook/operation': 'CREATE',
@@ -253,12 +257,74 @@ describe('EventRecorder', () => {
       codes: ['token-file'],
       violations: [{ cluster: 'east', code: 'token-file', path: 'users[0].user.tokenFile' }],
       count: 1,
+      authenticated: true,
     });
+    expect(event.metadata.annotations).toMatchObject({
+      'remote-secret-webhook/authenticated': 'true',
+      'remote-secret-webhook/caller': 'CN=kube-apiserver-webhook-client',
+    });
+  });
+
+  it('marks an Event from an unauthenticated review, in its annotations and its message', () => {
+    const { request, decision } = decided('enforce');
+    const event = buildEvent(request, decision, { authenticated: false }, 'webhook-0');
+    expect(event.metadata.annotations['remote-secret-webhook/authenticated']).toBe('false');
+    expect(event.metadata.annotations).not.toHaveProperty('remote-secret-webhook/caller');
+    expect(event.message).toMatch(/^CREATE by jane@example\.com \(unauthenticated caller\) rejected: /);
+    expect(readRejection(event)).toMatchObject({ user: 'jane@example.com', authenticated: false });
+    // Read from the message alone, too.
+    const bare = { ...event, metadata: { name: event.metadata.name, namespace: event.metadata.namespace } };
+    expect(readRejection(bare)).toMatchObject({ user: 'jane@example.com', authenticated: false });
+  });
+
+  it('bounds unauthenticated writes across secrets (100, then one a second), and not authenticated ones', async () => {
+    let now = new Date('2026-06-01T00:00:00Z');
+    const run = async (caller: Caller) => {
+      const { events, writes } = recorder({ now: () => now });
+      for (let index = 0; index < 300; index += 1) {
+        const { request, decision } = decided(
+          'enforce',
+          false,
+          'exec',
+          `istio-remote-secret-${String(index)}`,
+        );
+        events.record(request, decision, caller);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return { events, writes };
+    };
+    const verified = await run(VERIFIED);
+    expect(verified.writes).toHaveLength(300);
+    const forged = await run({ authenticated: false });
+    expect(forged.writes).toHaveLength(100);
+    expect(new Set(forged.writes.map((write) => write.name)).size).toBe(100);
+    // Ten seconds on, ten more shared tokens: the next unauthenticated write goes out.
+    now = new Date(now.getTime() + 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const { request, decision } = decided('enforce', false, 'exec', 'istio-remote-secret-late');
+    forged.events.record(request, decision, { authenticated: false });
+    expect(forged.writes).toHaveLength(101);
+  });
+
+  it('makes unauthenticated reviews of one secret one series, whatever user each claims', async () => {
+    const { events, writes } = recorder();
+    const { request, decision } = decided('enforce');
+    for (let index = 0; index < 200; index += 1) {
+      const forged = { ...request, userInfo: { ...request.userInfo, username: `forged-${String(index)}` } };
+      events.record(forged, decision, { authenticated: false });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await events.flush();
+    expect(new Set(writes.map((write) => write.name)).size).toBe(1);
+    // The burst of 25, then one write of the held-back count at flush.
+    expect(writes).toHaveLength(26);
+    expect(writes.at(-1)).toMatchObject({ kind: 'patch', count: 200 });
+    expect(writes.at(-1)?.message).toContain('forged-199 (unauthenticated caller) rejected');
   });
 
   it('is read back from its message alone, as an older webhook wrote it', () => {
     const { request, decision } = decided('enforce');
-    const event = buildEvent(request, decision, 'webhook-0');
+    const event = buildEvent(request, decision, VERIFIED, 'webhook-0');
     const old = { ...event, metadata: { name: event.metadata.name, namespace: event.metadata.namespace } };
     expect(readRejection(old)).toMatchObject({
       user: 'jane@example.com',

@@ -4,10 +4,15 @@ import { violationCodes, violationsOf, type AdmissionDecision } from '../shared/
 import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
-import { EVENT_ANNOTATION_PREFIX, REJECTED_REASON } from '../shared/audit/rejections.ts';
+import {
+  EVENT_ANNOTATION_PREFIX,
+  REJECTED_REASON,
+  UNAUTHENTICATED_NOTE,
+} from '../shared/audit/rejections.ts';
 import { errorCode } from '../shared/errors.ts';
 import { isRecord } from '../shared/json.ts';
 import { plural } from '../shared/text.ts';
+import type { Caller } from './caller.ts';
 
 export { EVENT_ANNOTATION_PREFIX, REJECTED_REASON };
 export const COMPONENT = 'remote-secret-webhook';
@@ -88,15 +93,28 @@ export interface EventRecorderOptions {
   readonly refillMs?: number;
   /** Series remembered at once (least recently seen forgotten first); client-go keeps 4,096. */
   readonly maxSeries?: number;
+  /**
+   * Writes for unauthenticated reviews (no --client-ca-file), all secrets together: a forger can
+   * name a new secret in every review, which the per-secret bucket alone would not bound. 100,
+   * then one more per `unauthenticatedRefillMs` (1 s).
+   */
+  readonly unauthenticatedBurst?: number;
+  readonly unauthenticatedRefillMs?: number;
 }
 
 const DEFAULT_BURST = 25;
 const DEFAULT_REFILL_MS = 10_000;
 const DEFAULT_MAX_SERIES = 4096;
+const DEFAULT_UNAUTHENTICATED_BURST = 100;
+const DEFAULT_UNAUTHENTICATED_REFILL_MS = 1000;
+/** The key of the one bucket every unauthenticated series shares; no secret key has a NUL. */
+const UNAUTHENTICATED_BUCKET = '\u0000unauthenticated';
 
 /** Repeats of one admission Event: the same secret, reason, user and violation codes. */
 interface Series {
   readonly objectKey: string;
+  /** From a review without a verified client certificate: also spends the shared bucket. */
+  readonly authenticated: boolean;
   /** The latest repeat, as it would be created (its name stays the first one's). */
   event: EventBody;
   /** Repeats seen. */
@@ -148,16 +166,23 @@ export class EventRecorder {
     return this.instance;
   }
 
-  record(request: AdmissionRequest, decision: AdmissionDecision): void {
+  record(request: AdmissionRequest, decision: AdmissionDecision, caller: Caller): void {
     if (request.dryRun || decision.secret === undefined) return;
     if (decision.verdict !== 'rejected' && decision.verdict !== 'warned' && decision.verdict !== 'audited')
       return;
-    const event = buildEvent(request, decision, this.instance, this.now());
-    const key = seriesKey(event, request.userInfo.username, violationCodes(decision.clusters));
+    const event = buildEvent(request, decision, caller, this.instance, this.now());
+    // An unauthenticated sender writes any userInfo it likes: its reviews are one series per
+    // secret and codes, so varying the user cannot multiply Events.
+    const key = seriesKey(
+      event,
+      caller.authenticated ? request.userInfo.username : UNAUTHENTICATED_SERIES,
+      violationCodes(decision.clusters),
+    );
     let series = this.series.get(key);
     if (series === undefined) {
       series = {
         objectKey: objectKey(event),
+        authenticated: caller.authenticated,
         event,
         observed: 0,
         written: 0,
@@ -215,7 +240,7 @@ export class EventRecorder {
       this.report('dropped');
       return;
     }
-    if (!ignoreRateLimit && !this.takeToken(series.objectKey)) {
+    if (!ignoreRateLimit && !this.takeTokens(series)) {
       this.report('deferred');
       series.retry ??= setTimeout(() => {
         series.retry = undefined;
@@ -269,13 +294,29 @@ export class EventRecorder {
     return tracked;
   }
 
-  private takeToken(key: string): boolean {
+  /** The secret's token and, for an unauthenticated series, the shared one: both or neither. */
+  private takeTokens(series: Series): boolean {
+    if (series.authenticated) return this.takeToken(series.objectKey);
+    const { unauthenticatedBurst, unauthenticatedRefillMs } = this.options;
+    const shared = {
+      burst: unauthenticatedBurst ?? DEFAULT_UNAUTHENTICATED_BURST,
+      refillMs: unauthenticatedRefillMs ?? DEFAULT_UNAUTHENTICATED_REFILL_MS,
+    };
+    if (!this.takeToken(UNAUTHENTICATED_BUCKET, shared)) return false;
+    if (this.takeToken(series.objectKey)) return true;
+    const bucket = this.buckets.get(UNAUTHENTICATED_BUCKET);
+    if (bucket !== undefined) bucket.tokens += 1; // not spent after all
+    return false;
+  }
+
+  private takeToken(key: string, limit = { burst: this.burst, refillMs: this.refillMs }): boolean {
+    const { burst, refillMs } = limit;
     const nowMs = this.now().getTime();
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, updatedMs: nowMs };
-    const refilled = Math.floor((nowMs - bucket.updatedMs) / this.refillMs);
+    const bucket = this.buckets.get(key) ?? { tokens: burst, updatedMs: nowMs };
+    const refilled = Math.floor((nowMs - bucket.updatedMs) / refillMs);
     if (refilled > 0) {
-      bucket.tokens = Math.min(this.burst, bucket.tokens + refilled);
-      bucket.updatedMs += refilled * this.refillMs;
+      bucket.tokens = Math.min(burst, bucket.tokens + refilled);
+      bucket.updatedMs += refilled * refillMs;
     }
     this.buckets.delete(key);
     this.buckets.set(key, bucket);
@@ -308,6 +349,9 @@ function objectKey(event: EventBody): string {
   return `${event.involvedObject.namespace}/${event.involvedObject.name}`;
 }
 
+/** Stands for the user in the series key of unauthenticated reviews; no username has a NUL. */
+const UNAUTHENTICATED_SERIES = '\u0000unauthenticated';
+
 function seriesKey(event: EventBody, user: string, codes: readonly string[]): string {
   return [objectKey(event), event.reason, user, [...codes].sort().join(',')].join('\u0000');
 }
@@ -315,6 +359,7 @@ function seriesKey(event: EventBody, user: string, codes: readonly string[]): st
 export function buildEvent(
   request: AdmissionRequest,
   decision: AdmissionDecision,
+  caller: Caller,
   instance: string,
   now: Date = new Date(),
 ): EventBody {
@@ -332,14 +377,14 @@ export function buildEvent(
       ? 'rejected'
       : `admitted (${decision.verdict === 'warned' ? 'warn' : 'audit'} mode)`;
   const message = oneLine(
-    `${request.operation} by ${request.userInfo.username || '(unknown user)'} ${verb}: ${plural(found.length, 'violation')}: ${summary}`,
+    `${request.operation} by ${request.userInfo.username || '(unknown user)'}${caller.authenticated ? '' : UNAUTHENTICATED_NOTE} ${verb}: ${plural(found.length, 'violation')}: ${summary}`,
   );
   const uid = objectUid(request.object);
   return {
     metadata: {
       name: `${name || 'remote-secret'}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`,
       namespace,
-      annotations: eventAnnotations(request, decision),
+      annotations: eventAnnotations(request, decision, caller),
     },
     ...warningOnSecret({
       namespace,
@@ -388,10 +433,17 @@ function warningOnSecret(event: {
 }
 
 /** User and operation, and the audit annotations the admission response carries (codes, paths). */
-function eventAnnotations(request: AdmissionRequest, decision: AdmissionDecision): Record<string, string> {
+function eventAnnotations(
+  request: AdmissionRequest,
+  decision: AdmissionDecision,
+  caller: Caller,
+): Record<string, string> {
   const fields: Record<string, string> = {
     user: request.userInfo.username,
     operation: request.operation,
+    // "false": the review came without a verified client certificate, so user is only a claim.
+    authenticated: String(caller.authenticated),
+    ...(caller.subject === undefined ? {} : { caller: caller.subject }),
     ...decision.response.auditAnnotations,
   };
   return Object.fromEntries(

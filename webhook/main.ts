@@ -25,7 +25,7 @@ import { COMPONENT, EventRecorder, type EventSink } from './events.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
 import { createWebhookApp, createWebhookServer } from './server.ts';
-import { readKeyPair, TlsReloader } from './tls.ts';
+import { readClientCa, readKeyPair, TlsReloader } from './tls.ts';
 import { allowListWarnings } from '../shared/kubeconfig/allow-list.ts';
 
 /**
@@ -80,6 +80,7 @@ function loadKubeConfig(config: WebhookConfig, env: NodeJS.ProcessEnv): KubeConf
 
 async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv): Promise<number> {
   const keyPair = readKeyPair(config.tlsCertFile, config.tlsKeyFile);
+  const clientCa = config.clientCaFile === undefined ? undefined : readClientCa(config.clientCaFile);
   const kubeConfig = loadKubeConfig(config, env);
   if (config.localClusterId === undefined) {
     log.warn(
@@ -142,18 +143,20 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
       clusterIds: controller.clusterIds,
       staleIndex: (namespace) => controller.staleFor(namespace, config.indexMaxStalenessMs),
     },
+    clientAuth: clientCa !== undefined,
     indexSynced: () => controller.synced,
     readiness: lifecycle,
     metrics,
     log: log.child({ component: 'http' }),
-    record: (request, decision) => {
-      logDecision(log, request, decision);
-      events?.record(request, decision);
+    record: (request, decision, caller) => {
+      logDecision(log, request, decision, caller);
+      events?.record(request, decision, caller);
     },
     requestTimeoutMs: config.requestTimeoutMs,
   });
   const server = createWebhookServer(app, {
     keyPair,
+    clientCa: clientCa?.pem,
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     onClientError: (status, reason) => {
@@ -165,6 +168,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     {
       certFile: config.tlsCertFile,
       keyFile: config.tlsKeyFile,
+      clientCaFile: config.clientCaFile,
       intervalMs: config.tlsReloadIntervalMs,
       apply: (options) => {
         server.setSecureContext(options);
@@ -178,8 +182,15 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
           tlsLog.error({ code: result.error.code }, `kept the previous certificate: ${result.error.message}`);
         }
       },
+      onClientCaReload: (result) => {
+        metrics.tlsReloads.inc({ result: result.ok ? 'ok' : 'failed' });
+        if (result.ok) tlsLog.info({ clientCa: result.clientCa.subjects }, 'client CA reloaded');
+        else
+          tlsLog.error({ code: result.error.code }, `kept the previous client CA: ${result.error.message}`);
+      },
     },
     keyPair,
+    clientCa,
   );
 
   server.listen(config.port, config.address);
@@ -197,6 +208,14 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     'remote-secret-webhook listening',
   );
   for (const warning of allowListWarnings(config.allow)) log.warn({ allow: [...config.allow] }, warning);
+  if (clientCa === undefined) {
+    log.warn(
+      { authenticated: false },
+      `POST /validate is unauthenticated: anyone who reaches port ${String(port)} can send a review, and its Events and log lines are marked authenticated: false; set --client-ca-file to the CA of the API server's client certificate (docs/install-webhook.md#who-may-call-the-webhook)`,
+    );
+  } else {
+    log.info({ clientCa: clientCa.subjects }, 'POST /validate needs a client certificate from this CA');
+  }
   reloader.start();
   scheduler?.start();
   void controller.start().catch((error: unknown) => {

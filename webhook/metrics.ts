@@ -89,7 +89,7 @@ export function createMetrics(
     }),
     events: new Counter({
       name: 'remote_secret_webhook_events_total',
-      help: 'Event writes for secrets with violations, by result (created, patched: written; exists; deferred: held back by the per-secret rate limit, written later; failed; dropped)',
+      help: 'Event writes for secrets with violations, by result (created, patched: written; exists; deferred: held back by a rate limit, per secret or the one unauthenticated reviews share, written later; failed; dropped)',
       labelNames: ['result'],
       registers: [registry],
     }),

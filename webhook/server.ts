@@ -1,5 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import {
@@ -14,6 +15,7 @@ import {
   type AdmissionRequest,
 } from '../shared/admission/review.ts';
 import { RemoteSecretError, type ErrorDetails } from '../shared/errors.ts';
+import type { Caller } from './caller.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import type { KeyPair } from './tls.ts';
 
@@ -29,13 +31,18 @@ export interface Readiness {
 
 export interface WebhookAppOptions {
   readonly admission: AdmissionOptions;
+  /**
+   * `--client-ca-file` is set: POST /validate answers only callers whose client certificate the
+   * TLS layer verified against it; anyone else gets 401 or 403 and nothing is decided or recorded.
+   */
+  readonly clientAuth?: boolean;
   /** Whether the index can answer: /validate refuses to guess before the first sync. */
   readonly indexSynced: () => boolean;
   readonly readiness: Readiness;
   readonly metrics: WebhookMetrics;
   readonly log: Logger;
   /** The audit trail for a decided request (log line, Event); metrics are counted here. */
-  readonly record: (request: AdmissionRequest, decision: AdmissionDecision) => void;
+  readonly record: (request: AdmissionRequest, decision: AdmissionDecision, caller: Caller) => void;
   readonly requestTimeoutMs: number;
 }
 
@@ -147,7 +154,7 @@ export function createAdmissionHandler(options: WebhookAppOptions): RequestListe
   const { metrics, log } = options;
   const refuse = refuser(metrics, log);
 
-  const admit = (res: ServerResponse, body: unknown): void => {
+  const admit = (res: ServerResponse, body: unknown, caller: Caller): void => {
     if (res.headersSent) return; // timed out while the body arrived
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) {
@@ -167,13 +174,21 @@ export function createAdmissionHandler(options: WebhookAppOptions): RequestListe
     metrics.requests.inc({ operation: request.operation, verdict: decision.verdict });
     for (const { violation } of violationsOf(decision.clusters))
       metrics.violations.inc({ code: violation.code });
-    options.record(request, decision);
+    options.record(request, decision, caller);
   };
 
   return (req, res) => {
     // While draining, let each keep-alive connection go after its answer, so the API server
     // reconnects (to a ready replica) instead of reusing a socket we are about to close.
     if (options.readiness.draining) res.setHeader('Connection', 'close');
+    const caller = callerOf(req, options.clientAuth ?? false);
+    if (!caller.ok) {
+      // Before the body is read: an unauthenticated sender costs no parsing and leaves no record.
+      res.setHeader('Connection', 'close');
+      refuse(res, caller.status, caller.reason, caller.message);
+      req.resume();
+      return;
+    }
     const timer = setTimeout(() => {
       refuse(res, 503, 'timeout', `no answer within ${options.requestTimeoutMs} ms`);
       req.destroy();
@@ -210,7 +225,7 @@ export function createAdmissionHandler(options: WebhookAppOptions): RequestListe
       if (error === undefined) {
         // Called from a stream event: a throw here would end the process, not one request.
         try {
-          admit(res, body);
+          admit(res, body, caller.caller);
         } catch (failure) {
           log.error({ err: failure }, 'request failed');
           refuse(res, 500, 'internal', 'internal error');
@@ -231,6 +246,53 @@ export function createAdmissionHandler(options: WebhookAppOptions): RequestListe
           break;
       }
     });
+  };
+}
+
+type CallerCheck =
+  | { readonly ok: true; readonly caller: Caller }
+  | { readonly ok: false; readonly status: 401 | 403; readonly reason: string; readonly message: string };
+
+/**
+ * With a client CA, the TLS server asks every connection for a certificate but lets the
+ * handshake finish without one (kubelet probes and Prometheus have none), so /validate itself
+ * refuses: 401 without a certificate, 403 with one that does not chain to the CA.
+ */
+function callerOf(req: IncomingMessage, clientAuth: boolean): CallerCheck {
+  if (!clientAuth) return { ok: true, caller: { authenticated: false } };
+  const socket = req.socket;
+  if (!(socket instanceof TLSSocket)) {
+    return { ok: false, status: 401, reason: 'client-certificate-required', message: 'not a TLS connection' };
+  }
+  if (socket.authorized) {
+    const subject = socket.getPeerCertificate().subject as Record<string, unknown> | undefined;
+    const commonName = subject?.['CN'];
+    return {
+      ok: true,
+      caller: {
+        authenticated: true,
+        ...(typeof commonName === 'string' ? { subject: `CN=${commonName}` } : {}),
+      },
+    };
+  }
+  const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+  if (!presented) {
+    return {
+      ok: false,
+      status: 401,
+      reason: 'client-certificate-required',
+      message: `POST ${VALIDATE_PATH} needs a client certificate signed by the CA in --client-ca-file (the API server's, from its AdmissionConfiguration kubeconfig); none was presented`,
+    };
+  }
+  const why =
+    socket.authorizationError instanceof Error
+      ? socket.authorizationError.message
+      : String(socket.authorizationError);
+  return {
+    ok: false,
+    status: 403,
+    reason: 'client-certificate-untrusted',
+    message: `POST ${VALIDATE_PATH}: the client certificate does not chain to --client-ca-file (${why})`,
   };
 }
 
@@ -316,6 +378,11 @@ function readJsonBody(
 
 export interface ServerOptions {
   readonly keyPair: KeyPair;
+  /**
+   * PEM of `--client-ca-file`: every handshake asks for a client certificate and verifies it
+   * against this, without failing the handshake when there is none (see `callerOf`).
+   */
+  readonly clientCa?: Buffer | undefined;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   /**
@@ -344,6 +411,9 @@ export function createWebhookServer(app: RequestListener, options: ServerOptions
     {
       cert: options.keyPair.cert,
       key: options.keyPair.key,
+      ...(options.clientCa === undefined
+        ? {}
+        : { ca: options.clientCa, requestCert: true, rejectUnauthorized: false }),
       minVersion: 'TLSv1.2',
       // Enforced every second, not the default 30 s, so a slow sender is cut off in time.
       connectionsCheckingInterval: 1000,

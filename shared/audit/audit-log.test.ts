@@ -22,6 +22,7 @@ describe('readAuditLogLine', () => {
       count: 1,
       verdict: 'rejected',
       source: 'audit-log',
+      authenticated: true,
       requestUid: 'r-1',
       auditId: '4b5ad0e2-7f3e-4c4b-a0f4-0c6f6e9c1a01',
     } satisfies Rejection);

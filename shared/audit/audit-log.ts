@@ -64,6 +64,9 @@ export function readAuditLogLine(line: string): Rejection | undefined | 'malform
     count: 1,
     verdict,
     source: 'audit-log',
+    // The API server wrote the record: the request and its user are real, whoever can reach
+    // the webhook's port.
+    authenticated: true,
     ...(requestUid === undefined ? {} : { requestUid }),
     ...(auditId === undefined ? {} : { auditId }),
   };

@@ -7,6 +7,11 @@ export const REJECTED_REASON = 'RemoteSecretRejected';
  * `audit --rejections` need not parse the message (which is clipped at 1 KiB).
  */
 export const EVENT_ANNOTATION_PREFIX = 'remote-secret-webhook/';
+/**
+ * Follows the user in the message of an Event from a review that came without a verified client
+ * certificate (the webhook runs without --client-ca-file): the user is the sender's claim.
+ */
+export const UNAUTHENTICATED_NOTE = ' (unauthenticated caller)';
 
 /** One refused apply of a remote secret, as the webhook's Event recorded it. */
 export interface Rejection {
@@ -29,6 +34,12 @@ export interface Rejection {
   readonly requestUid?: string;
   /** The API server's audit ID, for an audit-log record. */
   readonly auditId?: string;
+  /**
+   * Whether the webhook verified the caller's client certificate: false means anyone who could
+   * reach the webhook may have sent it, with any user. Undefined when the Event does not say
+   * (an older webhook).
+   */
+  readonly authenticated?: boolean;
 }
 
 /**
@@ -60,6 +71,7 @@ export function readRejection(event: unknown): Rejection | undefined {
   const name = stringOrUndefined(involved['name']) ?? '';
   const count = object['count'];
   const requestUid = note('request-uid');
+  const authenticated = note('authenticated') ?? fromMessage.authenticated;
   return {
     time: timeOf(object, metadata),
     user: note('user') ?? fromMessage.user,
@@ -72,6 +84,8 @@ export function readRejection(event: unknown): Rejection | undefined {
     verdict: 'rejected',
     source: 'event',
     ...(requestUid === undefined ? {} : { requestUid }),
+    ...(authenticated === 'true' ? { authenticated: true } : {}),
+    ...(authenticated === 'false' ? { authenticated: false } : {}),
   };
 }
 
@@ -102,16 +116,24 @@ function parseMessage(message: string): {
   user: string;
   operation: string;
   violations: Rejection['violations'];
+  authenticated: 'false' | undefined;
 } {
   const match = MESSAGE.exec(message);
-  if (match === null) return { user: '', operation: '', violations: [] };
-  const [, operation = '', user = '', summary = ''] = match;
+  if (match === null) return { user: '', operation: '', violations: [], authenticated: undefined };
+  const [, operation = '', claimed = '', summary = ''] = match;
+  const unauthenticated = claimed.endsWith(UNAUTHENTICATED_NOTE);
+  const user = unauthenticated ? claimed.slice(0, -UNAUTHENTICATED_NOTE.length) : claimed;
   const violations = summary
     .split('; ')
     .map((part) => /^([a-z-]+) at (?:([^:\s]+): )?(.*)$/.exec(part))
     .filter((found) => found !== null)
     .map(([, code = '', cluster = '', path = '']) => ({ code, cluster, path }));
-  return { user: user === '(unknown user)' ? '' : user, operation, violations };
+  return {
+    user: user === '(unknown user)' ? '' : user,
+    operation,
+    violations,
+    authenticated: unauthenticated ? 'false' : undefined,
+  };
 }
 
 export function parseViolations(value: string | undefined): Rejection['violations'] | undefined {

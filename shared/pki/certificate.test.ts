@@ -1,10 +1,14 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createCertificateAuthority, issueServingCertificate } from './certificate.ts';
+import {
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueServingCertificate,
+} from './certificate.ts';
 
 describe('self-signed webhook certificates', () => {
   const ca = createCertificateAuthority({ commonName: 'remote-secret-webhook-ca', validityDays: 365 });
@@ -38,6 +42,32 @@ describe('self-signed webhook certificates', () => {
         { encoding: 'utf8' },
       );
       expect(out.trim()).toMatch(/OK$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('issues a client certificate that openssl accepts for sslclient and not for sslserver', () => {
+    const client = issueClientCertificate(ca, {
+      commonName: 'kube-apiserver-webhook-client',
+      validityDays: 1,
+    });
+    expect(client.certificate.subject).toBe('CN=kube-apiserver-webhook-client');
+    expect(client.certificate.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    const dir = mkdtempSync(join(tmpdir(), 'pki-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), ca.certificatePem);
+      writeFileSync(join(dir, 'client.pem'), client.certificatePem);
+      const verify = (purpose: string) =>
+        spawnSync(
+          'openssl',
+          ['verify', '-purpose', purpose, '-CAfile', join(dir, 'ca.pem'), join(dir, 'client.pem')],
+          {
+            encoding: 'utf8',
+          },
+        );
+      expect(verify('sslclient').stdout.trim()).toMatch(/OK$/);
+      expect(verify('sslserver').status).not.toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -56,6 +56,7 @@ const SUBJECT_ALT_NAME = '2.5.29.17';
 const SUBJECT_KEY_ID = '2.5.29.14';
 const AUTHORITY_KEY_ID = '2.5.29.35';
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 /** Issued certificates start a little in the past, for clocks that lag behind ours. */
 const BACKDATE_MS = 5 * 60 * 1000;
 
@@ -96,6 +97,42 @@ export function issueServingCertificate(ca: Certificate, options: ServingCertifi
     {
       issuer: subjectOf(ca.certificate),
       subject: distinguishedName(options.hosts[0] ?? ''),
+      spki,
+      extensions,
+      signer: ca.privateKey,
+      validityDays: options.validityDays,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    },
+    privateKey,
+  );
+}
+
+export interface ClientCertificateOptions {
+  /** The subject's Common Name: what the server that verifies it logs as the caller. */
+  readonly commonName: string;
+  readonly validityDays: number;
+  readonly now?: Date;
+}
+
+/**
+ * A TLS client certificate (extended key usage clientAuth), such as the one kube-apiserver
+ * presents to a webhook that runs with `--client-ca-file`.
+ */
+export function issueClientCertificate(ca: Certificate, options: ClientCertificateOptions): Certificate {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const caSpki = ca.certificate.publicKey.export({ type: 'spki', format: 'der' });
+  const extensions = [
+    extension(BASIC_CONSTRAINTS, true, sequence()),
+    extension(KEY_USAGE, true, bitString(Buffer.from([0x80]), 7)),
+    extension(EXT_KEY_USAGE, false, sequence(oid(CLIENT_AUTH))),
+    extension(SUBJECT_KEY_ID, false, octetString(keyId(spki))),
+    extension(AUTHORITY_KEY_ID, false, sequence(implicit(0, keyId(caSpki)))),
+  ];
+  return signed(
+    {
+      issuer: subjectOf(ca.certificate),
+      subject: distinguishedName(options.commonName),
       spki,
       extensions,
       signer: ca.privateKey,

@@ -192,7 +192,9 @@ describe.skipIf(binaryPath === null)('audit on a real API server', () => {
 
     const table = await audit('--rejections');
     expect(table.status, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/^TIME\s+USER\s+OPERATION\s+SECRET\s+CLUSTERS\s+CODES\s+COUNT$/m);
+    expect(table.stdout).toMatch(
+      /^TIME\s+USER\s+OPERATION\s+SECRET\s+CLUSTERS\s+CODES\s+COUNT\s+AUTHENTICATED$/m,
+    );
     expect(table.stdout).toContain(`${NAMESPACE}/refused`);
   });
 });

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { load } from 'js-yaml';
 import { fileURLToPath } from 'node:url';
 import type { KubernetesObject, V1Container } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +21,11 @@ const CERT_MANAGER_CRDS = fileURLToPath(
   new URL('../testdata/crds/cert-manager-subset.yaml', import.meta.url),
 );
 const BIN = fileURLToPath(new URL('../../bin', import.meta.url));
+/** The kustomization docs/install-webhook.md shows for the NetworkPolicy: component + the CIDR. */
+const NETWORK_POLICY_EXAMPLE = 'test/testdata/kustomize/network-policy';
+/** And for the client CA: the component that gives the webhook --client-ca-file. */
+const CLIENT_CA_EXAMPLE = 'test/testdata/kustomize/client-ca';
+const NETWORK_POLICY_COMPONENT = `${REPO}/manifests/components/network-policy/networkpolicy.yaml`;
 const PACKAGE = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')) as { version: string };
 const DOCKERFILE = finalStage(parseDockerfile(readFileSync(`${REPO}/Dockerfile`, 'utf8')));
 
@@ -66,6 +72,22 @@ interface CertManagerObject extends KubernetesObject {
     ca?: { secretName: string };
     selfSigned?: Record<string, never>;
   };
+}
+
+/** networking.k8s.io/v1 NetworkPolicy as YAML spells it (client-node's model says `_from`). */
+interface NetworkPolicyObject extends KubernetesObject {
+  spec: {
+    podSelector: { matchLabels?: Record<string, string> };
+    policyTypes?: string[];
+    ingress?: { from?: unknown[]; ports?: unknown[] }[];
+  };
+}
+
+function networkPolicies(manifests: RenderedManifests): NetworkPolicyObject[] {
+  return manifests.objects.filter(
+    (object): object is NetworkPolicyObject =>
+      object.kind === 'NetworkPolicy' && object.apiVersion === 'networking.k8s.io/v1',
+  );
 }
 
 const render = (dir: string): RenderedManifests => renderManifests(`${REPO}/${dir}`);
@@ -214,6 +236,57 @@ describe('the kustomizations in manifests/', () => {
     expect(podLabels).toMatchObject(budget.spec?.selector?.matchLabels ?? { missing: 'selector' });
   });
 
+  it('components/network-policy: the webhook port only from the API server CIDR the operator sets and from Prometheus', () => {
+    const manifests = render(NETWORK_POLICY_EXAMPLE);
+    const [policy, ...more] = networkPolicies(manifests);
+    expect(more).toEqual([]);
+    const deployment = onlyObject(manifests, 'Deployment');
+    const container = webhookContainer(manifests);
+    expect(policy?.metadata?.namespace).toBe(deployment.metadata?.namespace);
+    expect(deployment.spec?.template.metadata?.labels).toMatchObject(
+      policy?.spec.podSelector.matchLabels ?? { missing: 'selector' },
+    );
+    expect(policy?.spec.policyTypes).toEqual(['Ingress']);
+    const [apiServer, prometheus, ...others] = policy?.spec.ingress ?? [];
+    expect(others).toEqual([]);
+    // The API server is not a pod: its source addresses, as the operator patched them in.
+    expect(apiServer?.from).toEqual([{ ipBlock: { cidr: '198.51.100.0/24' } }]);
+    // Prometheus: one peer with both selectors (its pods in its namespace), not two peers (either).
+    expect(prometheus?.from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+      },
+    ]);
+    // Both to the container's one port, by the name the Service and the probes use.
+    for (const rule of [apiServer, prometheus])
+      expect(rule?.ports).toEqual([{ port: 'https', protocol: 'TCP' }]);
+    expect(container.ports?.map((port) => port.name)).toEqual(['https']);
+    // Unpatched, the component admits a documentation range (RFC 5737) that no control plane has.
+    const shipped = load(readFileSync(NETWORK_POLICY_COMPONENT, 'utf8')) as NetworkPolicyObject;
+    expect(shipped.spec.ingress?.[0]?.from).toEqual([{ ipBlock: { cidr: '192.0.2.0/24' } }]);
+    // Opt-in: no shipped install isolates the pods by itself.
+    for (const { dir } of INSTALLS) expect(networkPolicies(render(dir)), dir).toEqual([]);
+  });
+
+  it('components/client-ca: --client-ca-file is a file of the mounted Secret, and the rest stays as shipped', () => {
+    const manifests = render(CLIENT_CA_EXAMPLE);
+    const container = webhookContainer(manifests);
+    const file = setting(container, 'client-ca-file') ?? '';
+    const mount = container.volumeMounts?.find((entry) => file.startsWith(`${entry.mountPath}/`));
+    expect(mount).toMatchObject({ readOnly: true });
+    const volume = onlyObject(manifests, 'Deployment').spec?.template.spec?.volumes?.find(
+      (entry) => entry.name === mount?.name,
+    );
+    expect(volume?.secret?.secretName).toBe('remote-secret-webhook-client-ca');
+    expect(file.slice((mount?.mountPath.length ?? 0) + 1)).toBe('ca.crt');
+    // The serving certificate and the mode are those of manifests/ (enforce).
+    expect(setting(container, 'tls-cert-file')).toBe('/tls/tls.crt');
+    expect(setting(container, 'mode')).toBe('enforce');
+    for (const { dir } of INSTALLS)
+      expect(setting(webhookContainer(render(dir)), 'client-ca-file'), dir).toBeUndefined();
+  });
+
   it('the ValidatingWebhookConfiguration: labelled Secrets in the Istio namespace only, CREATE/UPDATE, fail closed', () => {
     const manifests = render('manifests');
     const [webhook] = onlyObject(manifests, 'ValidatingWebhookConfiguration').webhooks ?? [];
@@ -329,6 +402,21 @@ describe.skipIf(binaryPath === null)('manifests/ on a real API server', () => {
         'validatingwebhookconfiguration.admissionregistration.k8s.io/remote-secret-webhook created (server dry run)',
       );
     }
+  });
+
+  it('the NetworkPolicy and client CA examples pass kubectl apply --dry-run=server', async () => {
+    const namespace = await run(['apply', '-f', `${REPO}/manifests/base/namespace.yaml`]);
+    expect(namespace.status, namespace.stderr).toBe(0);
+    const result = await run(['apply', '--dry-run=server', '-k', `${REPO}/${NETWORK_POLICY_EXAMPLE}`]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(
+      'networkpolicy.networking.k8s.io/remote-secret-webhook created (server dry run)',
+    );
+    const clientCa = await run(['apply', '--dry-run=server', '-k', `${REPO}/${CLIENT_CA_EXAMPLE}`]);
+    expect(clientCa.status, clientCa.stderr).toBe(0);
+    expect(clientCa.stderr).toBe('');
+    expect(clientCa.stdout).toContain('deployment.apps/remote-secret-webhook created (server dry run)');
   });
 
   it('rollout with `kubectl remote-secret webhook-cert`: audit, warn, enforce keep the caBundle; delete -k removes it all', async () => {

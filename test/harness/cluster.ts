@@ -21,6 +21,11 @@ export interface TestCluster {
   readonly kubeConfig: KubeConfig;
   /** The cluster's CA certificate (PEM file): it signs the serving cert and the token Secrets' ca.crt. */
   readonly caFile: string;
+  /**
+   * With `{ webhookClientCert: true }`: the CA (PEM file) that signed the client certificate
+   * kube-apiserver presents to admission webhooks; a webhook's `--client-ca-file`.
+   */
+  readonly webhookClientCaFile: string | undefined;
   /** Holds pki/, logs/ (etcd, kube-apiserver, kube-controller-manager) and the kubeconfigs. */
   readonly dir: string;
   readonly pid: number;
@@ -60,6 +65,12 @@ export interface StartClusterOptions {
   readonly keepData?: boolean;
   /** Start and exit reports; defaults to stderr. */
   readonly log?: (line: string) => void;
+  /**
+   * kube-apiserver presents a client certificate to every admission webhook (kube-testenv
+   * `--webhook-client-cert`: an AdmissionConfiguration whose kubeconfig holds it); its CA is
+   * `webhookClientCaFile`.
+   */
+  readonly webhookClientCert?: boolean;
 }
 
 const STOP_GRACE_MS = 30_000;
@@ -69,6 +80,7 @@ interface ReadyLine {
   readonly server: string;
   readonly caFile: string;
   readonly pid: number;
+  readonly webhookClientCaFile: string | undefined;
 }
 
 type ClusterChild = ChildProcessByStdio<Writable, Readable, Readable>;
@@ -133,6 +145,7 @@ export async function startCluster(
   const args = [
     ...['cluster', '--dir', dir, '--name', name],
     ...(keepData ? ['--keep-data'] : keepDir ? [] : ['--remove-dir']),
+    ...(options.webhookClientCert === true ? ['--webhook-client-cert'] : []),
   ];
   const launch = (): Promise<Launched> =>
     launchSupervisor({
@@ -190,6 +203,7 @@ export async function startCluster(
     server: first.ready.server,
     kubeConfig: first.kubeConfig,
     caFile: first.ready.caFile,
+    webhookClientCaFile: first.ready.webhookClientCaFile,
     dir,
     get pid() {
       return supervisor.pid;
@@ -284,16 +298,18 @@ function parseReadyLine(line: string): ReadyLine {
   const server = field('server');
   const caFile = field('caFile');
   const pid = field('pid');
+  const webhookClientCaFile = field('webhookClientCaFile');
   if (
     typeof kubeconfig !== 'string' ||
     typeof server !== 'string' ||
     !server.startsWith('https://127.0.0.1:') ||
     typeof caFile !== 'string' ||
-    typeof pid !== 'number'
+    typeof pid !== 'number' ||
+    (webhookClientCaFile !== undefined && typeof webhookClientCaFile !== 'string')
   ) {
     throw new Error(`unexpected ready line: ${line}`);
   }
-  return { kubeconfig, server, caFile, pid };
+  return { kubeconfig, server, caFile, pid, webhookClientCaFile };
 }
 
 /** One kube-testenv supervisor process and what this process knows about it. */

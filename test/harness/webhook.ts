@@ -24,6 +24,11 @@ export interface WebhookProcessOptions {
   readonly namespace: string;
   /** More flags, e.g. `--audit-interval 1`. */
   readonly extraArgs?: readonly string[];
+  /**
+   * `--client-ca-file`: then /validate needs a client certificate from this CA (a cluster started
+   * with `{ webhookClientCert: true }` gives its `webhookClientCaFile`).
+   */
+  readonly clientCaFile?: string;
 }
 
 /**
@@ -39,6 +44,7 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
       ...['--address', '127.0.0.1', '--port', '0'],
       ...['--local-cluster-id', options.localClusterId, '--namespace', options.namespace],
       ...['--mode', options.mode, '--shutdown-delay', '0'],
+      ...(options.clientCaFile === undefined ? [] : ['--client-ca-file', options.clientCaFile]),
       ...(options.extraArgs ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -58,6 +58,8 @@ type clusterOptions struct {
 	startTimeout     time.Duration
 	verbosity        int
 	keepData         bool // keep.go
+	// webhookClientCert: kube-apiserver presents a client certificate to admission webhooks.
+	webhookClientCert bool
 }
 
 // readyLine is the single JSON line printed on stdout once the cluster can be used.
@@ -68,6 +70,9 @@ type readyLine struct {
 	CAFile     string `json:"caFile"`
 	Dir        string `json:"dir"`
 	PID        int    `json:"pid"`
+	// WebhookClientCAFile signs the certificate kube-apiserver presents to webhooks
+	// (--webhook-client-cert only): give it to a webhook as its client CA.
+	WebhookClientCAFile string `json:"webhookClientCaFile,omitempty"`
 }
 
 // cluster is a running control plane. Fields are set as the components come up, so shutdown can
@@ -87,6 +92,8 @@ type cluster struct {
 	dirPrepared       bool // --dir was empty or created by us, so it is ours to remove
 	keptPort          int  // the API server port of a kept cluster started again (keep.go), else 0
 	logf              func(format string, args ...any)
+
+	webhookAuth *webhookClientAuth // --webhook-client-cert
 }
 
 func parseClusterFlags(args []string) (clusterOptions, error) {
@@ -104,6 +111,9 @@ func parseClusterFlags(args []string) (clusterOptions, error) {
 	fs.DurationVar(&opts.startTimeout, "start-timeout", 3*time.Minute, "give up if not ready within this time")
 	fs.IntVar(&opts.verbosity, "v", 1, "log verbosity of kube-apiserver and kube-controller-manager (klog --v)")
 	addKeepDataFlag(fs, &opts)
+	fs.BoolVar(&opts.webhookClientCert, "webhook-client-cert", false,
+		"kube-apiserver presents a client certificate to admission webhooks (an AdmissionConfiguration "+
+			"kubeconfig); the CA that signed it is pki/webhook-client-ca.crt, in the ready line as webhookClientCaFile")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
 	}
@@ -193,7 +203,7 @@ func runCluster(args []string) int {
 	line, err := json.Marshal(readyLine{
 		Name: opts.name, Kubeconfig: c.adminKubeconfig, Server: c.server,
 		CAFile: c.pki.caCert, Dir: opts.dir, PID: os.Getpid(),
-	})
+	}.withWebhookClientCA(c.webhookAuth))
 	if err != nil {
 		logf("error: %v", err)
 		c.shutdown()
@@ -234,6 +244,11 @@ func (c *cluster) start(ctx context.Context) error {
 		}
 	}
 	creds := c.creds
+	if c.opts.webhookClientCert {
+		if c.webhookAuth, err = writeWebhookClientAuth(pkiDir, dir); err != nil {
+			return fmt.Errorf("webhook client certificate: %w", err)
+		}
+	}
 
 	step := time.Now()
 	// A kept cluster's etcd dir is left alone on exit: shutdown removes c.etcdDataDir otherwise.
@@ -323,7 +338,7 @@ func (c *cluster) gcEnabled() bool {
 }
 
 func (c *cluster) apiServerArgs(port int) []string {
-	return []string{
+	args := []string{
 		"--etcd-servers=" + c.etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -345,6 +360,10 @@ func (c *cluster) apiServerArgs(port int) []string {
 		"--profiling=false",
 		"--v=" + strconv.Itoa(c.opts.verbosity),
 	}
+	if c.webhookAuth != nil {
+		args = append(args, "--admission-control-config-file="+c.webhookAuth.admissionConfigFile)
+	}
+	return args
 }
 
 func (c *cluster) controllerManagerArgs() []string {

@@ -18,6 +18,8 @@ export interface PostOptions {
   /** More request headers, such as `Content-Encoding`. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly agent?: Agent | false;
+  /** A client certificate and key (PEM) to present, as the API server does with a client CA. */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
 }
 
 /** One HTTPS request that trusts only `ca`: real TLS, as the API server calls the webhook. */
@@ -31,6 +33,7 @@ export function send(body: string | Buffer | undefined, options: PostOptions): P
         path: options.path ?? '/validate',
         method: options.method ?? (body === undefined ? 'GET' : 'POST'),
         ca: options.ca,
+        ...(options.clientCertificate === undefined ? {} : options.clientCertificate),
         agent: options.agent ?? false,
         headers: {
           ...(body === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),

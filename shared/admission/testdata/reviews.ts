@@ -47,6 +47,8 @@ export interface ReviewSpec {
   readonly dryRun?: boolean;
   readonly resource?: string;
   readonly name?: string;
+  /** userInfo.username; what a forger sets to anyone it likes. */
+  readonly user?: string;
 }
 
 export function admissionReview(spec: ReviewSpec = {}): Record<string, unknown> {
@@ -65,7 +67,8 @@ export function admissionReview(spec: ReviewSpec = {}): Record<string, unknown> 
       name: spec.name ?? metadata?.name ?? '',
       namespace: metadata?.namespace ?? 'istio-system',
       operation: spec.operation ?? 'CREATE',
-      userInfo: { username: 'jane@example.com', uid: 'u-1', groups: ['system:authenticated'], extra: {} },
+      userInfo: {
+        username: spec.user ?? 'jane@example.com', uid: 'u-1', groups: ['system:authenticated'], extra: {} },
       object: spec.operation === 'DELETE' ? null : object,
       oldObject: spec.oldObject ?? null,
       dryRun: spec.dryRun ?? false,
