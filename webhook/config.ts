@@ -22,6 +22,8 @@ export interface WebhookConfig {
   readonly allow: AllowList;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** Open connections at most; 0: no limit. */
+  readonly maxConnections: number;
   readonly shutdownDelayMs: number;
   readonly shutdownTimeoutMs: number;
   readonly events: boolean;
@@ -136,6 +138,13 @@ const OPTIONS = {
     describe: "Seconds an idle connection stays open; above the API server's 90 s so it closes first",
     group: 'Server:',
   },
+  'max-connections': {
+    type: 'string',
+    default: '128',
+    describe:
+      'Open connections at most (0: no limit); one more is closed as it is accepted, before any TLS work, and counted. Each costs 100-200 KB, which the process keeps afterwards: this bounds its memory',
+    group: 'Server:',
+  },
   'shutdown-delay': {
     type: 'string',
     default: '5',
@@ -233,6 +242,7 @@ interface RawArgs {
   readonly port: string;
   readonly 'request-timeout': string;
   readonly 'keep-alive-timeout': string;
+  readonly 'max-connections': string;
   readonly 'shutdown-delay': string;
   readonly 'shutdown-timeout': string;
   readonly 'log-level': string;
@@ -262,6 +272,12 @@ function validate(args: RawArgs): WebhookConfig {
   const port = number(args.port, '--port', { min: 0, max: 65_535, whole: true });
   const requestTimeout = seconds(args['request-timeout'], '--request-timeout', 0.1, 29);
   const keepAlive = seconds(args['keep-alive-timeout'], '--keep-alive-timeout', 1, 3600);
+  const maxConnections = number(args['max-connections'], '--max-connections', {
+    min: 0,
+    max: 100_000,
+    whole: true,
+    or: ' (0: no limit)',
+  });
   const shutdownDelay = seconds(args['shutdown-delay'], '--shutdown-delay', 0, 300);
   const shutdownTimeout = seconds(args['shutdown-timeout'], '--shutdown-timeout', 0.1, 3600);
   const auditInterval =
@@ -295,6 +311,7 @@ function validate(args: RawArgs): WebhookConfig {
     allow,
     requestTimeoutMs: requestTimeout * 1000,
     keepAliveTimeoutMs: keepAlive * 1000,
+    maxConnections,
     shutdownDelayMs: shutdownDelay * 1000,
     shutdownTimeoutMs: shutdownTimeout * 1000,
     events: args.events,
