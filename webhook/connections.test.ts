@@ -220,6 +220,29 @@ describe('the drain on SIGTERM, over real TLS', () => {
     });
   });
 
+  it('keeps the listener open while admission requests still arrive after the delay', async () => {
+    const ca = tls.ca.certificatePem;
+    // The API server, sending before SIGTERM and after, on new connections (each answer during
+    // the drain says Connection: close), because its endpoints lag behind the delay.
+    expect((await send(REVIEW, { port: running.port, ca })).status).toBe(200);
+    const drained = running.lifecycle.drain(running.server, { delayMs: 0, timeoutMs: 20_000, quietMs: 300 });
+    const statuses: number[] = [];
+    const failures: unknown[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      try {
+        statuses.push((await send(REVIEW, { port: running.port, ca })).status);
+      } catch (error) {
+        failures.push(error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(failures).toEqual([]);
+    expect(statuses).toEqual(Array.from({ length: 8 }, () => 200));
+    // Then the endpoints have caught up: no more come, and the listener closes.
+    expect(await drained).toMatchObject({ clean: true, waitedForQuiet: true, requestsServed: 8 });
+    expect(running.server.listening).toBe(false);
+  });
+
   it('closes an idle keep-alive connection gracefully once it has been idle', async () => {
     const ca = tls.ca.certificatePem;
     const kept = await open(running.port, ca);

@@ -3,7 +3,7 @@ import type { Server } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TLSSocket } from 'node:tls';
-import type { Readiness } from './server.ts';
+import { VALIDATE_PATH, type Readiness } from './server.ts';
 
 export interface LifecycleOptions {
   /** Why the webhook cannot answer yet (index not synced), or undefined. */
@@ -21,6 +21,11 @@ export interface DrainOptions {
    * its way, nor one its client has just used.
    */
   readonly idleMs?: number;
+  /**
+   * After the delay, the listener stays open while admission requests still arrive (the endpoints
+   * have not caught up), until none has for this long, at most half-way to the timeout.
+   */
+  readonly quietMs?: number;
 }
 
 /** What the drain did, for the log line and the exit status. */
@@ -38,10 +43,15 @@ export interface DrainReport {
    * an idle connection the webhook had just closed.
    */
   readonly requestsCutOff: number;
+  /** From SIGTERM to closing the listener: the delay, or longer while admission requests came. */
+  readonly listenerClosedAfterMs: number;
+  /** Admission requests still arrived after the delay: the endpoints were slower than it. */
+  readonly waitedForQuiet: boolean;
   readonly durationMs: number;
 }
 
 export const DEFAULT_IDLE_CLOSE_MS = 1000;
+export const DEFAULT_QUIET_MS = 1000;
 const SWEEP_MS = 100;
 
 /** One TLS connection as the drain sees it. */
@@ -63,6 +73,8 @@ export class Lifecycle implements Readiness {
   private readonly connections = new Map<Socket, Connection>();
   private served = 0;
   private cutOff = 0;
+  /** When the last admission request arrived: only the API server sends them, via the Service. */
+  private lastAdmissionAt = 0;
 
   constructor(private readonly options: LifecycleOptions) {}
 
@@ -86,6 +98,8 @@ export class Lifecycle implements Readiness {
       socket.once('close', () => this.connections.delete(socket));
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // Probes and scrapes come to the pod itself, whatever its endpoints say; admission does not.
+      if (req.url?.startsWith(VALIDATE_PATH) === true) this.lastAdmissionAt = Date.now();
       const connection = this.connections.get(req.socket);
       if (connection === undefined) return;
       if (connection.closing) this.cutOff += 1;
@@ -101,7 +115,7 @@ export class Lifecycle implements Readiness {
   /**
    * Fail readiness first and keep serving for `delayMs` while the endpoints update (the API server
    * still sends requests meanwhile, each answered with `Connection: close` so that its client
-   * reconnects elsewhere); then stop accepting, let requests in progress finish, and close each
+   * reconnects elsewhere), and on while admission requests still arrive; then stop accepting, let requests in progress finish, and close each
    * connection once it has been idle for `idleMs`; at `timeoutMs` from the start, destroy whatever
    * is left. Reports what it had to cut off: `clean` only when nothing was.
    */
@@ -109,10 +123,20 @@ export class Lifecycle implements Readiness {
     this.drainingSince ??= Date.now();
     const start = this.drainingSince;
     const idleMs = options.idleMs ?? DEFAULT_IDLE_CLOSE_MS;
+    const quietMs = options.quietMs ?? DEFAULT_QUIET_MS;
     await sleep(options.delayMs);
+    // Closing the listener resets the connections the kernel has accepted and Node not yet taken,
+    // unseen by this process: wait until the API server has stopped coming here.
+    const closeBy = start + options.delayMs + (options.timeoutMs - options.delayMs) / 2;
+    let waitedForQuiet = false;
+    while (Date.now() - this.lastAdmissionAt < quietMs && Date.now() < closeBy) {
+      waitedForQuiet = true;
+      await sleep(Math.min(SWEEP_MS, quietMs));
+    }
     // net's close, not http's: http's also destroys every connection without a request in
     // progress, one accepted a moment ago whose first request is on its way included, and
     // abruptly, in a race with a client sending on it.
+    const listenerClosedAt = Date.now();
     const closed = new Promise<'closed'>((resolve) => {
       NetServer.prototype.close.call(server, () => {
         resolve('closed');
@@ -151,6 +175,8 @@ export class Lifecycle implements Readiness {
       idleClosed,
       forciblyClosed,
       requestsCutOff: this.cutOff,
+      listenerClosedAfterMs: listenerClosedAt - start,
+      waitedForQuiet,
       durationMs: Date.now() - start,
     };
   }
