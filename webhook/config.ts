@@ -148,7 +148,8 @@ const OPTIONS = {
   'shutdown-delay': {
     type: 'string',
     default: '5',
-    describe: 'Seconds to keep serving after SIGTERM while /readyz fails and endpoints update',
+    describe:
+      'Seconds to keep serving after SIGTERM while /readyz fails and endpoints update (longer while admission requests still arrive, up to half-way to --shutdown-timeout)',
     group: 'Server:',
   },
   'shutdown-timeout': {
