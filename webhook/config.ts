@@ -26,6 +26,8 @@ export interface WebhookConfig {
   readonly indexMaxStalenessMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** Open connections at most; 0: no limit. */
+  readonly maxConnections: number;
   readonly shutdownDelayMs: number;
   readonly shutdownTimeoutMs: number;
   readonly events: boolean;
@@ -154,10 +156,18 @@ const OPTIONS = {
     describe: "Seconds an idle connection stays open; above the API server's 90 s so it closes first",
     group: 'Server:',
   },
+  'max-connections': {
+    type: 'string',
+    default: '128',
+    describe:
+      'Open connections at most (0: no limit); one more is closed as it is accepted, before any TLS work, and counted. Each costs 100-200 KB, which the process keeps afterwards: this bounds its memory',
+    group: 'Server:',
+  },
   'shutdown-delay': {
     type: 'string',
     default: '5',
-    describe: 'Seconds to keep serving after SIGTERM while /readyz fails and endpoints update',
+    describe:
+      'Seconds to keep serving after SIGTERM while /readyz fails and endpoints update (longer while admission requests still arrive, up to half-way to --shutdown-timeout)',
     group: 'Server:',
   },
   'shutdown-timeout': {
@@ -253,6 +263,7 @@ interface RawArgs {
   readonly port: string;
   readonly 'request-timeout': string;
   readonly 'keep-alive-timeout': string;
+  readonly 'max-connections': string;
   readonly 'shutdown-delay': string;
   readonly 'shutdown-timeout': string;
   readonly 'log-level': string;
@@ -282,6 +293,12 @@ function validate(args: RawArgs): WebhookConfig {
   const port = number(args.port, '--port', { min: 0, max: 65_535, whole: true });
   const requestTimeout = seconds(args['request-timeout'], '--request-timeout', 0.1, 29);
   const keepAlive = seconds(args['keep-alive-timeout'], '--keep-alive-timeout', 1, 3600);
+  const maxConnections = number(args['max-connections'], '--max-connections', {
+    min: 0,
+    max: 100_000,
+    whole: true,
+    or: ' (0: no limit)',
+  });
   const shutdownDelay = seconds(args['shutdown-delay'], '--shutdown-delay', 0, 300);
   const shutdownTimeout = seconds(args['shutdown-timeout'], '--shutdown-timeout', 0.1, 3600);
   const auditInterval =
@@ -317,6 +334,7 @@ function validate(args: RawArgs): WebhookConfig {
     indexMaxStalenessMs: seconds(args['index-max-staleness'], '--index-max-staleness', 0, 86_400) * 1000,
     requestTimeoutMs: requestTimeout * 1000,
     keepAliveTimeoutMs: keepAlive * 1000,
+    maxConnections,
     shutdownDelayMs: shutdownDelay * 1000,
     shutdownTimeoutMs: shutdownTimeout * 1000,
     events: args.events,

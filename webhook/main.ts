@@ -159,10 +159,18 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     clientCa: clientCa?.pem,
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    maxConnections: config.maxConnections,
+    onConnectionRefused: () => {
+      metrics.connectionsRefused.inc();
+    },
+    onConnections: (delta) => {
+      metrics.connections.inc(delta);
+    },
     onClientError: (status, reason) => {
       metrics.httpErrors.inc({ status: String(status), reason });
     },
   });
+  lifecycle.track(server);
   const tlsLog = log.child({ component: 'tls' });
   const reloader = new TlsReloader(
     {
@@ -230,15 +238,19 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     { signal, delayMs: config.shutdownDelayMs },
     'shutting down: readiness fails, in-flight requests finish',
   );
-  const clean = await lifecycle.drain(server, config.shutdownDelayMs, config.shutdownTimeoutMs);
+  const drained = await lifecycle.drain(server, {
+    delayMs: config.shutdownDelayMs,
+    timeoutMs: config.shutdownTimeoutMs,
+  });
   reloader.stop();
   // Its list is aborted; Events or a PolicyReport still being written get a second at most.
   await Promise.race([scheduler?.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   await controller.stop();
   await Promise.race([events?.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   abort.abort();
-  log.info({ clean }, 'stopped');
-  return clean ? EXIT_OK : EXIT_FINDINGS;
+  // clean: nothing cut off (no request unanswered, no connection destroyed at the timeout).
+  log.info(drained, 'stopped');
+  return drained.clean ? EXIT_OK : EXIT_FINDINGS;
 }
 
 /**

@@ -10,6 +10,10 @@ export interface WebhookMetrics {
   readonly certificateExpiry: Gauge;
   readonly tlsReloads: Counter<'result'>;
   readonly events: Counter<'result'>;
+  /** Open TCP connections to the HTTPS port (TLS handshakes under way included). */
+  readonly connections: Gauge;
+  /** Connections closed as they were accepted, over --max-connections. */
+  readonly connectionsRefused: Counter;
   readonly audit: BackgroundAuditMetrics;
 }
 
@@ -91,6 +95,16 @@ export function createMetrics(
       name: 'remote_secret_webhook_events_total',
       help: 'Event writes for secrets with violations, by result (created, patched: written; exists; deferred: held back by a rate limit, per secret or the one unauthenticated reviews share, written later; failed; dropped)',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    connections: new Gauge({
+      name: 'remote_secret_webhook_connections',
+      help: 'Open connections to the HTTPS port, TLS handshakes under way included',
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: 'remote_secret_webhook_connections_refused_total',
+      help: 'Connections closed as they were accepted, before any TLS work, because --max-connections were open',
       registers: [registry],
     }),
     audit: {

@@ -109,6 +109,8 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
   ]);
 
   return (req, res) => {
+    // While draining, every answer lets its connection go (see createAdmissionHandler).
+    if (options.readiness.draining) res.setHeader('Connection', 'close');
     const route = routes.get(pathOf(req.url));
     if (route === undefined) {
       refuse(res, 404, 'not-found', `no such path; the webhook answers POST ${VALIDATE_PATH}`);
@@ -386,6 +388,14 @@ export interface ServerOptions {
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   /**
+   * At most this many connections at once (0 or unset: no limit); one more is closed as it is
+   * accepted, before any TLS work, and counted through `onConnectionRefused`.
+   */
+  readonly maxConnections?: number;
+  readonly onConnectionRefused?: () => void;
+  /** Told of each connection opened (+1) and closed (-1), for the open-connections gauge. */
+  readonly onConnections?: (delta: 1 | -1) => void;
+  /**
    * Told of each request Node's HTTP parser answers itself, before any handler runs (a request
    * whose headers did not arrive in time: 408; headers too large: 431; not HTTP: 400), so the
    * `http_errors_total` metric counts them like the rest.
@@ -405,6 +415,12 @@ function clientErrorStatus(code: string | undefined): { status: number; reason: 
   }
 }
 
+/**
+ * As long as the API server's own client waits for a handshake (client-go's transport defaults,
+ * `TLSHandshakeTimeout: 10s`): shorter would cut off handshakes it still waits for under load.
+ */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** HTTPS with timeouts that suit a webhook behind the API server's Go client. */
 export function createWebhookServer(app: RequestListener, options: ServerOptions): Server {
   const server = createServer(
@@ -419,9 +435,44 @@ export function createWebhookServer(app: RequestListener, options: ServerOptions
       connectionsCheckingInterval: 1000,
       requestTimeout: options.requestTimeoutMs + 1000,
       headersTimeout: options.requestTimeoutMs + 1000,
+      // Node's default is 120 s: a client that connects and never finishes its handshake would
+      // hold one of the --max-connections slots that long.
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     },
     app,
   );
+  // Each TLS connection holds 100-200 KB of native memory (OpenSSL state and buffers), which
+  // glibc keeps after it closes: bounding the connections bounds the process (docs/webhook.md).
+  if (options.maxConnections !== undefined && options.maxConnections > 0)
+    server.maxConnections = options.maxConnections;
+  server.on('drop', () => {
+    options.onConnectionRefused?.();
+  });
+  // Node's headersTimeout starts with a request's first byte: a connection that finishes its
+  // handshake and sends nothing would hold its slot for ever. Close it once headers sent on it
+  // would have timed out (and been answered 408) for sure; after its first request, Node's own
+  // timeouts (request, headers, --keep-alive-timeout) take over.
+  const silent = new WeakMap<Duplex, NodeJS.Timeout>();
+  server.on('secureConnection', (socket: Duplex) => {
+    const timer = setTimeout(() => socket.destroy(), options.requestTimeoutMs + 3000).unref();
+    silent.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(timer);
+    });
+  });
+  server.on('request', (req: IncomingMessage) => {
+    clearTimeout(silent.get(req.socket));
+    silent.delete(req.socket);
+  });
+  const { onConnections } = options;
+  if (onConnections !== undefined) {
+    server.on('connection', (socket: Duplex) => {
+      onConnections(1);
+      socket.once('close', () => {
+        onConnections(-1);
+      });
+    });
+  }
   // Go's http.Transport drops idle connections after 90 s; outlasting it means the client
   // always closes first and never sends on a socket we have just closed.
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
@@ -430,7 +481,13 @@ export function createWebhookServer(app: RequestListener, options: ServerOptions
     // A connection reset or closed mid-request has nobody left to answer; it is not a request.
     // Nor can one whose response has begun (Node's own handler checks the same).
     const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || answering?.headersSent === true) {
+    // Nor one whose TLS handshake timed out: there is no HTTP to answer in.
+    if (
+      error.code === 'ECONNRESET' ||
+      error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ||
+      !socket.writable ||
+      answering?.headersSent === true
+    ) {
       socket.destroy();
       return;
     }

@@ -22,6 +22,8 @@ export interface WebhookProcessOptions {
   readonly mode: 'enforce' | 'warn' | 'audit';
   readonly localClusterId: string;
   readonly namespace: string;
+  /** `--shutdown-delay`: 0 unless a test needs the drain as it runs in a cluster. */
+  readonly shutdownDelaySeconds?: number;
   /** More flags, e.g. `--audit-interval 1`. */
   readonly extraArgs?: readonly string[];
   /**
@@ -43,7 +45,7 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
       ...['--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile],
       ...['--address', '127.0.0.1', '--port', '0'],
       ...['--local-cluster-id', options.localClusterId, '--namespace', options.namespace],
-      ...['--mode', options.mode, '--shutdown-delay', '0'],
+      ...['--mode', options.mode, '--shutdown-delay', String(options.shutdownDelaySeconds ?? 0)],
       ...(options.clientCaFile === undefined ? [] : ['--client-ca-file', options.clientCaFile]),
       ...(options.extraArgs ?? []),
     ],
