@@ -258,6 +258,10 @@ describe('EventRecorder', () => {
       violations: [{ cluster: 'east', code: 'token-file', path: 'users[0].user.tokenFile' }],
       count: 1,
       authenticated: true,
+      verdict: 'rejected',
+      source: 'event',
+      // The same uid is in the API server's audit log: `--audit-log` counts the refusal once.
+      requestUid: '705ab4f5-6393-11e8-b7cc-42010a800002',
     });
     expect(event.metadata.annotations).toMatchObject({
       'remote-secret-webhook/authenticated': 'true',
