@@ -10,6 +10,10 @@ describe('normalizeShortFlags (kubectl/pflag short options)', () => {
     { argv: ['audit', '-Aojson'], expected: ['audit', '-A', '-o=json'] },
     { argv: ['audit', '-Ao', 'json'], expected: ['audit', '-A', '-o', 'json'] },
     { argv: ['verify', '-f-'], expected: ['verify', '-f=-'] },
+    {
+      argv: ['audit', '--rejections', '--audit-log', '-', '--audit-log', 'a.log'],
+      expected: ['audit', '--rejections', '--audit-log=-', '--audit-log', 'a.log'],
+    },
     // Left alone: yargs reads them as they are, or says what is wrong.
     {
       argv: ['audit', '-o', 'json', '--output=json', '-A'],

@@ -4,6 +4,8 @@
  */
 export const SHORT_WITH_VALUE: ReadonlySet<string> = new Set(['o', 'n', 'c', 'i', 'f']);
 export const SHORT_BOOLEAN: ReadonlySet<string> = new Set(['A', 'h']);
+/** Repeatable long options whose value may be `-` (standard input), which yargs would drop. */
+export const LONG_WITH_STDIN: ReadonlySet<string> = new Set(['--audit-log']);
 
 /**
  * Rewrite kubectl's attached short options into the form yargs reads, as pflag parses them: in
@@ -20,6 +22,9 @@ export function normalizeShortFlags(argv: readonly string[]): string[] {
     if (valueNext) {
       out.push(word);
       valueNext = false;
+    } else if (word === '-' && LONG_WITH_STDIN.has(out.at(-1) ?? '')) {
+      // `--audit-log -` as `--audit-log=-`: an array option in yargs takes no lone `-`.
+      out.push(`${out.pop() ?? ''}=-`);
     } else if (word === '--') {
       out.push(...argv.slice(index));
       break;

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { auditLine } from '../shared/audit/testdata/audit-log.ts';
 import { runPlugin } from '../test/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
@@ -42,6 +44,8 @@ describe('kubectl remote-secret audit', () => {
       '--request-timeout',
       '--rejections',
       '--since',
+      '--audit-log',
+      '--no-events',
     ]) {
       expect(run.stdout).toContain(flag);
     }
@@ -65,6 +69,89 @@ describe('kubectl remote-secret audit', () => {
     },
   ])('exits 2: $args', ({ args, stderr }) => {
     const run = runPlugin(['audit', '--kubeconfig', KUBECONFIG, ...args], { env });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(stderr);
+    expect(run.stdout).toBe('');
+  });
+});
+
+describe('kubectl remote-secret audit --rejections --audit-log', () => {
+  const log = join(dir, 'audit.log');
+  const rotated = join(dir, 'audit-2026-12-01T00-00-00.000.log.gz');
+  writeFileSync(
+    log,
+    [
+      auditLine({ verdict: 'rejected', auditId: 'a-1', requestUid: 'r-1', user: 'alice@example.com' }),
+      auditLine({ auditId: 'a-2' }),
+      auditLine({
+        verdict: 'warned',
+        verb: 'patch',
+        auditId: 'a-3',
+        user: 'bob',
+        time: '2026-12-01T11:00:00Z',
+      }),
+      '',
+    ].join('\n'),
+  );
+  // The same refusal in a rotated, compressed file too: it is listed once.
+  writeFileSync(
+    rotated,
+    gzipSync(
+      `${auditLine({ verdict: 'rejected', auditId: 'a-1', requestUid: 'r-1' })}\n${auditLine({ verdict: 'rejected', auditId: 'a-4', namespace: 'other', name: 'x' })}\n`,
+    ),
+  );
+
+  it('lists refusals and warnings from plain and gzipped logs, once each, without a cluster (--no-events)', () => {
+    const run = runPlugin(
+      [
+        'audit',
+        '--rejections',
+        '--no-events',
+        '--audit-log',
+        log,
+        '--audit-log',
+        rotated,
+        '-n',
+        'istio-system',
+        '-o',
+        'json',
+      ],
+      { env },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const document = JSON.parse(run.stdout) as {
+      rejections: { user: string; operation: string; verdict: string; source: string }[];
+    };
+    expect(
+      document.rejections.map(({ user, operation, verdict, source }) => [user, operation, verdict, source]),
+    ).toEqual([
+      ['bob', 'UPDATE', 'warned', 'audit-log'],
+      ['alice@example.com', 'CREATE', 'rejected', 'audit-log'],
+    ]);
+  });
+
+  it('reads - from standard input, and says in the table what was only a warning', () => {
+    const run = runPlugin(['audit', '--rejections', '--no-events', '--audit-log', '-'], {
+      env,
+      input: `${auditLine({ verdict: 'warned', verb: 'update', user: 'bob' })}\n`,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('UPDATE (warned)');
+    expect(run.stdout).toContain('bob');
+  });
+
+  it.each([
+    { args: ['--audit-log', log], stderr: 'error: --audit-log goes with --rejections' },
+    {
+      args: ['--rejections', '--no-events'],
+      stderr: 'error: --no-events leaves nothing to read: give --audit-log FILE',
+    },
+    {
+      args: ['--rejections', '--no-events', '--audit-log', join(dir, 'missing.log')],
+      stderr: `error: --audit-log ${join(dir, 'missing.log')}: cannot read it (ENOENT)`,
+    },
+  ])('exits 2: $args', ({ args, stderr }) => {
+    const run = runPlugin(['audit', ...args], { env });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain(stderr);
     expect(run.stdout).toBe('');

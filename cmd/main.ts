@@ -491,14 +491,14 @@ export async function main(argv: readonly string[]): Promise<number> {
             'audit-log': {
               type: 'string',
               array: true,
-              requiresArg: true,
               describe:
                 "With --rejections: also read the API server's audit log (JSON lines; gzipped or rotated files too, - for stdin), which outlives Events; repeatable",
             },
             events: {
               type: 'boolean',
               default: true,
-              describe: 'With --audit-log: read the Events as well and merge (--no-events: the logs only, offline)',
+              describe:
+                'With --audit-log: read the Events as well and merge (--no-events: the logs only, offline)',
             },
           })
           .example('$0 audit --context west', 'Audit the remote secrets in istio-system of the primary west')
@@ -517,6 +517,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           throw new UsageError('--since goes with --rejections');
         }
         const auditLogs = toList(args['audit-log']);
+        if (auditLogs.some((path) => path === '')) {
+          throw new UsageError('--audit-log needs a file (or - for standard input)');
+        }
         if (auditLogs.length > 0 && !args.rejections) {
           throw new UsageError('--audit-log goes with --rejections');
         }
