@@ -26,6 +26,8 @@ export interface TestCluster {
    * kube-apiserver presents to admission webhooks; a webhook's `--client-ca-file`.
    */
   readonly webhookClientCaFile: string | undefined;
+  /** With `auditPolicyFile`: kube-apiserver's audit log (JSON lines), in logs/. */
+  readonly auditLogPath: string | undefined;
   /** Holds pki/, logs/ (etcd, kube-apiserver, kube-controller-manager) and the kubeconfigs. */
   readonly dir: string;
   readonly pid: number;
@@ -71,6 +73,8 @@ export interface StartClusterOptions {
    * `webhookClientCaFile`.
    */
   readonly webhookClientCert?: boolean;
+  /** kube-apiserver writes an audit log by this audit.k8s.io/v1 Policy (kube-testenv --audit-policy). */
+  readonly auditPolicyFile?: string;
 }
 
 const STOP_GRACE_MS = 30_000;
@@ -81,6 +85,7 @@ interface ReadyLine {
   readonly caFile: string;
   readonly pid: number;
   readonly webhookClientCaFile: string | undefined;
+  readonly auditLog: string | undefined;
 }
 
 type ClusterChild = ChildProcessByStdio<Writable, Readable, Readable>;
@@ -146,6 +151,7 @@ export async function startCluster(
     ...['cluster', '--dir', dir, '--name', name],
     ...(keepData ? ['--keep-data'] : keepDir ? [] : ['--remove-dir']),
     ...(options.webhookClientCert === true ? ['--webhook-client-cert'] : []),
+    ...(options.auditPolicyFile === undefined ? [] : ['--audit-policy', options.auditPolicyFile]),
   ];
   const launch = (): Promise<Launched> =>
     launchSupervisor({
@@ -204,6 +210,7 @@ export async function startCluster(
     kubeConfig: first.kubeConfig,
     caFile: first.ready.caFile,
     webhookClientCaFile: first.ready.webhookClientCaFile,
+    auditLogPath: first.ready.auditLog,
     dir,
     get pid() {
       return supervisor.pid;
@@ -299,17 +306,19 @@ function parseReadyLine(line: string): ReadyLine {
   const caFile = field('caFile');
   const pid = field('pid');
   const webhookClientCaFile = field('webhookClientCaFile');
+  const auditLog = field('auditLog');
   if (
     typeof kubeconfig !== 'string' ||
     typeof server !== 'string' ||
     !server.startsWith('https://127.0.0.1:') ||
     typeof caFile !== 'string' ||
     typeof pid !== 'number' ||
-    (webhookClientCaFile !== undefined && typeof webhookClientCaFile !== 'string')
+    (webhookClientCaFile !== undefined && typeof webhookClientCaFile !== 'string') ||
+    (auditLog !== undefined && typeof auditLog !== 'string')
   ) {
     throw new Error(`unexpected ready line: ${line}`);
   }
-  return { kubeconfig, server, caFile, pid, webhookClientCaFile };
+  return { kubeconfig, server, caFile, pid, webhookClientCaFile, auditLog };
 }
 
 /** One kube-testenv supervisor process and what this process knows about it. */

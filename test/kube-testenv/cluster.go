@@ -60,6 +60,7 @@ type clusterOptions struct {
 	keepData         bool // keep.go
 	// webhookClientCert: kube-apiserver presents a client certificate to admission webhooks.
 	webhookClientCert bool
+	auditPolicy       string // audit.go
 }
 
 // readyLine is the single JSON line printed on stdout once the cluster can be used.
@@ -73,6 +74,8 @@ type readyLine struct {
 	// WebhookClientCAFile signs the certificate kube-apiserver presents to webhooks
 	// (--webhook-client-cert only): give it to a webhook as its client CA.
 	WebhookClientCAFile string `json:"webhookClientCaFile,omitempty"`
+	// AuditLog is kube-apiserver's audit log (--audit-policy only).
+	AuditLog string `json:"auditLog,omitempty"`
 }
 
 // cluster is a running control plane. Fields are set as the components come up, so shutdown can
@@ -111,6 +114,7 @@ func parseClusterFlags(args []string) (clusterOptions, error) {
 	fs.DurationVar(&opts.startTimeout, "start-timeout", 3*time.Minute, "give up if not ready within this time")
 	fs.IntVar(&opts.verbosity, "v", 1, "log verbosity of kube-apiserver and kube-controller-manager (klog --v)")
 	addKeepDataFlag(fs, &opts)
+	addAuditFlag(fs, &opts)
 	fs.BoolVar(&opts.webhookClientCert, "webhook-client-cert", false,
 		"kube-apiserver presents a client certificate to admission webhooks (an AdmissionConfiguration "+
 			"kubeconfig); the CA that signed it is pki/webhook-client-ca.crt, in the ready line as webhookClientCaFile")
@@ -118,6 +122,9 @@ func parseClusterFlags(args []string) (clusterOptions, error) {
 		return opts, err
 	}
 	if err := validateKeepData(opts); err != nil {
+		return opts, err
+	}
+	if err := checkAuditPolicy(opts); err != nil {
 		return opts, err
 	}
 	if fs.NArg() > 0 {
@@ -203,7 +210,7 @@ func runCluster(args []string) int {
 	line, err := json.Marshal(readyLine{
 		Name: opts.name, Kubeconfig: c.adminKubeconfig, Server: c.server,
 		CAFile: c.pki.caCert, Dir: opts.dir, PID: os.Getpid(),
-	}.withWebhookClientCA(c.webhookAuth))
+	}.withWebhookClientCA(c.webhookAuth).withAuditLog(c.auditLogPath()))
 	if err != nil {
 		logf("error: %v", err)
 		c.shutdown()
@@ -363,6 +370,7 @@ func (c *cluster) apiServerArgs(port int) []string {
 	if c.webhookAuth != nil {
 		args = append(args, "--admission-control-config-file="+c.webhookAuth.admissionConfigFile)
 	}
+	args = append(args, c.auditArgs()...)
 	return args
 }
 
