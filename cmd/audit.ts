@@ -79,11 +79,12 @@ export interface AuditIo {
  * only, without --strict), 1 a violation or an unreadable secret, 2 usage or API error.
  */
 export async function runAudit(options: AuditCommandOptions, io: AuditIo): Promise<number> {
-  const k8s = await loadClientNode();
   try {
+    // The audit logs alone need no cluster, so not the Kubernetes client either.
     if (options.rejections !== undefined && options.rejections.events === false) {
       return await listRejections(undefined, options, io);
     }
+    const k8s = await loadClientNode();
     const { client } = operatorClient(k8s, options, io.env);
     if (options.rejections !== undefined) return await listRejections(client, options, io);
     return await auditStored(client, options, io);

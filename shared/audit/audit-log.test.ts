@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { mergeRejections, readAuditLog, readAuditLogLine } from './audit-log.ts';
+import { MAX_LINE_BYTES, mergeRejections, readAuditLog, readAuditLogLine } from './audit-log.ts';
 import type { Rejection } from './rejections.ts';
 import { auditLine } from './testdata/audit-log.ts';
 
@@ -89,6 +89,31 @@ describe('readAuditLog', () => {
       ['rejected', 'a-1'],
       ['warned', 'a-2'],
     ]);
+  });
+});
+
+describe('readAuditLog, chunk by chunk', () => {
+  const line = auditLine({ verdict: 'rejected', auditId: 'a-1' });
+
+  it('reads a line split across chunks at every byte, and a last line without a newline', async () => {
+    const text = `${auditLine({ auditId: 'x' })}\n${line}`;
+    for (let cut = 1; cut < text.length; cut += 97) {
+      const read = await readAuditLog(
+        Readable.from([Buffer.from(text.slice(0, cut)), Buffer.from(text.slice(cut))]),
+      );
+      expect(read.lines).toBe(2);
+      expect(read.rejections.map((rejection) => rejection.auditId)).toEqual(['a-1']);
+    }
+  });
+
+  it('skips a line longer than MAX_LINE_BYTES as malformed, holding no more than that', async () => {
+    const long = Buffer.alloc(MAX_LINE_BYTES + 10, 'x');
+    const read = await readAuditLog(
+      Readable.from([long.subarray(0, 1000), long.subarray(1000), Buffer.from(`\n${line}\n`)]),
+    );
+    expect(read.malformed).toBe(1);
+    expect(read.lines).toBe(2);
+    expect(read.rejections).toHaveLength(1);
   });
 });
 

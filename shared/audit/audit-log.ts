@@ -1,5 +1,3 @@
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { isRecord, stringOrUndefined } from '../json.ts';
 import { parseViolations, type Rejection } from './rejections.ts';
 
@@ -80,32 +78,81 @@ export interface AuditLogRead {
   readonly lines: number;
 }
 
+/** A line longer than this is not an audit event of ours: skipped, so memory stays bounded. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+const NEWLINE = 0x0a;
+const MARKER_BYTES = Buffer.from(MARKER);
+
 /**
- * Read audit log lines from `input` (already decompressed), in bounded memory: one line at a
- * time, keeping only the rejections. The same request seen twice (in two rotated files, or a
- * file given twice) is kept once, by the webhook's request uid, else by the audit ID.
+ * Read audit log lines from `input` (already decompressed), in bounded memory: chunk by chunk,
+ * never more than one chunk and one line held, keeping only the rejections. A chunk without our
+ * annotation is only counted (most of a busy cluster's log). The same request seen twice (in two
+ * rotated files, or a file given twice) is kept once, by the webhook's request uid, else by the
+ * audit ID.
  */
 export async function readAuditLog(
-  input: Readable,
+  input: AsyncIterable<Buffer | string>,
   into: AuditLogRead = { rejections: [], malformed: 0, lines: 0 },
   seen = new Set<string>(),
 ): Promise<AuditLogRead> {
   let { malformed, lines } = into;
-  const lineReader = createInterface({ input, crlfDelay: Infinity });
-  for await (const line of lineReader) {
-    lines += 1;
-    const found = readAuditLogLine(line);
-    if (found === undefined) continue;
+  let pending: Buffer = Buffer.alloc(0);
+  let skippingLongLine = false;
+  const take = (line: string): void => {
+    const found = readAuditLogLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+    if (found === undefined) return;
     if (found === 'malformed') {
       malformed += 1;
-      continue;
+      return;
     }
     const key = found.requestUid ?? found.auditId;
     if (key !== undefined) {
-      if (seen.has(key)) continue;
+      if (seen.has(key)) return;
       seen.add(key);
     }
     into.rejections.push(found);
+  };
+  /** Every complete line of `data` (it ends with a newline). */
+  const scan = (data: Buffer): void => {
+    for (let at = data.indexOf(NEWLINE); at !== -1; at = data.indexOf(NEWLINE, at + 1)) lines += 1;
+    for (let from = data.indexOf(MARKER_BYTES); from !== -1;) {
+      const start = data.lastIndexOf(NEWLINE, from) + 1;
+      const end = data.indexOf(NEWLINE, from);
+      take(data.toString('utf8', start, end));
+      from = data.indexOf(MARKER_BYTES, end + 1);
+    }
+  };
+  for await (const piece of input) {
+    const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    const last = chunk.lastIndexOf(NEWLINE);
+    if (last === -1) {
+      if (!skippingLongLine) pending = Buffer.concat([pending, chunk]);
+      if (pending.length > MAX_LINE_BYTES) {
+        skippingLongLine = true;
+        pending = Buffer.alloc(0);
+      }
+      continue;
+    }
+    const first = chunk.indexOf(NEWLINE);
+    if (skippingLongLine) {
+      // The end of an over-long line: count it, skip it.
+      lines += 1;
+      malformed += 1;
+      skippingLongLine = false;
+    } else if (pending.length > 0) {
+      scan(Buffer.concat([pending, chunk.subarray(0, first + 1)]));
+    } else {
+      scan(chunk.subarray(0, first + 1));
+    }
+    if (last > first) scan(chunk.subarray(first + 1, last + 1));
+    // A copy: the rest of the chunk would otherwise keep the whole chunk alive.
+    pending = Buffer.from(chunk.subarray(last + 1));
+  }
+  if (skippingLongLine) {
+    lines += 1;
+    malformed += 1;
+  } else if (pending.length > 0) {
+    scan(Buffer.concat([pending, Buffer.from([NEWLINE])]));
   }
   return { rejections: into.rejections, malformed, lines };
 }
