@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { isMissingToolchain } from './errors.ts';
+import { ensureHelmBinary } from './helm-binary.ts';
 import { ensureIstioBinary } from './istio-binary.ts';
 import { ensureKrewTool } from './krew-binary.ts';
 import { ensureTestenvBinary } from './testenv-binary.ts';
@@ -14,12 +15,15 @@ declare module 'vitest' {
     krewBinary: string | null;
     /** Path of krew's validate-krew-manifest, or null likewise. */
     krewValidateBinary: string | null;
+    /** Path of helm (helm.sh/helm/v4), or null likewise. */
+    helmBinary: string | null;
   }
 }
 
 const BANNER = '!'.repeat(78);
 
-export type ToolKey = 'kubeTestenvBinary' | 'istioTestenvBinary' | 'krewBinary' | 'krewValidateBinary';
+export type ToolKey =
+  'kubeTestenvBinary' | 'istioTestenvBinary' | 'krewBinary' | 'krewValidateBinary' | 'helmBinary';
 
 const TOOLS: Readonly<
   Record<ToolKey, { readonly ensure: () => Promise<{ path: string }>; readonly env: string }>
@@ -31,6 +35,7 @@ const TOOLS: Readonly<
     ensure: () => ensureKrewTool('validate-krew-manifest'),
     env: 'KREW_VALIDATE_BINARY',
   },
+  helmBinary: { ensure: () => ensureHelmBinary(), env: 'HELM_BINARY' },
 };
 
 /**
