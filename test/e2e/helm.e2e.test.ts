@@ -1,16 +1,19 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
 import { parseCommandLine, type WebhookConfig } from '../../webhook/config.ts';
+import { createMetrics } from '../../webhook/metrics.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { CHART_DIR, helmRun, helmTemplate, RELEASE, renderChart } from '../harness/helm.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import { runProcess } from '../harness/process.ts';
 import { onlyObject, renderManifests, type RenderedManifests } from '../harness/manifests.ts';
 import {
   eventually,
@@ -27,6 +30,7 @@ import {
  */
 const helmBinary = inject('helmBinary');
 const binaryPath = inject('kubeTestenvBinary');
+const promRulesBinary = inject('promRulesBinary');
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** istiod's default CLUSTER_ID, which manifests/base sets. */
 const BASE = { localClusterId: 'Kubernetes' } as const;
@@ -295,6 +299,139 @@ describe.skipIf(helmBinary === null)('the Helm chart, rendered by the real Helm'
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain("values don't meet the specifications of the schema");
     expect(result.stderr).toContain(says);
+  });
+});
+
+/** Every metric the webhook registers (histograms also as their _bucket, _sum and _count series). */
+function webhookMetricNames(): Set<string> {
+  const { registry } = createMetrics(() => ({ secretCount: 0, clusterCount: 0 }), { defaultMetrics: false });
+  return new Set(
+    registry.getMetricsAsArray().flatMap((metric) => {
+      const { name } = metric;
+      return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+    }),
+  );
+}
+
+/** The remote_secret_webhook_* names a PromQL expression uses. */
+const metricsIn = (expr: string): string[] => expr.match(/remote_secret_webhook_[a-z_]+/g) ?? [];
+
+interface RuleGroups {
+  groups: { name: string; rules: { alert?: string; expr: string }[] }[];
+}
+
+describe.skipIf(helmBinary === null || promRulesBinary === null)('monitoring in the chart', () => {
+  const helm = helmBinary ?? '';
+  const checkRules = promRulesBinary ?? '';
+  const MONITORING = {
+    ...BASE,
+    metrics: {
+      serviceMonitor: { enabled: true },
+      prometheusRule: { enabled: true },
+      grafanaDashboard: { enabled: true },
+    },
+  };
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'helm-rules-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const check = (name: string, groups: unknown) => {
+    const file = join(dir, name);
+    writeFileSync(file, dump(groups));
+    return runProcess(checkRules, [file]);
+  };
+
+  it('off by default', () => {
+    const kinds = renderChart(helm, BASE).objects.map((object) => object.kind);
+    expect(kinds).not.toContain('ServiceMonitor');
+    expect(kinds).not.toContain('PrometheusRule');
+    expect(kinds).not.toContain('ConfigMap');
+  });
+
+  it("the PrometheusRule's groups pass Prometheus' own rule parser, and use only metrics the webhook has", async () => {
+    const chart = renderChart(helm, MONITORING);
+    const rule = chart.objects.find(
+      (object): object is KubernetesObject & { spec: RuleGroups } => object.kind === 'PrometheusRule',
+    );
+    if (rule === undefined) throw new Error('no PrometheusRule');
+    const result = await check('chart-rules.yaml', rule.spec);
+    expect(result.status, result.stderr).toBe(0);
+    const alerts = rule.spec.groups.flatMap((group) => group.rules.map((entry) => entry.alert));
+    expect(result.stdout).toContain(`SUCCESS: ${String(alerts.length)} rules found`);
+    expect(alerts).toEqual([
+      'RemoteSecretWebhookDown',
+      'RemoteSecretWebhookNonCompliantSecrets',
+      'RemoteSecretWebhookRejectionBurst',
+      'RemoteSecretWebhookCertificateExpiring',
+      'RemoteSecretWebhookIndexWatchFailing',
+    ]);
+    const known = webhookMetricNames();
+    for (const entry of rule.spec.groups.flatMap((group) => group.rules)) {
+      for (const name of metricsIn(entry.expr))
+        expect(known, `${String(entry.alert)}: ${name}`).toContain(name);
+    }
+  });
+
+  it('the rule parser refuses a broken rule (bad PromQL, an unknown field, a bad template)', async () => {
+    for (const [name, rules] of [
+      ['promql', [{ alert: 'A', expr: 'sum(rate(x[5m])' }]],
+      ['field', [{ alert: 'A', expr: 'up == 0', severity: 'page' }]],
+      ['template', [{ alert: 'A', expr: 'up == 0', annotations: { summary: '{{ $value ' } }]],
+    ] as const) {
+      const result = await check(`${name}.yaml`, { groups: [{ name: 'g', rules }] });
+      expect(result.status, name).toBe(1);
+      expect(result.stderr, name).toContain('FAILED:');
+    }
+  });
+
+  it('the ServiceMonitor scrapes the Service over https with the serving CA; the dashboard uses only metrics the webhook has', () => {
+    const chart = renderChart(helm, MONITORING);
+    const monitor = chart.objects.find(
+      (
+        object,
+      ): object is KubernetesObject & {
+        spec: {
+          selector: { matchLabels: Record<string, string> };
+          endpoints: {
+            port: string;
+            scheme: string;
+            path: string;
+            tlsConfig: { serverName: string; ca: { secret: { name: string; key: string } } };
+          }[];
+        };
+      } => object.kind === 'ServiceMonitor',
+    );
+    const service = onlyObject(chart, 'Service');
+    expect(service.metadata?.labels).toMatchObject(
+      monitor?.spec.selector.matchLabels ?? { missing: 'selector' },
+    );
+    const [endpoint] = monitor?.spec.endpoints ?? [];
+    expect(service.spec?.ports?.map((port) => port.name)).toContain(endpoint?.port);
+    expect(endpoint).toMatchObject({ scheme: 'https', path: '/metrics' });
+    const secretName = onlyObject(chart, 'Deployment').spec?.template.spec?.volumes?.[0]?.secret?.secretName;
+    expect(endpoint?.tlsConfig.ca.secret).toEqual({ name: secretName, key: 'ca.crt' });
+    expect(endpoint?.tlsConfig.serverName).toBe('remote-secret-webhook.remote-secret-webhook.svc');
+
+    const configMap = chart.objects.find(
+      (object): object is KubernetesObject & { data: Record<string, string> } => object.kind === 'ConfigMap',
+    );
+    const dashboard = JSON.parse(configMap?.data['remote-secret-webhook.json'] ?? '{}') as {
+      uid: string;
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    expect(dashboard.uid).toBe('remote-secret-webhook');
+    expect(dashboard.panels.length).toBeGreaterThan(5);
+    const known = webhookMetricNames();
+    for (const panel of dashboard.panels) {
+      for (const target of panel.targets) {
+        const names = metricsIn(target.expr);
+        if (panel.title !== 'Pods up') expect(names.length, panel.title).toBeGreaterThan(0);
+        for (const name of names) expect(known, `${panel.title}: ${name}`).toContain(name);
+      }
+    }
   });
 });
 

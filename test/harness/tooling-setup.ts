@@ -3,6 +3,7 @@ import { isMissingToolchain } from './errors.ts';
 import { ensureHelmBinary } from './helm-binary.ts';
 import { ensureIstioBinary } from './istio-binary.ts';
 import { ensureKrewTool } from './krew-binary.ts';
+import { ensurePromRulesBinary } from './promrules-binary.ts';
 import { ensureTestenvBinary } from './testenv-binary.ts';
 
 declare module 'vitest' {
@@ -17,6 +18,8 @@ declare module 'vitest' {
     krewValidateBinary: string | null;
     /** Path of helm (helm.sh/helm/v4), or null likewise. */
     helmBinary: string | null;
+    /** Path of check-rules (Prometheus' rule parser, test/promrules), or null likewise. */
+    promRulesBinary: string | null;
   }
 }
 
@@ -36,6 +39,7 @@ const TOOLS: Readonly<
     env: 'KREW_VALIDATE_BINARY',
   },
   helmBinary: { ensure: () => ensureHelmBinary(), env: 'HELM_BINARY' },
+  promRulesBinary: { ensure: () => ensurePromRulesBinary(), env: 'PROM_RULES_BINARY' },
 };
 
 /**
