@@ -141,8 +141,19 @@ describe.skipIf(helmBinary === null)('the Helm chart, rendered by the real Helm'
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('helm lint --strict passes, for every mode and certificate source', async () => {
-    for (const { values } of [...PAIRS, { values: { ...BASE, certificates: { source: 'selfSigned' } } }]) {
+  it('helm lint --strict passes, for every mode and certificate source, and with monitoring', async () => {
+    const more = [
+      { ...BASE, certificates: { source: 'selfSigned' } },
+      {
+        ...BASE,
+        metrics: {
+          serviceMonitor: { enabled: true },
+          prometheusRule: { enabled: true },
+          grafanaDashboard: { enabled: true },
+        },
+      },
+    ];
+    for (const { values } of [...PAIRS, ...more.map((entry) => ({ values: entry }))]) {
       const sets = Object.entries(values).flatMap(([name, value]) => [
         '--set-json',
         `${name}=${JSON.stringify(value)}`,
