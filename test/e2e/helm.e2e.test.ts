@@ -32,6 +32,7 @@ const helmBinary = inject('helmBinary');
 const binaryPath = inject('kubeTestenvBinary');
 const promRulesBinary = inject('promRulesBinary');
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin', import.meta.url));
 /** istiod's default CLUSTER_ID, which manifests/base sets. */
 const BASE = { localClusterId: 'Kubernetes' } as const;
 
@@ -50,6 +51,19 @@ const PAIRS: readonly { readonly dir: string; readonly values: Record<string, un
     values: { ...BASE, mode: 'audit', certificates: { source: 'certManager' } },
   },
 ];
+
+/** `mode=warn b.c=2` for a test title (localClusterId, the same everywhere, left out). */
+function describeValues(values: Record<string, unknown>, prefix = ''): string {
+  const text = Object.entries(values)
+    .filter(([name]) => name !== 'localClusterId')
+    .map(([name, value]) =>
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? describeValues(value as Record<string, unknown>, `${prefix}${name}.`)
+        : `${prefix}${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+    )
+    .join(' ');
+  return text === '' && prefix === '' ? '(defaults)' : text;
+}
 
 const key = (object: KubernetesObject): string =>
   `${object.kind ?? ''}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
@@ -164,21 +178,24 @@ describe.skipIf(helmBinary === null)('the Helm chart, rendered by the real Helm'
     }
   });
 
-  it.each(PAIRS)('$values renders the objects of $dir', async ({ dir, values }) => {
-    const chart = renderChart(helm, values);
-    const kustomize = renderManifests(`${REPO}/${dir}`);
-    // The one intended difference: Helm installs into a namespace it does not own (created with
-    // --create-namespace or beforehand, docs/install-webhook.md), so the chart has no Namespace.
-    const namespaces = kustomize.objects.filter((object) => object.kind === 'Namespace');
-    expect(namespaces.map((object) => object.metadata?.name)).toEqual([RELEASE.namespace]);
-    const expected = await comparable(
-      { ...kustomize, objects: kustomize.objects.filter((object) => object.kind !== 'Namespace') },
-      tls,
-    );
-    const actual = await comparable(chart, tls);
-    expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
-    for (const name of Object.keys(expected)) expect(actual[name], name).toEqual(expected[name]);
-  });
+  it.each(PAIRS.map((pair) => ({ ...pair, set: describeValues(pair.values) })))(
+    'helm template with $set renders the objects of kubectl kustomize $dir',
+    async ({ dir, values }) => {
+      const chart = renderChart(helm, values);
+      const kustomize = renderManifests(`${REPO}/${dir}`);
+      // The one intended difference: Helm installs into a namespace it does not own (created with
+      // --create-namespace or beforehand, docs/install-webhook.md), so the chart has no Namespace.
+      const namespaces = kustomize.objects.filter((object) => object.kind === 'Namespace');
+      expect(namespaces.map((object) => object.metadata?.name)).toEqual([RELEASE.namespace]);
+      const expected = await comparable(
+        { ...kustomize, objects: kustomize.objects.filter((object) => object.kind !== 'Namespace') },
+        tls,
+      );
+      const actual = await comparable(chart, tls);
+      expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
+      for (const name of Object.keys(expected)) expect(actual[name], name).toEqual(expected[name]);
+    },
+  );
 
   it('every object carries the extra labels and annotations; the pods get their own', () => {
     const chart = renderChart(helm, {
@@ -297,15 +314,17 @@ describe.skipIf(helmBinary === null)('the Helm chart, rendered by the real Helm'
     expect(result.stdout).toBe('');
   });
 
-  it.each([
-    { values: { ...BASE, replicas: 3 }, says: "additional properties 'replicas' not allowed" },
-    {
-      values: { ...BASE, backgroundAudit: { interval: 30 } },
-      says: "additional properties 'interval' not allowed",
-    },
-    { values: { ...BASE, mode: 'enforced' }, says: 'mode' },
-    { values: { ...BASE, certificates: { source: 'cert-manager' } }, says: 'source' },
-  ])('a values typo fails schema validation: $values', ({ values, says }) => {
+  it.each(
+    [
+      { values: { ...BASE, replicas: 3 }, says: "additional properties 'replicas' not allowed" },
+      {
+        values: { ...BASE, backgroundAudit: { interval: 30 } },
+        says: "additional properties 'interval' not allowed",
+      },
+      { values: { ...BASE, mode: 'enforced' }, says: 'mode' },
+      { values: { ...BASE, certificates: { source: 'cert-manager' } }, says: 'source' },
+    ].map((entry) => ({ ...entry, set: describeValues(entry.values) })),
+  )('a values typo fails schema validation: $set', ({ values, says }) => {
     const result = helmTemplate(helm, values);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain("values don't meet the specifications of the schema");
@@ -566,6 +585,49 @@ describe.skipIf(helmBinary === null || binaryPath === null)('helm install on a r
     expect(admitted.status, admitted.stderr).toBe(0);
     const deleted = await run(['delete', 'secret', 'istio-remote-secret-east', '-n', NAMESPACE]);
     expect(deleted.status, deleted.stderr).toBe(0);
+  });
+
+  it('existingSecret (the default): `kubectl remote-secret webhook-cert` fills the Secret and caBundle, and helm upgrade keeps them', async () => {
+    // Audit mode (failurePolicy Ignore): nothing answers at the Service here, and nothing must fail.
+    const release = [RELEASE.name, CHART_DIR, '--namespace', RELEASE.namespace];
+    const values = ['--set', 'localClusterId=primary', '--set', 'mode=audit'];
+    const caBundle = async () =>
+      (
+        await run([
+          'get',
+          'validatingwebhookconfiguration',
+          'remote-secret-webhook',
+          '-o',
+          'jsonpath={.webhooks[0].clientConfig.caBundle}',
+        ])
+      ).stdout;
+    const installed = await helmIn(['install', ...release, '--create-namespace', ...values]);
+    expect(installed.status, installed.stderr).toBe(0);
+    expect(installed.stdout).toContain(
+      'kubectl remote-secret webhook-cert --namespace remote-secret-webhook',
+    );
+    expect(await caBundle()).toBe('');
+    const written = await runProcess(
+      'kubectl',
+      ['remote-secret', 'webhook-cert', '--kubeconfig', cluster.kubeconfigPath],
+      { env: { ...process.env, PATH: `${BIN}:${process.env['PATH'] ?? ''}`, KUBECONFIG: '' } },
+    );
+    expect(written.status, written.stderr).toBe(0);
+    const bundle = await caBundle();
+    expect(bundle).not.toBe('');
+    const upgraded = await helmIn(['upgrade', ...release, ...values, '--set', 'mode=warn']);
+    expect(upgraded.status, upgraded.stderr).toBe(0);
+    expect(await caBundle()).toBe(bundle);
+    const policy = await run([
+      'get',
+      'validatingwebhookconfiguration',
+      'remote-secret-webhook',
+      '-o',
+      'jsonpath={.webhooks[0].failurePolicy}',
+    ]);
+    expect(policy.stdout).toBe('Fail');
+    const uninstalled = await helmIn(['uninstall', RELEASE.name, '--namespace', RELEASE.namespace, '--wait']);
+    expect(uninstalled.status, uninstalled.stderr).toBe(0);
   });
 
   it('selfSigned: helm upgrade keeps the generated CA, serving certificate and caBundle', async () => {
