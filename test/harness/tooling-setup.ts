@@ -26,7 +26,12 @@ declare module 'vitest' {
 const BANNER = '!'.repeat(78);
 
 export type ToolKey =
-  'kubeTestenvBinary' | 'istioTestenvBinary' | 'krewBinary' | 'krewValidateBinary' | 'helmBinary';
+  | 'kubeTestenvBinary'
+  | 'istioTestenvBinary'
+  | 'krewBinary'
+  | 'krewValidateBinary'
+  | 'helmBinary'
+  | 'promRulesBinary';
 
 const TOOLS: Readonly<
   Record<ToolKey, { readonly ensure: () => Promise<{ path: string }>; readonly env: string }>
