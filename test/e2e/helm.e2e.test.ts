@@ -570,6 +570,19 @@ describe.skipIf(helmBinary === null || binaryPath === null)('helm install on a r
       'admission webhook "remote-secrets.webhook.kubectl-remote-secret.io" denied the request',
     );
     expect(refused.stderr).toContain('exec');
+    // The check NOTES.txt tells the operator to run, as printed, is refused the same way.
+    const notes = installed.stdout.split('\n');
+    const first = notes.findIndex((line) => line.includes('kubectl create secret generic rsw-check'));
+    const last = notes.findIndex((line) => line.includes('kubectl apply --dry-run=server -f -'));
+    expect(first).toBeGreaterThan(0);
+    expect(last).toBeGreaterThan(first);
+    const check = await runProcess('sh', ['-c', notes.slice(first, last + 1).join('\n')], {
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+    });
+    expect(check.status).not.toBe(0);
+    expect(check.stderr).toContain(
+      'admission webhook "remote-secrets.webhook.kubectl-remote-secret.io" denied the request',
+    );
     const stored = await run(['get', 'secret', 'istio-remote-secret-east', '-n', NAMESPACE]);
     expect(stored.status).not.toBe(0);
     expect(webhook.output()).toContain('istio-remote-secret-east');
