@@ -314,6 +314,22 @@ describe.skipIf(helmBinary === null)('the Helm chart, rendered by the real Helm'
     expect(result.stdout).toBe('');
   });
 
+  it.each([
+    {
+      values: { ...BASE, policyReport: true, backgroundAudit: { intervalSeconds: 0 } },
+      says: 'policyReport needs the background audit: set backgroundAudit.intervalSeconds above 0',
+    },
+    {
+      values: { ...BASE, webhook: { testOnlyUrl: 'https://127.0.0.1:8443/validate' } },
+      says: 'webhook.testOnlyUrl needs webhook.testOnlyCaBundle',
+    },
+  ])('values that cannot work together fail the render: $says', ({ values, says }) => {
+    const result = helmTemplate(helm, values);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(says);
+    expect(result.stdout).toBe('');
+  });
+
   it.each(
     [
       { values: { ...BASE, replicas: 3 }, says: "additional properties 'replicas' not allowed" },

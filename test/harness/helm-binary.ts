@@ -22,7 +22,7 @@ export async function ensureHelmBinary(options: EnsureGoBinaryOptions = {}): Pro
       // `helm version` prints this (Helm's Makefile sets the same variable).
       buildArgs: ['-ldflags', `-s -w -X helm.sh/helm/v4/internal/version.version=${version}`],
       what: `Helm ${version} (helm.sh/helm/v4)`,
-      estimate: 'about 6 minutes on 2 cores',
+      estimate: 'about 6 to 9 minutes on 2 cores',
     },
     options,
   );
