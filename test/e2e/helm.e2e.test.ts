@@ -305,6 +305,23 @@ describe.skipIf(helmBinary === null)('the Helm chart, rendered by the real Helm'
     expect(webhook?.clientConfig.caBundle).toBe(data['ca.crt']);
   });
 
+  it("certManager with an issuerRef of the operator's: one serving Certificate from it, no Issuers of the chart's", () => {
+    const issuerRef = { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' };
+    const chart = renderChart(helm, {
+      ...BASE,
+      certificates: { source: 'certManager', certManager: { issuerRef } },
+    });
+    const issued = chart.objects.filter(
+      (object) => object.apiVersion === 'cert-manager.io/v1',
+    ) as (KubernetesObject & {
+      spec: { secretName: string; issuerRef: unknown };
+    })[];
+    expect(issued.map((object) => object.kind)).toEqual(['Certificate']);
+    expect(issued[0]?.spec.issuerRef).toEqual(issuerRef);
+    const volume = onlyObject(chart, 'Deployment').spec?.template.spec?.volumes?.[0];
+    expect(issued[0]?.spec.secretName).toBe(volume?.secret?.secretName);
+  });
+
   it('without localClusterId the render fails, saying what to set', () => {
     const result = helmTemplate(helm, {});
     expect(result.status).not.toBe(0);
