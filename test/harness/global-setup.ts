@@ -1,11 +1,21 @@
 import type { TestProject } from 'vitest/node';
 import { provideTools } from './tooling-setup.ts';
 
-/** Global setup of the e2e project: the control plane, Istio (istiod, istioctl) and krew. */
+/**
+ * Global setup of the e2e project: the control plane, Istio (istiod, istioctl), krew, Helm and
+ * Prometheus' rule parser.
+ */
 export default async function setup(project: TestProject): Promise<void> {
   await provideTools(
     project,
-    ['kubeTestenvBinary', 'istioTestenvBinary', 'krewBinary', 'krewValidateBinary'],
+    [
+      'kubeTestenvBinary',
+      'istioTestenvBinary',
+      'krewBinary',
+      'krewValidateBinary',
+      'helmBinary',
+      'promRulesBinary',
+    ],
     'END-TO-END TESTS',
   );
 }

@@ -1,7 +1,9 @@
 import type { TestProject } from 'vitest/node';
 import { isMissingToolchain } from './errors.ts';
+import { ensureHelmBinary } from './helm-binary.ts';
 import { ensureIstioBinary } from './istio-binary.ts';
 import { ensureKrewTool } from './krew-binary.ts';
+import { ensurePromRulesBinary } from './promrules-binary.ts';
 import { ensureTestenvBinary } from './testenv-binary.ts';
 
 declare module 'vitest' {
@@ -14,12 +16,22 @@ declare module 'vitest' {
     krewBinary: string | null;
     /** Path of krew's validate-krew-manifest, or null likewise. */
     krewValidateBinary: string | null;
+    /** Path of helm (helm.sh/helm/v4), or null likewise. */
+    helmBinary: string | null;
+    /** Path of check-rules (Prometheus' rule parser, test/promrules), or null likewise. */
+    promRulesBinary: string | null;
   }
 }
 
 const BANNER = '!'.repeat(78);
 
-export type ToolKey = 'kubeTestenvBinary' | 'istioTestenvBinary' | 'krewBinary' | 'krewValidateBinary';
+export type ToolKey =
+  | 'kubeTestenvBinary'
+  | 'istioTestenvBinary'
+  | 'krewBinary'
+  | 'krewValidateBinary'
+  | 'helmBinary'
+  | 'promRulesBinary';
 
 const TOOLS: Readonly<
   Record<ToolKey, { readonly ensure: () => Promise<{ path: string }>; readonly env: string }>
@@ -31,6 +43,8 @@ const TOOLS: Readonly<
     ensure: () => ensureKrewTool('validate-krew-manifest'),
     env: 'KREW_VALIDATE_BINARY',
   },
+  helmBinary: { ensure: () => ensureHelmBinary(), env: 'HELM_BINARY' },
+  promRulesBinary: { ensure: () => ensurePromRulesBinary(), env: 'PROM_RULES_BINARY' },
 };
 
 /**
