@@ -50,6 +50,15 @@ const PAIRS: readonly { readonly dir: string; readonly values: Record<string, un
     dir: 'manifests/overlays/cert-manager-audit',
     values: { ...BASE, mode: 'audit', certificates: { source: 'certManager' } },
   },
+  // The opt-in components for who may call the webhook, as docs/install-webhook.md writes them.
+  {
+    dir: 'test/testdata/kustomize/network-policy',
+    values: { ...BASE, networkPolicy: { enabled: true, apiServerCIDRs: ['198.51.100.0/24'] } },
+  },
+  {
+    dir: 'test/testdata/kustomize/client-ca',
+    values: { ...BASE, clientCA: { existingSecret: 'remote-secret-webhook-client-ca' } },
+  },
 ];
 
 /** `mode=warn b.c=2` for a test title (localClusterId, the same everywhere, left out). */
@@ -77,10 +86,23 @@ async function effectiveConfig(container: ContainerSettings, tls: TlsFixture): P
   const args = (container.args ?? []).map((arg) =>
     arg.replace('/tls/tls.crt', tls.certFile).replace('/tls/tls.key', tls.keyFile),
   );
-  const env = Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
+  // The client CA is the file both renders mount from a Secret; the test CA stands in for it.
+  const env = Object.fromEntries(
+    (container.env ?? []).map((entry) => [
+      entry.name,
+      entry.value === '/client-ca/ca.crt' ? clientCaFile(tls) : (entry.value ?? ''),
+    ]),
+  );
   const parsed = await parseCommandLine(args, env, () => undefined);
   if (parsed.kind !== 'run') throw new Error('the container args asked for --help');
   return parsed.config;
+}
+
+/** The fixture's CA as a file (a CA certificate, as --client-ca-file wants). */
+function clientCaFile(tls: TlsFixture): string {
+  const path = join(tls.dir, 'client-ca.crt');
+  writeFileSync(path, tls.ca.certificatePem);
+  return path;
 }
 
 interface TlsSecret extends KubernetesObject {
@@ -112,6 +134,11 @@ async function comparable(rendered: RenderedManifests, tls: TlsFixture): Promise
   if (service.spec !== undefined) service.spec.selector = selects(service.spec.selector);
   const budget = onlyObject(manifests, 'PodDisruptionBudget');
   if (budget.spec?.selector) budget.spec.selector.matchLabels = selects(budget.spec.selector.matchLabels);
+  for (const policy of manifests.objects.filter((object) => object.kind === 'NetworkPolicy')) {
+    const policySpec = (policy as { spec?: { podSelector?: { matchLabels?: Record<string, string> } } }).spec;
+    if (policySpec?.podSelector)
+      policySpec.podSelector.matchLabels = selects(policySpec.podSelector.matchLabels);
+  }
   const spec = deployment.spec;
   if (spec === undefined) throw new Error('a Deployment without spec');
   spec.selector.matchLabels = selects(spec.selector.matchLabels);
@@ -339,6 +366,10 @@ describe.skipIf(helmBinary === null)('the Helm chart, rendered by the real Helm'
     {
       values: { ...BASE, webhook: { testOnlyUrl: 'https://127.0.0.1:8443/validate' } },
       says: 'webhook.testOnlyUrl needs webhook.testOnlyCaBundle',
+    },
+    {
+      values: { ...BASE, networkPolicy: { enabled: true } },
+      says: 'networkPolicy.apiServerCIDRs is required with networkPolicy.enabled',
     },
   ])('values that cannot work together fail the render: $says', ({ values, says }) => {
     const result = helmTemplate(helm, values);
