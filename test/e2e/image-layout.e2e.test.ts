@@ -31,7 +31,7 @@ import { eventually } from '../harness/webhook.ts';
 /**
  * The webhook image without a container engine. The final stage of the Dockerfile is laid out in
  * a temporary root outside the checkout (its COPY lines, WORKDIR, ENV, ENTRYPOINT; the project's
- * pinned Node 24 at the ENTRYPOINT's node path), the Deployment's args, env and TLS mount are taken
+ * pinned Node 26 at the ENTRYPOINT's node path), the Deployment's args, env and TLS mount are taken
  * from manifests/, and it runs with the RBAC of manifests/ (a token of its ServiceAccount) against
  * a real API server. Node's permission model lets it read only that root and its kubeconfig and
  * write nothing, as with a read-only root filesystem; with no node_modules in the root or above
@@ -273,7 +273,7 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
     }
   });
 
-  it('runs the pinned Node of the image: node:24 builds, distroless nodejs24 runs', () => {
+  it('runs the pinned Node of the image: node:26 builds, distroless nodejs26 runs', () => {
     const major = /nodejs(\d+)-/.exec(stage.image)?.[1];
     expect(stage.image).toMatch(/^gcr\.io\/distroless\/nodejs\d+-debian\d+:nonroot$/);
     const version = spawnSync(PINNED_NODE, ['--version'], { encoding: 'utf8' }).stdout.trim();
