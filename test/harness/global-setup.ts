@@ -1,11 +1,12 @@
 import type { TestProject } from 'vitest/node';
-import { provideTools } from './tooling-setup.ts';
+import { provideRcodesign, provideTools } from './tooling-setup.ts';
 
-/** Global setup of the e2e project: the control plane, Istio (istiod, istioctl) and krew. */
+/** Global setup of the e2e project: the control plane, Istio (istiod, istioctl), krew and rcodesign. */
 export default async function setup(project: TestProject): Promise<void> {
   await provideTools(
     project,
     ['kubeTestenvBinary', 'istioTestenvBinary', 'krewBinary', 'krewValidateBinary'],
     'END-TO-END TESTS',
   );
+  await provideRcodesign(project);
 }
