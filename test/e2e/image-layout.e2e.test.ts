@@ -208,7 +208,13 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
     );
 
     const run = inImage(
-      ['--permission', `--allow-fs-read=${root}`, `--allow-fs-read=${join(secrets, 'kubeconfig')}`],
+      // Node 26's permission model also gates the network: the webhook listens and calls the API server.
+      [
+        '--permission',
+        `--allow-fs-read=${root}`,
+        `--allow-fs-read=${join(secrets, 'kubeconfig')}`,
+        '--allow-net',
+      ],
       [
         ...(container.args ?? []).map((arg) => underRoot(root, arg)),
         ...['--kubeconfig', join(secrets, 'kubeconfig')],
