@@ -2,7 +2,7 @@
 #   docker build -t ghcr.io/kubectl-remote-secret/remote-secret-webhook:0.1.0 .
 # The build stage type-checks the webhook and shared/ (not the plugin in cmd/) and bundles them,
 # @kubernetes/client-node included, into one ES module. The image is that file on distroless
-# Node.js 24: no shell, no npm, no node_modules, running as the distroless nonroot user (65532),
+# Node.js 26: no shell, no npm, no node_modules, running as the distroless nonroot user (65532),
 # nothing written to its filesystem.
 # test/e2e/image-layout.e2e.test.ts lays out the final stage from this file and serves admission
 # requests from it; keep the final stage to ENV, LABEL, WORKDIR, COPY, USER, EXPOSE, ENTRYPOINT.
@@ -10,7 +10,7 @@
 
 # The bundle is plain JavaScript, so it is built once on the build machine's own platform for
 # every target platform (docker buildx build --platform linux/amd64,linux/arm64).
-FROM --platform=$BUILDPLATFORM node:24-trixie-slim AS build
+FROM --platform=$BUILDPLATFORM node:26-trixie-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # No install scripts: nothing the bundle needs runs one (esbuild finds its binary as an optional
@@ -21,7 +21,7 @@ COPY shared ./shared
 COPY webhook ./webhook
 RUN npx tsc -p tsconfig.build.json --noEmit && npm run bundle:webhook
 
-FROM gcr.io/distroless/nodejs24-debian13:nonroot
+FROM gcr.io/distroless/nodejs26-debian13:nonroot
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="remote-secret-webhook" \

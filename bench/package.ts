@@ -64,7 +64,9 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 console.log(`executable: ${mib(statSync(binary).size)}`);
 const release = join(root, 'dist/release');
 if (existsSync(release)) {
-  for (const file of readdirSync(release).filter((name) => name.endsWith('.tar.gz'))) {
+  for (const file of readdirSync(release).filter(
+    (name) => name.endsWith('.tar.gz') || name.endsWith('.zip'),
+  )) {
     console.log(`${file}: ${mib(statSync(join(release, file)).size)}`);
   }
 }

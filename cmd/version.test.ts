@@ -12,7 +12,7 @@ function golden(name: string, actual: string): void {
 }
 
 const BUILD = { version: '1.2.3', commit: '0a1b2c3-dirty' };
-const SEA: Runtime = { nodeVersion: 'v24.21.0', platform: 'linux', arch: 'x64', singleExecutable: true };
+const SEA: Runtime = { nodeVersion: 'v26.10.0', platform: 'linux', arch: 'x64', singleExecutable: true };
 
 describe('kubectl remote-secret version', () => {
   it('text output matches its golden file', () => {
@@ -30,7 +30,7 @@ describe('kubectl remote-secret version', () => {
 
   it('says so when a Node from the machine runs it', () => {
     const text = renderVersion(versionReport(BUILD, { ...SEA, singleExecutable: false }), 'text');
-    expect(text).toContain('node: v24.21.0\n');
+    expect(text).toContain('node: v26.10.0\n');
   });
 
   it.each([

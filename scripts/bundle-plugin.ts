@@ -73,7 +73,7 @@ export async function bundlePluginForSea(
   };
   const main = await build({
     ...pluginOptions(root, baked),
-    target: 'node24',
+    target: 'node26',
     outfile: scripts.main,
     plugins: [clientNodeFromAsset],
     metafile: true,
@@ -95,7 +95,7 @@ export async function bundlePluginForSea(
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: 'node24',
+    target: 'node26',
     minify: true,
     define: { 'import.meta.url': '__importMetaUrl' },
     banner: { js: "var __importMetaUrl=require('node:url').pathToFileURL(__filename).href;" },

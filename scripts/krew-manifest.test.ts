@@ -26,6 +26,12 @@ const ARCHIVES: ReleaseArchive[] = [
     sha256: SHA_A,
     files: ['kubectl-remote_secret', 'kubectl_complete-remote_secret', 'LICENSE'],
   },
+  {
+    target: { os: 'windows', arch: 'amd64' },
+    name: archiveName('1.2.3', { os: 'windows', arch: 'amd64' }),
+    sha256: SHA_A,
+    files: ['kubectl-remote_secret.exe', 'LICENSE'],
+  },
 ];
 const manifest = krewManifest('1.2.3', `${DEFAULT_BASE_URL}/`, ARCHIVES);
 
@@ -55,6 +61,16 @@ describe('the generated krew manifest', () => {
         sha256: SHA_B,
         bin: 'kubectl-remote_secret',
       },
+      {
+        selector: { matchLabels: { os: 'windows', arch: 'amd64' } },
+        uri: `${DEFAULT_BASE_URL}/v1.2.3/kubectl-remote_secret_1.2.3_windows_amd64.zip`,
+        sha256: SHA_A,
+        bin: 'kubectl-remote_secret.exe',
+      },
+    ]);
+    expect(manifest.spec.platforms[2]?.files).toEqual([
+      { from: 'kubectl-remote_secret.exe', to: '.' },
+      { from: 'LICENSE', to: '.' },
     ]);
     expect(manifest.spec.platforms[0]?.files).toEqual([
       { from: 'kubectl-remote_secret', to: '.' },
@@ -154,10 +170,14 @@ describe('the checks catch what krew rejects', () => {
         withSpec({
           platforms: [
             ...plugin.spec.platforms,
-            ...plugin.spec.platforms.filter((platform) => platform.selector.matchLabels.arch === 'amd64'),
+            ...plugin.spec.platforms.filter(
+              (platform) =>
+                platform.selector.matchLabels.os === 'linux' &&
+                platform.selector.matchLabels.arch === 'amd64',
+            ),
           ],
         })(plugin),
-      problem: 'spec.platforms 0, 2 all select linux/amd64',
+      problem: 'spec.platforms 0, 3 all select linux/amd64',
     },
   ])('$name', ({ file, edit, problem }) => {
     expect(krewManifestProblems(file ?? 'plugins/remote-secret.yaml', edit(manifest))).toContain(problem);

@@ -2,7 +2,7 @@
 // generated for the archives of one release, and the checks krew's own validator
 // (sigs.k8s.io/krew validate-krew-manifest) makes of it.
 import { dump } from 'js-yaml';
-import type { Target } from './sea.ts';
+import { executableName, type Target } from './sea.ts';
 
 export const KREW_API_VERSION = 'krew.googlecontainertools.github.com/v1alpha2';
 export const PLUGIN_NAME = 'remote-secret';
@@ -53,9 +53,9 @@ export interface ReleaseArchive {
   readonly files: readonly string[];
 }
 
-/** `kubectl-remote_secret_<version>_<os>_<arch>.tar.gz` */
+/** `kubectl-remote_secret_<version>_<os>_<arch>.tar.gz`, or `.zip` for Windows (as krew expects). */
 export const archiveName = (version: string, target: Target): string =>
-  `${PLUGIN_BINARY}_${version}_${target.os}_${target.arch}.tar.gz`;
+  `${PLUGIN_BINARY}_${version}_${target.os}_${target.arch}.${target.os === 'windows' ? 'zip' : 'tar.gz'}`;
 
 export function krewManifest(
   version: string,
@@ -95,7 +95,7 @@ export function krewManifest(
           uri: `${base}/v${version}/${archive.name}`,
           sha256: archive.sha256,
           files: archive.files.map((file) => ({ from: file, to: '.' })),
-          bin: PLUGIN_BINARY,
+          bin: executableName(archive.target),
         })),
     },
   };

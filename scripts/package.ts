@@ -4,13 +4,22 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BASE_URL } from './krew-manifest.ts';
+import { ensureRcodesign, RCODESIGN_VERSION } from './rcodesign.ts';
 import { buildRelease } from './release.ts';
-import { cacheDir, PackagingError, targetName, TARGETS } from './sea.ts';
+import {
+  cacheDir,
+  findMacSigner,
+  PackagingError,
+  rcodesignSigner,
+  targetName,
+  TARGETS,
+  type MacSigner,
+} from './sea.ts';
 
 const USAGE = `Usage: npm run package -- [--targets LIST] [--base-url URL] [--out DIR] [--no-code-cache]
 
   --targets   comma-separated, from ${TARGETS.map(targetName).join(', ')} (default: all;
-              a default target whose Node binary is not on the npm registry is skipped)
+              a default target that cannot be built here is skipped with a warning)
   --base-url  where the archives will be published: <base>/v<version>/<archive> in the krew
               manifest (default: $RELEASE_BASE_URL, else ${DEFAULT_BASE_URL})
   --out       output folder (default: dist/release)
@@ -60,7 +69,25 @@ if (!/^https:\/\//.test(baseUrl)) fail(`--base-url ${baseUrl}: krew downloads ov
 // Progress for a person at a terminal; piped, only the warnings and errors.
 const tty = process.stderr.isTTY;
 const start = performance.now();
+const progress = (line: string) => {
+  if (tty) process.stderr.write(`${line}\n`);
+};
 try {
+  // The macOS executables are signed ad hoc: by codesign on a Mac, elsewhere by rcodesign, which
+  // is built with cargo once into the cache.
+  let macSigner: MacSigner | undefined = findMacSigner();
+  if (macSigner === undefined && targets.some((target) => target.os === 'darwin')) {
+    try {
+      const rcodesign = await ensureRcodesign(cacheDir(process.env), progress);
+      if (rcodesign.buildSeconds !== null)
+        progress(`built rcodesign in ${rcodesign.buildSeconds.toFixed(0)} s: ${rcodesign.path}`);
+      macSigner = rcodesignSigner(rcodesign.path, RCODESIGN_VERSION);
+    } catch (error) {
+      // A darwin target named in --targets fails in buildRelease; a default one is skipped there.
+      if (!(error instanceof PackagingError) || values.targets !== undefined) throw error;
+      process.stderr.write(`warning: ${error.message}\n`);
+    }
+  }
   const release = await buildRelease({
     root,
     outDir: resolve(values.out ?? join(root, 'dist/release')),
@@ -70,10 +97,9 @@ try {
     baseUrl,
     codeCache: values['code-cache'] !== false,
     cacheDir: cacheDir(process.env),
+    macSigner,
     env: process.env,
-    progress: (line) => {
-      if (tty) process.stderr.write(`${line}\n`);
-    },
+    progress,
     warn: (line) => {
       process.stderr.write(`warning: ${line}\n`);
     },

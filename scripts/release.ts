@@ -24,6 +24,7 @@ import {
   type ReleaseArchive,
 } from './krew-manifest.ts';
 import {
+  executableName,
   findMacSigner,
   hostTarget,
   injectBlob,
@@ -32,9 +33,11 @@ import {
   seaBlob,
   targetName,
   verifySingleExecutable,
+  type MacSigner,
   type Target,
 } from './sea.ts';
 import { writeTarGz } from './tar.ts';
+import { writeZip } from './zip.ts';
 
 export interface ReleaseOptions {
   readonly root: string;
@@ -53,6 +56,12 @@ export interface ReleaseOptions {
   readonly codeCache: boolean;
   /** Node binaries of other platforms, downloaded once. */
   readonly cacheDir: string;
+  /**
+   * Signs the macOS executables ad hoc after the blob is injected: rcodesign (see
+   * scripts/rcodesign.ts) or, when left out, macOS's own codesign on a Mac. Without either the
+   * darwin targets cannot be built.
+   */
+  readonly macSigner?: MacSigner | undefined;
   readonly env: NodeJS.ProcessEnv;
   /** Progress, for a terminal. */
   readonly progress: (line: string) => void;
@@ -83,7 +92,7 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
   const nodeVersion = pinnedNodeVersion(pinnedNode);
   const postject = join(root, 'node_modules/.bin/postject');
   const host = hostTarget();
-  const signer = findMacSigner();
+  const signer = options.macSigner ?? findMacSigner();
   const mtime = sourceDateEpoch(root, options.env);
 
   rmSync(options.workDir, { recursive: true, force: true });
@@ -92,7 +101,7 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
   // What an earlier run left (another version, other targets) must not sit next to SHA256SUMS
   // and a manifest that do not list it.
   const earlier = readdirSync(options.outDir).filter(
-    (file) => file.startsWith(`${PLUGIN_BINARY}_`) && file.endsWith('.tar.gz'),
+    (file) => file.startsWith(`${PLUGIN_BINARY}_`) && (file.endsWith('.tar.gz') || file.endsWith('.zip')),
   );
   for (const stale of [...earlier, 'SHA256SUMS', `plugins/${PLUGIN_NAME}.yaml`]) {
     rmSync(join(options.outDir, stale), { force: true });
@@ -133,8 +142,8 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
     const name = targetName(target);
     if (target.os === 'darwin' && signer === undefined) {
       const reason =
-        'a macOS executable must be signed again after the blob is injected (arm64 macOS kills unsigned ones), and only macOS has codesign';
-      const hint = 'run `npm run package` on a Mac for the darwin targets';
+        'a macOS executable must be signed again after the blob is injected (arm64 macOS kills unsigned ones), and there is no signer: neither rcodesign nor macOS codesign';
+      const hint = 'install Rust (cargo) so that `npm run package` can build rcodesign, or run it on a Mac';
       if (options.targetsRequired) throw new PackagingError('tool-failed', `${name}: ${reason}`, hint);
       skip(target, `${reason}; ${hint}`);
       continue;
@@ -160,18 +169,28 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
     const blob = blobFor(isHost && options.codeCache);
     const dir = join(options.workDir, name);
     mkdirSync(dir, { recursive: true });
-    const binary = join(dir, PLUGIN_BINARY);
+    const binary = join(dir, executableName(target));
     injectBlob({ nodeBinary: node, blob, output: binary, postject, target, sign: signer });
     verifySingleExecutable(binary, blob, target);
     if (isHost) smokeTest(binary, version, commit);
-    step(`[${name}] single executable ${isHost ? 'built and run' : 'built and checked'}`);
+    step(
+      `[${name}] single executable ${isHost ? 'built and run' : 'built and checked'}${target.os === 'darwin' ? `, signed ad hoc by ${signer?.name ?? ''}` : ''}`,
+    );
 
-    const completion = join(dir, COMPLETION_BINARY);
-    copyFileSync(join(root, 'bin', COMPLETION_BINARY), completion);
     const license = join(root, 'LICENSE');
-    const files = [binary, completion, ...(existsSync(license) ? [license] : [])];
+    const licenses = existsSync(license) ? [license] : [];
     const archive = join(options.outDir, archiveName(version, target));
-    await writeTarGz(archive, files, mtime);
+    let files: string[];
+    if (target.os === 'windows') {
+      // The completion helper is a POSIX shell script: of no use to kubectl on Windows.
+      files = [binary, ...licenses];
+      writeZip(archive, files, mtime);
+    } else {
+      const completion = join(dir, COMPLETION_BINARY);
+      copyFileSync(join(root, 'bin', COMPLETION_BINARY), completion);
+      files = [binary, completion, ...licenses];
+      await writeTarGz(archive, files, mtime);
+    }
     built.push({
       target,
       name: archiveName(version, target),

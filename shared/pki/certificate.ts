@@ -177,7 +177,7 @@ function signed(tbs: ToBeSigned, privateKey: KeyObject): Certificate {
   const certificatePem = toPem('CERTIFICATE', der);
   return {
     certificatePem,
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }),
     certificate: new X509Certificate(certificatePem),
     privateKey,
   };

@@ -31,7 +31,7 @@ import { eventually } from '../harness/webhook.ts';
 /**
  * The webhook image without a container engine. The final stage of the Dockerfile is laid out in
  * a temporary root outside the checkout (its COPY lines, WORKDIR, ENV, ENTRYPOINT; the project's
- * pinned Node 24 at the ENTRYPOINT's node path), the Deployment's args, env and TLS mount are taken
+ * pinned Node 26 at the ENTRYPOINT's node path), the Deployment's args, env and TLS mount are taken
  * from manifests/, and it runs with the RBAC of manifests/ (a token of its ServiceAccount) against
  * a real API server. Node's permission model lets it read only that root and its kubeconfig and
  * write nothing, as with a read-only root filesystem; with no node_modules in the root or above
@@ -208,7 +208,13 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
     );
 
     const run = inImage(
-      ['--permission', `--allow-fs-read=${root}`, `--allow-fs-read=${join(secrets, 'kubeconfig')}`],
+      // Node 26's permission model also gates the network: the webhook listens and calls the API server.
+      [
+        '--permission',
+        `--allow-fs-read=${root}`,
+        `--allow-fs-read=${join(secrets, 'kubeconfig')}`,
+        '--allow-net',
+      ],
       [
         ...(container.args ?? []).map((arg) => underRoot(root, arg)),
         ...['--kubeconfig', join(secrets, 'kubeconfig')],
@@ -273,7 +279,7 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
     }
   });
 
-  it('runs the pinned Node of the image: node:24 builds, distroless nodejs24 runs', () => {
+  it('runs the pinned Node of the image: node:26 builds, distroless nodejs26 runs', () => {
     const major = /nodejs(\d+)-/.exec(stage.image)?.[1];
     expect(stage.image).toMatch(/^gcr\.io\/distroless\/nodejs\d+-debian\d+:nonroot$/);
     const version = spawnSync(PINNED_NODE, ['--version'], { encoding: 'utf8' }).stdout.trim();

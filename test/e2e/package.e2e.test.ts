@@ -124,7 +124,7 @@ describe.skipIf(!canPackage)('the single-executable plugin, alone on PATH', () =
     expect(JSON.parse(run.stdout)).toEqual({
       version: release.version,
       commit: release.commit,
-      node: expect.stringMatching(/^v24\./),
+      node: expect.stringMatching(/^v26\./),
       platform: 'linux/amd64',
       singleExecutable: true,
     });

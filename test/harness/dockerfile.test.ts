@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { DockerfileError, finalStage, parseDockerfile } from './dockerfile.ts';
 
-const BUILD = 'FROM --platform=$BUILDPLATFORM node:24 AS build\nWORKDIR /src\nRUN npm run bundle:webhook\n';
+const BUILD = 'FROM --platform=$BUILDPLATFORM node:26 AS build\nWORKDIR /src\nRUN npm run bundle:webhook\n';
 
 describe('the Dockerfile reader of the image layout test', () => {
   it('reads the final stage: ARG into LABEL, ENV, WORKDIR, COPY flags, USER, EXPOSE, exec-form ENTRYPOINT', () => {
     const stages = parseDockerfile(
       [
-        'ARG RUNTIME=gcr.io/distroless/nodejs24-debian13:nonroot',
+        'ARG RUNTIME=gcr.io/distroless/nodejs26-debian13:nonroot',
         BUILD,
         'FROM ${RUNTIME}',
         'ARG VERSION=1.2.3',
@@ -24,11 +24,11 @@ describe('the Dockerfile reader of the image layout test', () => {
       ].join('\n'),
     );
     expect(stages.map((stage) => [stage.image, stage.name])).toEqual([
-      ['node:24', 'build'],
-      ['gcr.io/distroless/nodejs24-debian13:nonroot', undefined],
+      ['node:26', 'build'],
+      ['gcr.io/distroless/nodejs26-debian13:nonroot', undefined],
     ]);
     expect(finalStage(stages)).toEqual({
-      image: 'gcr.io/distroless/nodejs24-debian13:nonroot',
+      image: 'gcr.io/distroless/nodejs26-debian13:nonroot',
       workdir: '/app',
       user: '65532:65532',
       env: { NODE_ENV: 'production' },

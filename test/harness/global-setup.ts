@@ -1,9 +1,9 @@
 import type { TestProject } from 'vitest/node';
-import { provideTools } from './tooling-setup.ts';
+import { provideRcodesign, provideTools } from './tooling-setup.ts';
 
 /**
- * Global setup of the e2e project: the control plane, Istio (istiod, istioctl), krew, Helm and
- * Prometheus' rule parser.
+ * Global setup of the e2e project: the control plane, Istio (istiod, istioctl), krew, Helm,
+ * Prometheus' rule parser and rcodesign.
  */
 export default async function setup(project: TestProject): Promise<void> {
   await provideTools(
@@ -18,4 +18,5 @@ export default async function setup(project: TestProject): Promise<void> {
     ],
     'END-TO-END TESTS',
   );
+  await provideRcodesign(project);
 }

@@ -1,6 +1,8 @@
 import type { TestProject } from 'vitest/node';
 import { isMissingToolchain } from './errors.ts';
 import { ensureHelmBinary } from './helm-binary.ts';
+import { ensureRcodesign } from '../../scripts/rcodesign.ts';
+import { cacheDir } from '../../scripts/sea.ts';
 import { ensureIstioBinary } from './istio-binary.ts';
 import { ensureKrewTool } from './krew-binary.ts';
 import { ensurePromRulesBinary } from './promrules-binary.ts';
@@ -20,6 +22,8 @@ declare module 'vitest' {
     helmBinary: string | null;
     /** Path of check-rules (Prometheus' rule parser, test/promrules), or null likewise. */
     promRulesBinary: string | null;
+    /** Path of rcodesign (crate apple-codesign), or null when Rust is missing outside CI. */
+    rcodesignBinary: string | null;
   }
 }
 
@@ -81,5 +85,34 @@ export async function provideTools(
       for (const other of keys) project.provide(other, null);
       return;
     }
+  }
+}
+
+/**
+ * rcodesign, which signs the macOS executables ad hoc, built with cargo once into the cache (like
+ * the Go tooling, keyed by a hash of what makes the binary). Without Rust the macOS packaging
+ * tests are skipped with a loud message, except under CI=true, where that fails the run.
+ */
+export async function provideRcodesign(project: TestProject): Promise<void> {
+  const progress = (line: string) => process.stderr.write(`[rcodesign] ${line}\n`);
+  try {
+    const built = await ensureRcodesign(cacheDir(process.env), progress);
+    if (built.buildSeconds !== null) progress(`built in ${built.buildSeconds.toFixed(0)} s: ${built.path}`);
+    project.provide('rcodesignBinary', built.path);
+  } catch (error) {
+    const rustMissing = error instanceof Error && error.message.includes('rustc -vV does not run');
+    if (process.env['CI'] === 'true' || !rustMissing) throw error;
+    process.stderr.write(
+      [
+        '',
+        BANNER,
+        '!! macOS PACKAGING TESTS SKIPPED: they need Rust (cargo) to build rcodesign.',
+        `!! ${error.message}`,
+        '!! (Under CI=true this fails the run instead.)',
+        BANNER,
+        '',
+      ].join('\n'),
+    );
+    project.provide('rcodesignBinary', null);
   }
 }
