@@ -203,6 +203,10 @@ describe('LeaderElector', () => {
     const { elector: me, events } = elector(lease);
     me.start();
     await vi.advanceTimersByTimeAsync(0);
+    lease.writeAs('other', new Date(), 1);
+    // Its next renew reads the other holder: it stops at once, not at the renew deadline.
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(me.isLeader).toBe(false);
     for (let i = 0; i < 8; i += 1) {
       lease.writeAs('other', new Date(), 1);
       await vi.advanceTimersByTimeAsync(2_000);

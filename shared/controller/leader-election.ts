@@ -81,8 +81,9 @@ const JITTER_FACTOR = 1.2;
  *   Lease with an empty holder and `leaseDurationSeconds: 1`, so another replica takes it at its
  *   next attempt instead of waiting out the lease duration.
  *
- * One difference: client-go calls OnStoppedLeading after the release; here the work is stopped
- * first, so a new leader never overlaps with the old one's last pass.
+ * Two differences, both towards never having two leaders at work: client-go calls
+ * OnStoppedLeading after the release, here the work is stopped first; and a leader that reads
+ * another holder on the Lease stops at once instead of retrying until its renew deadline.
  */
 export class LeaderElector {
   private observed: LeaderElectionRecord | undefined;
@@ -151,7 +152,9 @@ export class LeaderElector {
       this.leading = false;
       this.options.log.warn(
         { identity: this.identity, lease: this.options.lock.description },
-        `lost the leadership (no renew within ${String(this.options.renewDeadlineMs / 1000)}s): background work stopped, contending again`,
+        this.observed?.holderIdentity === this.identity
+          ? `lost the leadership (no renew within ${String(this.options.renewDeadlineMs / 1000)}s): background work stopped, contending again`
+          : 'lost the leadership (another replica holds the Lease): background work stopped, contending again',
       );
       await this.stoppedLeading('lost');
     }
@@ -184,6 +187,9 @@ export class LeaderElector {
     const signal = AbortSignal.any([this.abort.signal, this.timeout(this.options.renewDeadlineMs)]);
     for (;;) {
       if (await this.tryAcquireOrRenew(signal)) return true;
+      // Another holder wrote it (it saw ours unrenewed for a lease duration): stop now, not at
+      // the deadline, so that two replicas do not both work meanwhile.
+      if (this.observed !== undefined && this.observed.holderIdentity !== this.identity) return false;
       const left = deadline - this.now();
       if (this.halted() || left <= 0) return false;
       await this.sleep(Math.min(this.options.retryPeriodMs, left));
