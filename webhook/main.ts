@@ -319,7 +319,7 @@ function leaderElector(
   work: { onStartedLeading: () => void; onStoppedLeading: () => Promise<void> },
 ): LeaderElector {
   const { leaderElection } = config;
-  const namespace = leaseNamespace(config, client.kubeConfig, env);
+  const namespace = leaseNamespace(leaderElection.namespace, client.kubeConfig, env);
   // The pod name, and a random suffix: a restarted container is a new candidate, not the old holder.
   const identity = `${nonEmpty(env['HOSTNAME']) ?? hostname()}_${randomUUID()}`;
   const electionLog = log.child({ component: 'leader-election' });
@@ -362,8 +362,13 @@ const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount
  * downward API, else the service account's namespace file), else, outside a cluster, the
  * --kubeconfig context's namespace, else `default`.
  */
-function leaseNamespace(config: WebhookConfig, kubeConfig: KubeConfig, env: NodeJS.ProcessEnv): string {
-  if (config.leaderElection.namespace !== undefined) return config.leaderElection.namespace;
+export function leaseNamespace(
+  flag: string | undefined,
+  kubeConfig: KubeConfig,
+  env: NodeJS.ProcessEnv,
+  readNamespaceFile: () => string = () => readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8'),
+): string {
+  if (flag !== undefined) return flag;
   const fromEnv = nonEmpty(env['POD_NAMESPACE']);
   if (fromEnv !== undefined) {
     if (!isDns1123Label(fromEnv))
@@ -374,7 +379,7 @@ function leaseNamespace(config: WebhookConfig, kubeConfig: KubeConfig, env: Node
   }
   let fromFile: string | undefined;
   try {
-    fromFile = nonEmpty(readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim());
+    fromFile = nonEmpty(readNamespaceFile().trim());
   } catch {
     fromFile = undefined;
   }
