@@ -95,3 +95,60 @@ describe('--client-ca-file', () => {
     await expect(parsed).rejects.toThrow(message);
   });
 });
+
+describe('leader election flags', () => {
+  it("defaults to client-go's periods (15 s, 10 s, 2 s), on, the Lease remote-secret-webhook", async () => {
+    expect((await config([])).leaderElection).toEqual({
+      enabled: true,
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      leaseName: 'remote-secret-webhook',
+      namespace: undefined,
+    });
+  });
+
+  it.each([
+    { args: ['--no-leader-elect'], env: {}, expected: { enabled: false } },
+    { args: [], env: { REMOTE_SECRET_WEBHOOK_LEADER_ELECT: 'false' }, expected: { enabled: false } },
+    {
+      args: ['--leader-elect-lease-duration', '30', '--leader-elect-renew-deadline', '20'],
+      env: {},
+      expected: { leaseDurationMs: 30_000, renewDeadlineMs: 20_000 },
+    },
+    {
+      args: ['--leader-elect-namespace', 'remote-secret-webhook', '--leader-elect-lease-name', 'my.lease'],
+      env: {},
+      expected: { namespace: 'remote-secret-webhook', leaseName: 'my.lease' },
+    },
+  ])('reads $args $env', async ({ args, env, expected }) => {
+    expect((await config(args, env)).leaderElection).toMatchObject(expected);
+  });
+
+  it.each([
+    {
+      args: ['--leader-elect-renew-deadline', '15'],
+      message: '--leader-elect-renew-deadline (15s) must be shorter than --leader-elect-lease-duration (15s)',
+    },
+    {
+      args: ['--leader-elect-retry-period', '10'],
+      message: '--leader-elect-retry-period (10s) must be shorter than --leader-elect-renew-deadline (10s)',
+    },
+    {
+      args: ['--leader-elect-lease-duration', '15s'],
+      message: '--leader-elect-lease-duration "15s" is not a number; use a number of seconds',
+    },
+    {
+      args: ['--leader-elect-namespace', 'Istio_System'],
+      message: '--leader-elect-namespace "Istio_System": not a namespace name',
+    },
+    {
+      args: ['--leader-elect-lease-name', 'a lease'],
+      message: '--leader-elect-lease-name "a lease": not a valid object name',
+    },
+  ])('refuses $args', async ({ args, message }) => {
+    const parsed = config(args);
+    await expect(parsed).rejects.toBeInstanceOf(ConfigError);
+    await expect(parsed).rejects.toThrow(message);
+  });
+});

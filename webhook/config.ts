@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import yargs from 'yargs';
 import { ADMISSION_MODES, type AdmissionMode } from '../shared/admission/decide.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
-import { isDns1123Label, isLabelValue } from '../shared/kube/names.ts';
+import { isDns1123Label, isDns1123Subdomain, isLabelValue } from '../shared/kube/names.ts';
 import { parseNumber, type NumberRule } from '../shared/numbers.ts';
 import { parseAllowList } from '../shared/kubeconfig/allow-list.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
@@ -37,7 +37,20 @@ export interface WebhookConfig {
   readonly auditPageSize: number;
   /** Write a wgpolicyk8s.io PolicyReport per watched namespace after each pass. */
   readonly policyReport: boolean;
+  readonly leaderElection: LeaderElectionConfig;
   readonly logLevel: string;
+}
+
+/** --leader-elect*: which replica runs the background audit (admission runs on every one). */
+export interface LeaderElectionConfig {
+  /** false: this process runs the background audit whatever other replicas do. */
+  readonly enabled: boolean;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly leaseName: string;
+  /** undefined: POD_NAMESPACE, the service account's namespace, or the kubeconfig context's (main). */
+  readonly namespace: string | undefined;
 }
 
 /** A flag or environment variable that cannot work: one line on stderr, exit status 2. */
@@ -141,6 +154,46 @@ const OPTIONS = {
     describe:
       'Also write the results as a wgpolicyk8s.io/v1alpha2 PolicyReport per watched namespace (needs the CRD and the RBAC rule in manifests/base/rbac.yaml)',
     group: 'Background audit:',
+  },
+  'leader-elect': {
+    type: 'boolean',
+    default: true,
+    describe:
+      "Run the background audit on one replica only, the holder of a coordination.k8s.io/v1 Lease (admission runs on every replica). Also outside a cluster with --kubeconfig, so a process run by hand does not double the cluster's audit; --no-leader-elect runs it here regardless",
+    group: 'Leader election:',
+  },
+  'leader-elect-lease-duration': {
+    type: 'string',
+    default: '15',
+    describe:
+      'Seconds the other replicas wait, from when they last saw the Lease renewed (on their own clock), before taking it over from a leader that stopped without releasing it',
+    group: 'Leader election:',
+  },
+  'leader-elect-renew-deadline': {
+    type: 'string',
+    default: '10',
+    describe:
+      'Seconds the leader keeps trying to renew before it stops its background work; under --leader-elect-lease-duration',
+    group: 'Leader election:',
+  },
+  'leader-elect-retry-period': {
+    type: 'string',
+    default: '2',
+    describe:
+      'Seconds between attempts to acquire (jittered) or renew the Lease; under --leader-elect-renew-deadline',
+    group: 'Leader election:',
+  },
+  'leader-elect-lease-name': {
+    type: 'string',
+    default: 'remote-secret-webhook',
+    describe: 'Name of the Lease',
+    group: 'Leader election:',
+  },
+  'leader-elect-namespace': {
+    type: 'string',
+    describe:
+      "Namespace of the Lease; default: $POD_NAMESPACE (the Deployment sets it from the downward API), else the service account's namespace, else the --kubeconfig context's namespace, else default",
+    group: 'Leader election:',
   },
   address: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'Server:' },
   port: { type: 'string', default: '8443', describe: 'HTTPS port', group: 'Server:' },
@@ -259,6 +312,12 @@ interface RawArgs {
   readonly 'audit-interval': string;
   readonly 'audit-page-size': string;
   readonly 'policy-report': boolean;
+  readonly 'leader-elect': boolean;
+  readonly 'leader-elect-lease-duration': string;
+  readonly 'leader-elect-renew-deadline': string;
+  readonly 'leader-elect-retry-period': string;
+  readonly 'leader-elect-lease-name': string;
+  readonly 'leader-elect-namespace'?: string | undefined;
   readonly address: string;
   readonly port: string;
   readonly 'request-timeout': string;
@@ -341,7 +400,40 @@ function validate(args: RawArgs): WebhookConfig {
     auditIntervalMs: auditInterval * 1000,
     auditPageSize,
     policyReport: args['policy-report'],
+    leaderElection: leaderElection(args),
     logLevel: args['log-level'],
+  };
+}
+
+function leaderElection(args: RawArgs): LeaderElectionConfig {
+  const lease = seconds(args['leader-elect-lease-duration'], '--leader-elect-lease-duration', 1, 3600);
+  const renew = seconds(args['leader-elect-renew-deadline'], '--leader-elect-renew-deadline', 0.1, 3600);
+  const retry = seconds(args['leader-elect-retry-period'], '--leader-elect-retry-period', 0.05, 3600);
+  if (renew >= lease) {
+    throw new ConfigError(
+      `--leader-elect-renew-deadline (${String(renew)}s) must be shorter than --leader-elect-lease-duration (${String(lease)}s)`,
+    );
+  }
+  if (retry >= renew) {
+    throw new ConfigError(
+      `--leader-elect-retry-period (${String(retry)}s) must be shorter than --leader-elect-renew-deadline (${String(renew)}s)`,
+    );
+  }
+  const leaseName = args['leader-elect-lease-name'];
+  if (!isDns1123Subdomain(leaseName)) {
+    throw new ConfigError(`--leader-elect-lease-name ${JSON.stringify(leaseName)}: not a valid object name`);
+  }
+  const namespace = args['leader-elect-namespace'];
+  if (namespace !== undefined && !isDns1123Label(namespace)) {
+    throw new ConfigError(`--leader-elect-namespace ${JSON.stringify(namespace)}: not a namespace name`);
+  }
+  return {
+    enabled: args['leader-elect'],
+    leaseDurationMs: lease * 1000,
+    renewDeadlineMs: renew * 1000,
+    retryPeriodMs: retry * 1000,
+    leaseName,
+    namespace,
   };
 }
 

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -8,6 +11,9 @@ import {
   RemoteSecretController,
   type SecretChange,
 } from '../shared/controller/remote-secret-controller.ts';
+import { LeaderElector } from '../shared/controller/leader-election.ts';
+import { kubeLeaseLock } from '../shared/controller/lease-lock.ts';
+import { isDns1123Label } from '../shared/kube/names.ts';
 import { ReviewCache } from '../shared/remote-secret/review-cache.ts';
 import { storedSecretPages } from '../shared/audit/list.ts';
 import {
@@ -126,11 +132,32 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
         },
       })
     : undefined;
-  const scheduler = backgroundAudit(config, client, log, metrics, events);
-  if (scheduler !== undefined)
-    changes.notify = (change) => {
-      scheduler.reconcile(change);
-    };
+  // The background audit runs on one replica, the leader (on this one with --no-leader-elect);
+  // a follower's informer and index still run, admission needs them.
+  let scheduler: BackgroundAuditRun | undefined;
+  changes.notify = (change) => {
+    scheduler?.reconcile(change);
+  };
+  const startAudit = (soon: boolean): void => {
+    scheduler = backgroundAudit(config, client, log, metrics, events);
+    scheduler?.start(soon);
+  };
+  const stopAudit = async (): Promise<void> => {
+    const running = scheduler;
+    scheduler = undefined;
+    // Its list is aborted; Events or a PolicyReport still being written get a second at most.
+    await Promise.race([running?.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  };
+  const elector =
+    config.auditIntervalMs === 0 || !config.leaderElection.enabled
+      ? undefined
+      : leaderElector(config, client, log, metrics, env, {
+          onStartedLeading: () => {
+            // Soon, not an interval later: a change made while nobody led is found now.
+            startAudit(true);
+          },
+          onStoppedLeading: stopAudit,
+        });
   const lifecycle = new Lifecycle({
     notReady: () => (controller.synced ? undefined : 'the cluster ID index has not synced'),
   });
@@ -225,7 +252,8 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     log.info({ clientCa: clientCa.subjects }, 'POST /validate needs a client certificate from this CA');
   }
   reloader.start();
-  scheduler?.start();
+  if (elector === undefined) startAudit(false);
+  else elector.start();
   void controller.start().catch((error: unknown) => {
     log.error({ err: error }, 'the remote secret informer could not start');
   });
@@ -238,13 +266,16 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     { signal, delayMs: config.shutdownDelayMs },
     'shutting down: readiness fails, in-flight requests finish',
   );
+  // During the drain: the leader stops its work and releases the Lease, so another replica
+  // takes over at its next retry instead of a lease duration later.
+  const released = elector?.stop();
   const drained = await lifecycle.drain(server, {
     delayMs: config.shutdownDelayMs,
     timeoutMs: config.shutdownTimeoutMs,
   });
   reloader.stop();
-  // Its list is aborted; Events or a PolicyReport still being written get a second at most.
-  await Promise.race([scheduler?.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  await released;
+  await stopAudit();
   await controller.stop();
   await Promise.race([events?.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   abort.abort();
@@ -278,6 +309,94 @@ function eventSink(client: KubeClient): EventSink {
   };
 }
 
+/** The leader election of --leader-elect: its Lease, identity and metrics. */
+function leaderElector(
+  config: WebhookConfig,
+  client: KubeClient,
+  log: Logger,
+  metrics: WebhookMetrics,
+  env: NodeJS.ProcessEnv,
+  work: { onStartedLeading: () => void; onStoppedLeading: () => Promise<void> },
+): LeaderElector {
+  const { leaderElection } = config;
+  const namespace = leaseNamespace(leaderElection.namespace, client.kubeConfig, env);
+  // The pod name, and a random suffix: a restarted container is a new candidate, not the old holder.
+  const identity = `${nonEmpty(env['HOSTNAME']) ?? hostname()}_${randomUUID()}`;
+  const electionLog = log.child({ component: 'leader-election' });
+  metrics.leader.set({ identity }, 0);
+  electionLog.info(
+    { identity, lease: `${namespace}/${leaderElection.leaseName}` },
+    'contending for the leadership: only the leader runs the background audit',
+  );
+  return new LeaderElector({
+    lock: kubeLeaseLock(client, namespace, leaderElection.leaseName),
+    identity,
+    leaseDurationMs: leaderElection.leaseDurationMs,
+    renewDeadlineMs: leaderElection.renewDeadlineMs,
+    retryPeriodMs: leaderElection.retryPeriodMs,
+    log: electionLog,
+    onStartedLeading: () => {
+      metrics.leader.set({ identity }, 1);
+      metrics.leaderTransitions.inc({ change: 'acquired' });
+      work.onStartedLeading();
+    },
+    onStoppedLeading: async (reason) => {
+      metrics.leader.set({ identity }, 0);
+      metrics.leaderTransitions.inc({ change: reason });
+      await work.onStoppedLeading();
+    },
+    onNewLeader: (holder) => {
+      if (holder !== identity)
+        electionLog.info(
+          { leader: holder === '' ? null : holder },
+          holder === '' ? 'nobody leads' : 'following the leader',
+        );
+    },
+  });
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The Lease's namespace: --leader-elect-namespace, else the pod's (POD_NAMESPACE from the
+ * downward API, else the service account's namespace file), else, outside a cluster, the
+ * --kubeconfig context's namespace, else `default`.
+ */
+export function leaseNamespace(
+  flag: string | undefined,
+  kubeConfig: KubeConfig,
+  env: NodeJS.ProcessEnv,
+  readNamespaceFile: () => string = () => readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8'),
+): string {
+  if (flag !== undefined) return flag;
+  const fromEnv = nonEmpty(env['POD_NAMESPACE']);
+  if (fromEnv !== undefined) {
+    if (!isDns1123Label(fromEnv))
+      throw new ConfigError(
+        `POD_NAMESPACE ${JSON.stringify(fromEnv)}: not a namespace name (or set --leader-elect-namespace)`,
+      );
+    return fromEnv;
+  }
+  let fromFile: string | undefined;
+  try {
+    fromFile = nonEmpty(readNamespaceFile().trim());
+  } catch {
+    fromFile = undefined;
+  }
+  if (fromFile !== undefined) return fromFile;
+  return nonEmpty(kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace) ?? 'default';
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+interface BackgroundAuditRun {
+  start(soon: boolean): void;
+  reconcile(change: SecretChange): void;
+  stop(): Promise<void>;
+}
+
 /** The background audit and what starts its passes, or undefined with --audit-interval 0. */
 function backgroundAudit(
   config: WebhookConfig,
@@ -285,7 +404,7 @@ function backgroundAudit(
   log: Logger,
   metrics: WebhookMetrics,
   events: EventRecorder | undefined,
-): { start(): void; reconcile(change: SecretChange): void; stop(): Promise<void> } | undefined {
+): BackgroundAuditRun | undefined {
   if (config.auditIntervalMs === 0) return undefined;
   const auditLog = log.child({ component: 'background-audit' });
   // Aborted on shutdown, so a pass in the middle of a long list does not hold the exit up.
@@ -347,9 +466,10 @@ function backgroundAudit(
     'background audit on',
   );
   return {
-    // The informer's first list reconciles every secret; the first pass comes an interval later.
-    start: () => {
-      scheduler.start(config.auditIntervalMs);
+    // Without leader election, the informer's first list reconciles every secret and the first
+    // pass comes an interval later; a new leader's informer listed while it followed: a pass soon.
+    start: (soon) => {
+      scheduler.start(soon ? undefined : config.auditIntervalMs);
     },
     reconcile: (change) => {
       audit.reconcile(change);

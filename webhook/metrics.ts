@@ -15,6 +15,10 @@ export interface WebhookMetrics {
   /** Connections closed as they were accepted, over --max-connections. */
   readonly connectionsRefused: Counter;
   readonly audit: BackgroundAuditMetrics;
+  /** 1 while this replica holds the Lease and runs the background audit, else 0 (--leader-elect). */
+  readonly leader: Gauge<'identity'>;
+  /** This replica's changes of leadership: acquired, lost (renew deadline passed), released. */
+  readonly leaderTransitions: Counter<'change'>;
 }
 
 /** The background audit's view of the stored secrets, as of its last pass or reconcile. */
@@ -105,6 +109,18 @@ export function createMetrics(
     connectionsRefused: new Counter({
       name: 'remote_secret_webhook_connections_refused_total',
       help: 'Connections closed as they were accepted, before any TLS work, because --max-connections were open',
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'remote_secret_webhook_leader',
+      help: 'Whether this replica leads (1) and runs the background audit, or follows (0); the label is its Lease identity',
+      labelNames: ['identity'],
+      registers: [registry],
+    }),
+    leaderTransitions: new Counter({
+      name: 'remote_secret_webhook_leader_transitions_total',
+      help: 'Changes of leadership of this replica: acquired, lost (no renew within the deadline), released (shutdown)',
+      labelNames: ['change'],
       registers: [registry],
     }),
     audit: {

@@ -287,6 +287,45 @@ describe('the kustomizations in manifests/', () => {
       expect(setting(webhookContainer(render(dir)), 'client-ca-file'), dir).toBeUndefined();
   });
 
+  it("leader election: get/create/update on Leases in the webhook's own namespace only, which the pod is told", () => {
+    const manifests = render('manifests');
+    const container = webhookContainer(manifests);
+    expect(container.env?.find((entry) => entry.name === 'POD_NAMESPACE')?.valueFrom).toEqual({
+      fieldRef: { fieldPath: 'metadata.namespace' },
+    });
+    const deployment = onlyObject(manifests, 'Deployment');
+    const namespace = deployment.metadata?.namespace;
+    const leaseRules = objectsOf(manifests, 'Role').flatMap((role) =>
+      (role.rules ?? [])
+        .filter((rule) => rule.resources?.includes('leases'))
+        .map((rule) => ({
+          namespace: role.metadata?.namespace,
+          apiGroups: rule.apiGroups,
+          resources: rule.resources,
+          verbs: rule.verbs,
+        })),
+    );
+    expect(leaseRules).toEqual([
+      {
+        namespace,
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        verbs: ['get', 'create', 'update'],
+      },
+    ]);
+    const binding = manifests.objects.find(
+      (object) =>
+        object.kind === 'RoleBinding' && object.metadata?.name === 'remote-secret-webhook-leader-election',
+    );
+    expect(binding).toMatchObject({
+      metadata: { namespace },
+      roleRef: { kind: 'Role', name: 'remote-secret-webhook-leader-election' },
+      subjects: [
+        { kind: 'ServiceAccount', name: deployment.spec?.template.spec?.serviceAccountName, namespace },
+      ],
+    });
+  });
+
   it('the ValidatingWebhookConfiguration: labelled Secrets in the Istio namespace only, CREATE/UPDATE, fail closed', () => {
     const manifests = render('manifests');
     const [webhook] = onlyObject(manifests, 'ValidatingWebhookConfiguration').webhooks ?? [];
