@@ -119,7 +119,8 @@ describe('canary: no entry point reads token files or runs exec plugins', () => 
         mode: 'enforce',
         localClusterId: 'primary',
         namespace: 'istio-system',
-        extraArgs: ['--no-events', ...(background ? ['--audit-interval', '1'] : [])],
+        // The stand-in API server serves Secrets only, no Leases: one process, no election.
+        extraArgs: ['--no-events', ...(background ? ['--audit-interval', '1', '--no-leader-elect'] : [])],
       });
       try {
         if (background) {
