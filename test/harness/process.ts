@@ -33,6 +33,11 @@ export function runProcess(
     child.on('close', (status) => {
       resolve({ status, stdout, stderr });
     });
+    // A child that exits without reading its input (validate-krew-manifest, an early refusal)
+    // closes the pipe first: EPIPE then says nothing its exit status does not.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin.end(input ?? '');
   });
 }
