@@ -38,7 +38,20 @@ export interface WebhookConfig {
   /** Write a wgpolicyk8s.io PolicyReport per watched namespace after each pass. */
   readonly policyReport: boolean;
   readonly leaderElection: LeaderElectionConfig;
+  /** --probe-remotes: undefined when off (the default). */
+  readonly probes: ProbeConfig | undefined;
   readonly logLevel: string;
+}
+
+/** --probe-*: the leader dials each allowed remote with its secret's credentials, as istiod does. */
+export interface ProbeConfig {
+  readonly intervalMs: number;
+  /** Every call for one cluster is abandoned after this long. */
+  readonly timeoutMs: number;
+  /** Clusters probed at once. */
+  readonly concurrency: number;
+  /** Dial loopback servers too (a webhook run outside a cluster, against a local test cluster). */
+  readonly allowLoopback: boolean;
 }
 
 /** --leader-elect*: which replica runs the background audit (admission runs on every one). */
@@ -195,6 +208,39 @@ const OPTIONS = {
       "Namespace of the Lease; default: $POD_NAMESPACE (the Deployment sets it from the downward API), else the service account's namespace, else the --kubeconfig context's namespace, else default",
     group: 'Leader election:',
   },
+  'probe-remotes': {
+    type: 'boolean',
+    default: false,
+    describe:
+      "On the leader, also probe each allowed remote from the primary's network as istiod would reach it: with the secret's own kubeconfig (sanitized) the webhook dials the server the secret names, sends its token, and asks for the version, who it is (SelfSubjectReview) and each of Istio's reader permissions (SelfSubjectAccessReview). Results go to metrics, a RemoteSecretUnreachable Event when a cluster gets worse, and with --policy-report a PolicyReport. Never dials loopback or link-local addresses, never follows redirects, never dials a proxy-url",
+    group: 'Remote probes:',
+  },
+  'probe-interval': {
+    type: 'string',
+    default: '300',
+    describe: 'Seconds between rounds of remote probes (the first round runs soon after this replica leads)',
+    group: 'Remote probes:',
+  },
+  'probe-timeout': {
+    type: 'string',
+    default: '5',
+    describe:
+      'Seconds one cluster may take, all of its calls together; a server that does not answer in time is unreachable',
+    group: 'Remote probes:',
+  },
+  'probe-concurrency': {
+    type: 'string',
+    default: '8',
+    describe: 'Clusters probed at once',
+    group: 'Remote probes:',
+  },
+  'probe-allow-loopback': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Dial loopback servers too: only for a webhook run outside a cluster against a test cluster on the same machine. In a pod, loopback is the pod itself, never a remote',
+    group: 'Remote probes:',
+  },
   address: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'Server:' },
   port: { type: 'string', default: '8443', describe: 'HTTPS port', group: 'Server:' },
   'request-timeout': {
@@ -318,6 +364,11 @@ interface RawArgs {
   readonly 'leader-elect-retry-period': string;
   readonly 'leader-elect-lease-name': string;
   readonly 'leader-elect-namespace'?: string | undefined;
+  readonly 'probe-remotes': boolean;
+  readonly 'probe-interval': string;
+  readonly 'probe-timeout': string;
+  readonly 'probe-concurrency': string;
+  readonly 'probe-allow-loopback': boolean;
   readonly address: string;
   readonly port: string;
   readonly 'request-timeout': string;
@@ -372,6 +423,11 @@ function validate(args: RawArgs): WebhookConfig {
   if (args['policy-report'] && auditInterval === 0) {
     throw new ConfigError('--policy-report needs the background audit: set --audit-interval above 0');
   }
+  if (args['probe-remotes'] && auditInterval === 0) {
+    throw new ConfigError(
+      '--probe-remotes runs beside the background audit, on its leader: set --audit-interval above 0',
+    );
+  }
   if (shutdownTimeout <= shutdownDelay) {
     throw new ConfigError(
       `--shutdown-timeout (${shutdownTimeout}s) must be longer than --shutdown-delay (${shutdownDelay}s)`,
@@ -401,6 +457,7 @@ function validate(args: RawArgs): WebhookConfig {
     auditPageSize,
     policyReport: args['policy-report'],
     leaderElection: leaderElection(args),
+    probes: args['probe-remotes'] ? probes(args) : undefined,
     logLevel: args['log-level'],
   };
 }
@@ -434,6 +491,15 @@ function leaderElection(args: RawArgs): LeaderElectionConfig {
     retryPeriodMs: retry * 1000,
     leaseName,
     namespace,
+  };
+}
+
+function probes(args: RawArgs): ProbeConfig {
+  return {
+    intervalMs: seconds(args['probe-interval'], '--probe-interval', 1, 86_400) * 1000,
+    timeoutMs: seconds(args['probe-timeout'], '--probe-timeout', 0.1, 300) * 1000,
+    concurrency: number(args['probe-concurrency'], '--probe-concurrency', { min: 1, max: 256, whole: true }),
+    allowLoopback: args['probe-allow-loopback'],
   };
 }
 

@@ -4,6 +4,7 @@ import { violationCodes, violationsOf, type AdmissionDecision } from '../shared/
 import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
+import type { ProbeResult } from '../shared/audit/probes.ts';
 import {
   EVENT_ANNOTATION_PREFIX,
   REJECTED_REASON,
@@ -20,6 +21,8 @@ export const COMPONENT = 'remote-secret-webhook';
 export const ADMITTED_REASON = 'RemoteSecretAdmittedWithViolations';
 /** The background audit found a stored secret with violations that had none (or was not there). */
 export const NONCOMPLIANT_REASON = 'RemoteSecretNonCompliant';
+/** --probe-remotes: a remote got worse as seen from the primary. */
+export const UNREACHABLE_REASON = 'RemoteSecretUnreachable';
 const MAX_PENDING = 100;
 const MAX_MESSAGE = 1024;
 
@@ -511,6 +514,60 @@ export function buildNonCompliantEvent(status: StoredSecretStatus, instance: str
       reason: NONCOMPLIANT_REASON,
       message,
       action: 'Audit',
+      instance,
+      now,
+    }),
+  };
+}
+
+/**
+ * The Event for a remote that got worse as probed from the primary. Its name is stable for one
+ * secret version, cluster and outcome within an hour, so a new leader re-announcing what the last
+ * one already told finds it written ('exists'), and a relapse an hour later is a new Event.
+ */
+export function probeWorsenedEvent(result: ProbeResult, instance: string, now: Date): EventBody {
+  const hour = Math.floor(now.getTime() / 3_600_000);
+  const state = createHash('sha256')
+    .update(
+      [
+        `${result.namespace}/${result.name}`,
+        result.uid ?? '',
+        result.resourceVersion ?? '',
+        result.cluster,
+        result.outcome,
+        String(hour),
+      ].join('\u0000'),
+    )
+    .digest('hex')
+    .slice(0, 16);
+  const fix = result.hint === undefined ? '' : `; fix: ${result.hint}`;
+  const annotations: Record<string, string> = {
+    'found-by': 'remote-probe',
+    clusters: result.cluster,
+    outcome: result.outcome,
+    ...(result.server === undefined ? {} : { server: result.server }),
+    ...(result.resourceVersion === undefined ? {} : { 'resource-version': result.resourceVersion }),
+  };
+  return {
+    metadata: {
+      name: `${result.name.slice(0, 236).replace(/[-.]+$/, '') || 'remote-secret'}.${state}`,
+      namespace: result.namespace,
+      annotations: Object.fromEntries(
+        Object.entries(annotations).map(([key, value]) => [
+          `${EVENT_ANNOTATION_PREFIX}${key}`,
+          oneLine(value),
+        ]),
+      ),
+    },
+    ...warningOnSecret({
+      namespace: result.namespace,
+      name: result.name,
+      uid: result.uid,
+      reason: UNREACHABLE_REASON,
+      message: oneLine(
+        `remote cluster "${result.cluster}" of ${result.namespace}/${result.name} is ${result.outcome} from the primary: ${result.message}${fix}`,
+      ),
+      action: 'Probe',
       instance,
       now,
     }),

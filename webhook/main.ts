@@ -24,6 +24,8 @@ import {
 import { asModel, KubeClient } from '../shared/kube/client.ts';
 import { createLogger, logDecision } from './audit.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
+import { RemoteProber } from './remote-probes.ts';
+import { createGuardedProbe } from '../shared/kube/guarded-probe.ts';
 import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../shared/exit-status.ts';
@@ -411,23 +413,9 @@ function backgroundAudit(
   const abort = new AbortController();
   const auditClient = client.abortedBy(abort.signal);
   const customObjects = client.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const audit = new BackgroundAudit({
-    namespaces: config.namespaces,
-    pages: (namespace) => storedSecretPages(auditClient, { namespace }, config.auditPageSize),
-    read: (namespace, name) =>
-      auditClient.read(`get Secret ${namespace}/${name}`, (options) =>
-        auditClient.core.readNamespacedSecret({ namespace, name }, options),
-      ),
-    onOverflow: () => {
-      scheduler.changed();
-    },
-    allow: config.allow,
-    localClusterId: config.localClusterId,
-    metrics: metrics.audit,
-    log: auditLog,
-    signal: abort.signal,
-    events,
-    policyReports: config.policyReport
+  // The audit's and the probes' reports each say once when they cannot be written.
+  const policyReports = (): PolicyReportWriter | undefined =>
+    config.policyReport
       ? new PolicyReportWriter({
           log: auditLog,
           onResult: (result) => {
@@ -453,7 +441,24 @@ function backgroundAudit(
               { name: 'Content-Type', value: k8s.PatchStrategy.ServerSideApply },
             ),
         })
-      : undefined,
+      : undefined;
+  const audit = new BackgroundAudit({
+    namespaces: config.namespaces,
+    pages: (namespace) => storedSecretPages(auditClient, { namespace }, config.auditPageSize),
+    read: (namespace, name) =>
+      auditClient.read(`get Secret ${namespace}/${name}`, (options) =>
+        auditClient.core.readNamespacedSecret({ namespace, name }, options),
+      ),
+    onOverflow: () => {
+      scheduler.changed();
+    },
+    allow: config.allow,
+    localClusterId: config.localClusterId,
+    metrics: metrics.audit,
+    log: auditLog,
+    signal: abort.signal,
+    events,
+    policyReports: policyReports(),
   });
   const scheduler = new AuditScheduler({
     run: () => audit.runPass(),
@@ -465,18 +470,67 @@ function backgroundAudit(
     { intervalSeconds: config.auditIntervalMs / 1000, policyReport: config.policyReport },
     'background audit on',
   );
+  const probes = remoteProbes(config, auditClient, log, metrics, events, abort.signal, policyReports());
   return {
     // Without leader election, the informer's first list reconciles every secret and the first
     // pass comes an interval later; a new leader's informer listed while it followed: a pass soon.
     start: (soon) => {
       scheduler.start(soon ? undefined : config.auditIntervalMs);
+      probes?.start();
     },
     reconcile: (change) => {
       audit.reconcile(change);
     },
     stop: async () => {
       abort.abort();
-      await scheduler.stop();
+      await Promise.all([scheduler.stop(), probes?.stop()]);
     },
   };
+}
+
+/** --probe-remotes: the leader's rounds of probes, on their own schedule beside the audit's. */
+function remoteProbes(
+  config: WebhookConfig,
+  client: KubeClient,
+  log: Logger,
+  metrics: WebhookMetrics,
+  events: EventRecorder | undefined,
+  signal: AbortSignal,
+  policyReports: PolicyReportWriter | undefined,
+): AuditScheduler | undefined {
+  const settings = config.probes;
+  if (settings === undefined) return undefined;
+  const probeLog = log.child({ component: 'remote-probes' });
+  const prober = new RemoteProber({
+    namespaces: config.namespaces,
+    pages: (namespace) => storedSecretPages(client, { namespace }, config.auditPageSize),
+    allow: config.allow,
+    connect: (sanitized, probeSignal) =>
+      createGuardedProbe(sanitized, probeSignal, {
+        requestTimeoutMs: settings.timeoutMs,
+        allowLoopback: settings.allowLoopback,
+      }),
+    timeoutMs: settings.timeoutMs,
+    concurrency: settings.concurrency,
+    metrics: metrics.probes,
+    log: probeLog,
+    events,
+    policyReports,
+    signal,
+  });
+  probeLog.warn(
+    {
+      intervalSeconds: settings.intervalMs / 1000,
+      timeoutSeconds: settings.timeoutMs / 1000,
+      concurrency: settings.concurrency,
+      allowLoopback: settings.allowLoopback,
+    },
+    'remote probes on: this replica dials the servers that remote secrets name, with their credentials, as istiod does',
+  );
+  return new AuditScheduler({
+    run: () => prober.run(),
+    intervalMs: settings.intervalMs,
+    debounceMs: Math.min(1000, settings.intervalMs),
+    maxDelayMs: settings.intervalMs,
+  });
 }

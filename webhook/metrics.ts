@@ -19,6 +19,17 @@ export interface WebhookMetrics {
   readonly leader: Gauge<'identity'>;
   /** This replica's changes of leadership: acquired, lost (renew deadline passed), released. */
   readonly leaderTransitions: Counter<'change'>;
+  readonly probes: ProbeMetrics;
+}
+
+/** --probe-remotes: each remote as the leader last reached it from the primary. */
+export interface ProbeMetrics {
+  /** 1 for the last result of each cluster (ok, forbidden, unauthenticated, unreachable, skipped). */
+  readonly result: Gauge<'namespace' | 'secret' | 'cluster' | 'result'>;
+  readonly duration: Gauge<'namespace' | 'secret' | 'cluster'>;
+  readonly runs: Counter<'result'>;
+  readonly lastRunTimestamp: Gauge;
+  readonly lastRunDuration: Gauge;
 }
 
 /** The background audit's view of the stored secrets, as of its last pass or reconcile. */
@@ -123,6 +134,36 @@ export function createMetrics(
       labelNames: ['change'],
       registers: [registry],
     }),
+    probes: {
+      result: new Gauge({
+        name: 'remote_secret_webhook_remote_probe_result',
+        help: 'The last probe of each remote cluster from the primary (--probe-remotes): 1 for its result (ok, forbidden: missing reader permissions, unauthenticated, unreachable, skipped: not probed, for example a proxy-url)',
+        labelNames: ['namespace', 'secret', 'cluster', 'result'],
+        registers: [registry],
+      }),
+      duration: new Gauge({
+        name: 'remote_secret_webhook_remote_probe_duration_seconds',
+        help: 'How long the last probe of each remote cluster took (--probe-remotes)',
+        labelNames: ['namespace', 'secret', 'cluster'],
+        registers: [registry],
+      }),
+      runs: new Counter({
+        name: 'remote_secret_webhook_probe_runs_total',
+        help: 'Rounds of remote probes (--probe-remotes), by result (ok, failed: the secrets could not be listed)',
+        labelNames: ['result'],
+        registers: [registry],
+      }),
+      lastRunTimestamp: new Gauge({
+        name: 'remote_secret_webhook_probe_last_run_timestamp_seconds',
+        help: 'When the last complete round of remote probes ended (Unix time)',
+        registers: [registry],
+      }),
+      lastRunDuration: new Gauge({
+        name: 'remote_secret_webhook_probe_last_run_duration_seconds',
+        help: 'How long the last complete round of remote probes took',
+        registers: [registry],
+      }),
+    },
     audit: {
       noncompliant: new Gauge({
         name: 'remote_secret_webhook_noncompliant',

@@ -1,5 +1,6 @@
 import type { ViolationCode } from '../violations.ts';
 import type { Located, StoredSecretStatus } from './background.ts';
+import type { ProbeResult } from './probes.ts';
 import { compareStrings } from '../text.ts';
 
 /**
@@ -11,6 +12,10 @@ export const POLICY_REPORT_GROUP = 'wgpolicyk8s.io';
 export const POLICY_REPORT_VERSION = 'v1alpha2';
 export const POLICY_REPORT_PLURAL = 'policyreports';
 export const POLICY_REPORT_NAME = 'remote-secret-audit';
+/** The report of --probe-remotes, beside the audit's. */
+export const PROBE_REPORT_NAME = 'remote-secret-probes';
+export const PROBE_POLICY_NAME = 'remote-secret-reachable';
+export const PROBE_RULE = 'reachable-from-primary';
 /** `policy` of every result; `rule` is the violation or risk code. */
 export const POLICY_NAME = 'remote-secret';
 /** `rule` of the result for a cluster without violations. */
@@ -18,7 +23,7 @@ export const PASS_RULE = 'no-violations';
 /** Results beyond this are left out (the summary still counts them): a report is one etcd object. */
 export const DEFAULT_MAX_RESULTS = 1000;
 
-export type PolicyResult = 'pass' | 'fail' | 'warn';
+export type PolicyResult = 'pass' | 'fail' | 'warn' | 'skip';
 export type PolicySeverity = 'high' | 'medium' | 'low' | 'info';
 
 export interface PolicyReportResult {
@@ -80,7 +85,7 @@ const HIGH: ReadonlySet<ViolationCode> = new Set([
   'auth-provider',
   'ambiguous-yaml',
 ]);
-const ORDER: Readonly<Record<PolicyResult, number>> = { fail: 0, warn: 1, pass: 2 };
+const ORDER: Readonly<Record<PolicyResult, number>> = { fail: 0, warn: 1, pass: 2, skip: 3 };
 
 /**
  * The PolicyReport of one namespace: fails (violations) first, then warnings (risk notes, not
@@ -145,13 +150,65 @@ export function buildPolicyReport(
       results.push(result('pass', PASS_RULE, 'info', `cluster "${cluster}": no violations`, { cluster }));
     }
   }
+  return reportManifest(POLICY_REPORT_NAME, namespace, results, options);
+}
+
+/**
+ * The PolicyReport of --probe-remotes for one namespace: one result per probed cluster (rule
+ * `reachable-from-primary`), fails first. Messages name the server and what failed, never a
+ * credential. A separate report from the audit's, written on the probes' own schedule.
+ */
+export function buildProbeReport(
+  namespace: string,
+  probes: readonly ProbeResult[],
+  options: PolicyReportOptions,
+): PolicyReportManifest {
+  const timestamp = { seconds: Math.floor(options.now.getTime() / 1000), nanos: 0 };
+  const results = probes
+    .filter((probe) => probe.namespace === namespace)
+    .sort((a, b) => compareStrings(a.name, b.name) || compareStrings(a.cluster, b.cluster))
+    .map((probe): PolicyReportResult => ({
+      source: options.source,
+      policy: PROBE_POLICY_NAME,
+      rule: PROBE_RULE,
+      category: 'Istio multicluster',
+      severity: probe.outcome === 'ok' || probe.outcome === 'skipped' ? 'info' : 'high',
+      result: probe.outcome === 'ok' ? 'pass' : probe.outcome === 'skipped' ? 'skip' : 'fail',
+      scored: probe.outcome !== 'skipped',
+      message: `cluster "${probe.cluster}": ${probe.outcome === 'ok' ? 'reached, authenticated and authorized from the primary' : `${probe.outcome}: ${probe.message}`}`,
+      timestamp,
+      resources: [
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          namespace: probe.namespace,
+          name: probe.name,
+          ...(probe.uid === undefined ? {} : { uid: probe.uid }),
+        },
+      ],
+      properties: {
+        cluster: probe.cluster,
+        outcome: probe.outcome,
+        ...(probe.server === undefined ? {} : { server: probe.server }),
+      },
+    }));
+  return reportManifest(PROBE_REPORT_NAME, namespace, results, options);
+}
+
+function reportManifest(
+  name: string,
+  namespace: string,
+  results: PolicyReportResult[],
+  options: PolicyReportOptions,
+): PolicyReportManifest {
   results.sort((a, b) => ORDER[a.result] - ORDER[b.result]);
+  const count = (outcome: PolicyResult): number => results.filter((entry) => entry.result === outcome).length;
   const summary: PolicyReportSummary = {
-    pass: results.filter((entry) => entry.result === 'pass').length,
-    fail: results.filter((entry) => entry.result === 'fail').length,
-    warn: results.filter((entry) => entry.result === 'warn').length,
+    pass: count('pass'),
+    fail: count('fail'),
+    warn: count('warn'),
     error: 0,
-    skip: 0,
+    skip: count('skip'),
   };
   const max = options.maxResults ?? DEFAULT_MAX_RESULTS;
   const omitted = Math.max(0, results.length - max);
@@ -159,7 +216,7 @@ export function buildPolicyReport(
     apiVersion: `${POLICY_REPORT_GROUP}/${POLICY_REPORT_VERSION}`,
     kind: 'PolicyReport',
     metadata: {
-      name: POLICY_REPORT_NAME,
+      name,
       namespace,
       labels: { 'app.kubernetes.io/managed-by': options.source },
       annotations: { [`${options.annotationPrefix}results-omitted`]: String(omitted) },

@@ -17,7 +17,11 @@ export type KubeErrorCode =
   | 'refused-by-webhook'
   | 'server-error'
   /** The kubeconfig's login (an exec credential plugin) failed before any request was sent. */
-  | 'credential-plugin';
+  | 'credential-plugin'
+  /** A probe from the primary refused to dial the address (loopback, link-local). */
+  | 'blocked-address'
+  /** The server answered with a redirect, which probes never follow. */
+  | 'redirect';
 
 /**
  * A failed API call. `message` names the action and the server and never holds a token or the

@@ -14,6 +14,59 @@ import { asModel, KubeClient, type Deadline } from './client.ts';
  * secret names).
  */
 export function kubeConfigFromSanitized(k8s: ClientNodeModule, config: SanitizedKubeconfig): KubeConfig {
+  const target = probeTarget(config);
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [
+      {
+        name: 'remote',
+        server: target.server,
+        caData: target.caData,
+        tlsServerName: target.tlsServerName,
+        skipTLSVerify: target.skipTLSVerify,
+        proxyUrl: target.proxyUrl,
+      },
+    ],
+    users: [
+      {
+        name: 'remote',
+        token: target.token,
+        certData: target.certData,
+        keyData: target.keyData,
+        username: target.username,
+        password: target.password,
+        impersonateUser: target.impersonateUser,
+      },
+    ],
+    contexts: [{ name: 'remote', cluster: 'remote', user: 'remote' }],
+    currentContext: 'remote',
+  });
+  return kubeConfig;
+}
+
+/** What a probe needs of the current context: where, how to check TLS, and one credential. */
+export interface ProbeTarget {
+  readonly server: string;
+  /** certificate-authority-data, base64 as in the kubeconfig. */
+  readonly caData: string | undefined;
+  readonly tlsServerName: string | undefined;
+  readonly skipTLSVerify: boolean;
+  readonly proxyUrl: string | undefined;
+  readonly token: string | undefined;
+  readonly certData: string | undefined;
+  readonly keyData: string | undefined;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly impersonateUser: string | undefined;
+}
+
+/**
+ * The current context of a sanitized kubeconfig as one server and one credential, or an
+ * UnverifiableError for what a probe cannot reproduce from outside istiod: a CA file on its disk,
+ * impersonated groups or extras, an auth provider without an id-token (an oidc id-token is used
+ * as it is, never refreshed: that would call the issuer URL the secret names).
+ */
+export function probeTarget(config: SanitizedKubeconfig): ProbeTarget {
   const contextName = config['current-context'];
   const context = config.contexts.find((entry) => entry.name === contextName)?.context ?? {};
   const cluster = config.clusters.find((entry) => entry.name === context['cluster'])?.cluster ?? {};
@@ -43,33 +96,19 @@ export function kubeConfigFromSanitized(k8s: ClientNodeModule, config: Sanitized
     }
     token = idToken;
   }
-  const kubeConfig = new k8s.KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [
-      {
-        name: 'remote',
-        server: stringField(cluster, 'server') ?? '',
-        caData: stringField(cluster, 'certificate-authority-data'),
-        tlsServerName: stringField(cluster, 'tls-server-name'),
-        skipTLSVerify: cluster['insecure-skip-tls-verify'] === true,
-        proxyUrl: stringField(cluster, 'proxy-url'),
-      },
-    ],
-    users: [
-      {
-        name: 'remote',
-        token,
-        certData: stringField(user, 'client-certificate-data'),
-        keyData: stringField(user, 'client-key-data'),
-        username: stringField(user, 'username'),
-        password: stringField(user, 'password'),
-        impersonateUser: stringField(user, 'as'),
-      },
-    ],
-    contexts: [{ name: 'remote', cluster: 'remote', user: 'remote' }],
-    currentContext: 'remote',
-  });
-  return kubeConfig;
+  return {
+    server: stringField(cluster, 'server') ?? '',
+    caData: stringField(cluster, 'certificate-authority-data'),
+    tlsServerName: stringField(cluster, 'tls-server-name'),
+    skipTLSVerify: cluster['insecure-skip-tls-verify'] === true,
+    proxyUrl: stringField(cluster, 'proxy-url'),
+    token,
+    certData: stringField(user, 'client-certificate-data'),
+    keyData: stringField(user, 'client-key-data'),
+    username: stringField(user, 'username'),
+    password: stringField(user, 'password'),
+    impersonateUser: stringField(user, 'as'),
+  };
 }
 
 /** The probe verify uses: client-node calls bounded by the per-cluster deadline. */

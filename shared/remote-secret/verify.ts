@@ -23,6 +23,8 @@ export interface ClusterProbe {
   whoAmI(): Promise<string | undefined>;
   /** SelfSubjectAccessReview for one permission, cluster-wide. */
   can(permission: ResourcePermission): Promise<boolean>;
+  /** Releases connections, when the probe holds its own (called once, when the cluster is done). */
+  close?(): Promise<void>;
 }
 
 /**
@@ -164,6 +166,21 @@ export async function verifyCluster(
     });
   }
 
+  try {
+    return await askServer(probe, result, recreate, current, options);
+  } finally {
+    await probe.close?.();
+  }
+}
+
+async function askServer(
+  probe: ClusterProbe,
+  result: Pick<ClusterVerification, 'source' | 'secret' | 'cluster' | 'server' | 'kubeconfig' | 'expiry'>,
+  recreate: string,
+  current: { readonly server: string | undefined; readonly tlsServerName: string | undefined },
+  options: VerifyOptions,
+): Promise<ClusterVerification> {
+  const skipped = (message: string) => ({ status: 'skipped' as const, message });
   let serverVersion: string | undefined;
   try {
     serverVersion = await probe.serverVersion();
@@ -182,6 +199,8 @@ export async function verifyCluster(
       code === 'tls' ||
       code === 'tls-name-mismatch' ||
       code === 'timeout' ||
+      code === 'blocked-address' ||
+      code === 'redirect' ||
       code === undefined
     ) {
       return finish({
@@ -271,6 +290,12 @@ function unreachableHint(
         ? `"${host}", the host of its server URL`
         : `"${current.tlsServerName}", the kubeconfig's tls-server-name`;
     return `the server's certificate does not name ${checked}: set tls-server-name to a name it has (\`${recreate} --tls-server-name NAME\`), or use a server address the certificate names`;
+  }
+  if (code === 'blocked-address') {
+    return "set the kubeconfig's server to an address of the remote API server that pods in the primary reach (a load balancer or a routable name)";
+  }
+  if (code === 'redirect') {
+    return "set the kubeconfig's server to the API server itself, not a proxy or login page that redirects";
   }
   if (code === 'tls') {
     return `the kubeconfig's certificate-authority-data does not sign the server's certificate: re-create the secret (\`${recreate}\`), or use --ca-from kubeconfig for an API server behind an auth proxy`;

@@ -1,0 +1,270 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { Agent, buildConnector, request } from 'undici';
+import { isLinkLocal, isLoopback } from '../audit/risk-notes.ts';
+import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import type { ResourcePermission } from '../remote-secret/istio-reader-rbac.ts';
+import { UnverifiableError, type ClusterProbe } from '../remote-secret/verify.ts';
+import { KubeError, toKubeError } from './errors.ts';
+import { probeTarget, type ProbeTarget } from './probe.ts';
+
+/**
+ * How a probe from inside the primary may dial. Loopback is the probing pod itself there, never
+ * a remote cluster; link-local is where cloud metadata services answer. Both are refused by
+ * literal address and by every address a name resolves to, before a connection is opened.
+ */
+export interface DialRules {
+  /**
+   * Dial loopback addresses too: only for a webhook run outside a cluster (a test control plane
+   * on this machine), where loopback is the host. Link-local is never dialed.
+   */
+  readonly allowLoopback: boolean;
+}
+
+export interface GuardedProbeOptions extends DialRules {
+  /** Each request is abandoned after this long. */
+  readonly requestTimeoutMs: number;
+}
+
+/** A response body larger than this is not an API server's answer to these requests. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * A ClusterProbe for the webhook's --probe-remotes and `verify --in-cluster`: the same three
+ * questions as verify's client-node probe (version, who am I, may I), asked over undici with
+ * the sanitized kubeconfig's CA, credential and TLS name, and with the rules of a caller inside
+ * the primary: no redirect is followed (a 3xx is a failure, and the token is never sent on),
+ * loopback and link-local addresses are never dialed, and a kubeconfig that goes through a
+ * proxy (proxy-url) is not probed, since that would dial the proxy the secret names. Close it.
+ */
+export function createGuardedProbe(
+  config: SanitizedKubeconfig,
+  signal: AbortSignal,
+  options: GuardedProbeOptions,
+): ClusterProbe & { close(): Promise<void> } {
+  const target = probeTarget(config);
+  if (target.proxyUrl !== undefined) {
+    throw new UnverifiableError(
+      'the kubeconfig sends its requests through a proxy (proxy-url), which probes from the primary do not dial',
+    );
+  }
+  let base: URL;
+  try {
+    base = new URL(target.server);
+  } catch {
+    throw new UnverifiableError(`the server ${JSON.stringify(target.server)} is not a URL`);
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+    throw new UnverifiableError(`the server's scheme ${base.protocol} is neither https nor http`);
+  }
+  const refusal = refusedAddress(base.hostname, options);
+  if (refusal !== undefined) throw blockedAddressError(target.server, refusal);
+
+  const agent = new Agent({
+    allowH2: false,
+    connections: 4,
+    headersTimeout: options.requestTimeoutMs,
+    bodyTimeout: options.requestTimeoutMs,
+    connect: buildConnector({
+      ...tlsOptions(target),
+      timeout: options.requestTimeoutMs,
+      lookup: guardedLookup(options),
+    }),
+  });
+  const headers = requestHeaders(target);
+  const call = async (action: string, path: string, body?: object): Promise<unknown> => {
+    const url = new URL(base.href);
+    url.pathname = `${base.pathname.replace(/\/+$/, '')}${path}`;
+    const signals = AbortSignal.any([signal, AbortSignal.timeout(options.requestTimeoutMs)]);
+    const context = { server: target.server, action, timeoutMs: options.requestTimeoutMs };
+    let answer: { status: number; body: unknown };
+    try {
+      const response = await request(url, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        body: body === undefined ? null : JSON.stringify(body),
+        dispatcher: agent,
+        signal: signals,
+      });
+      if (response.statusCode >= 300 && response.statusCode < 400) {
+        await response.body.dump();
+        throw redirectError(target.server, action, response.statusCode, response.headers['location']);
+      }
+      answer = { status: response.statusCode, body: await readJson(response.body) };
+    } catch (error) {
+      if (error instanceof KubeError) throw error;
+      if (isBlockedLookup(error)) throw blockedAddressError(target.server, error.refusal);
+      throw toKubeError(error, context);
+    }
+    if (answer.status >= 200 && answer.status < 300) return answer.body;
+    // The shape toKubeError reads HTTP failures from (client-node's ApiException has it too).
+    throw toKubeError({ code: answer.status, body: answer.body }, context);
+  };
+  return {
+    async serverVersion() {
+      const info = (await call('get the server version', '/version')) as { gitVersion?: unknown };
+      return typeof info.gitVersion === 'string' ? info.gitVersion : '';
+    },
+    async whoAmI() {
+      try {
+        const review = (await call(
+          'create a SelfSubjectReview',
+          '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+          { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+        )) as { status?: { userInfo?: { username?: unknown } } };
+        const name = review.status?.userInfo?.username;
+        return typeof name === 'string' ? name : undefined;
+      } catch (error) {
+        if (error instanceof KubeError && error.code === 'not-found') return undefined;
+        throw error;
+      }
+    },
+    async can(permission: ResourcePermission) {
+      const review = (await call(
+        `create a SelfSubjectAccessReview (${permission.verb} ${permission.resource})`,
+        '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: {
+            resourceAttributes: {
+              group: permission.group,
+              resource: permission.resource,
+              verb: permission.verb,
+            },
+          },
+        },
+      )) as { status?: { allowed?: unknown } };
+      return review.status?.allowed === true;
+    },
+    close: () => agent.close(),
+  };
+}
+
+/** Why `host` (a literal address or a name) must not be dialed, or undefined when it may be. */
+export function refusedAddress(host: string, rules: DialRules): string | undefined {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isLinkLocal(bare)) {
+    return `${bare} is link-local, where cloud metadata services answer; a probe never sends a token there`;
+  }
+  if (!rules.allowLoopback && isLoopback(bare)) {
+    return `${bare} is a loopback address: from inside the primary that is the probing pod itself, never the remote cluster`;
+  }
+  return undefined;
+}
+
+/** The lookup every connection uses: addresses that may not be dialed are dropped. */
+function guardedLookup(rules: DialRules): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error !== null) {
+        callback(error, '', 0);
+        return;
+      }
+      const usable = addresses.filter(({ address }) => refusedAddress(address, rules) === undefined);
+      const first = usable[0];
+      if (first === undefined) {
+        const refusal = addresses
+          .map(({ address }) => refusedAddress(address, rules))
+          .find((reason) => reason !== undefined);
+        callback(
+          new BlockedLookupError(
+            `${hostname} resolves only to addresses a probe does not dial: ${refusal ?? ''}`,
+          ),
+          '',
+          0,
+        );
+        return;
+      }
+      if (options.all === true) {
+        (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, usable);
+      } else {
+        callback(null, first.address, first.family);
+      }
+    });
+  };
+}
+
+class BlockedLookupError extends Error {
+  readonly code = 'ERR_PROBE_BLOCKED_ADDRESS';
+
+  constructor(readonly refusal: string) {
+    super(refusal);
+  }
+}
+
+function isBlockedLookup(error: unknown): error is BlockedLookupError {
+  for (let current: unknown = error, depth = 0; depth < 4; depth += 1) {
+    if (current instanceof BlockedLookupError) return true;
+    if (!(current instanceof Error)) return false;
+    current = current.cause;
+  }
+  return false;
+}
+
+function blockedAddressError(server: string, refusal: string): KubeError {
+  return new KubeError('blocked-address', `not probed: ${server}: ${refusal}`, {
+    hint: "set the kubeconfig's server to an address of the remote API server that pods in the primary reach (a load balancer or a routable name)",
+  });
+}
+
+function redirectError(server: string, action: string, status: number, location: unknown): KubeError {
+  const where = typeof location === 'string' ? ` to ${originOf(location, server)}` : '';
+  return new KubeError(
+    'redirect',
+    `${server} answered ${status}, a redirect${where}, to a request to ${action}; probes never follow redirects, and istiod's client would send its token on`,
+    {
+      hint: "set the kubeconfig's server to the API server itself, not a proxy or login page that redirects",
+    },
+  );
+}
+
+/** Only the origin of a Location header: its path or query could carry anything. */
+function originOf(location: string, server: string): string {
+  try {
+    return new URL(location, server).origin;
+  } catch {
+    return 'an unreadable location';
+  }
+}
+
+function tlsOptions(target: ProbeTarget): Record<string, unknown> {
+  const options: Record<string, unknown> = { rejectUnauthorized: !target.skipTLSVerify };
+  if (target.caData !== undefined) options['ca'] = Buffer.from(target.caData, 'base64').toString('utf8');
+  if (target.certData !== undefined)
+    options['cert'] = Buffer.from(target.certData, 'base64').toString('utf8');
+  if (target.keyData !== undefined) options['key'] = Buffer.from(target.keyData, 'base64').toString('utf8');
+  // SNI and the name checked: tls-server-name, else the host (never SNI for a literal address).
+  if (target.tlsServerName !== undefined) options['servername'] = target.tlsServerName;
+  return options;
+}
+
+function requestHeaders(target: ProbeTarget): Record<string, string> {
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'user-agent': 'kubectl-remote-secret-probe',
+  };
+  if (target.token !== undefined) headers['authorization'] = `Bearer ${target.token}`;
+  else if (target.username !== undefined || target.password !== undefined) {
+    const basic = Buffer.from(`${target.username ?? ''}:${target.password ?? ''}`).toString('base64');
+    headers['authorization'] = `Basic ${basic}`;
+  }
+  if (target.impersonateUser !== undefined) headers['impersonate-user'] = target.impersonateUser;
+  return headers;
+}
+
+async function readJson(body: AsyncIterable<Buffer>): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error(`the answer is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
