@@ -395,6 +395,12 @@ export async function main(argv: readonly string[]): Promise<number> {
               describe:
                 'Also ask istiod itself, at its HTTP port (a local istiod or `kubectl port-forward -n istio-system deploy/istiod 8080`): does it use each cluster, from which secret, and has it synced',
             },
+            'in-cluster': {
+              type: 'boolean',
+              default: false,
+              describe:
+                "Check from a pod in the primary, as istiod reaches each remote: read the secrets with the pod's service account (unless --kubeconfig or --context is given), never dial loopback or link-local servers (in a pod, loopback is the pod), never follow redirects, never dial a proxy-url. The webhook's --probe-remotes does the same on a schedule",
+            },
           })
           .example('$0 verify --context west', 'Check every remote secret in the primary west')
           .example(
@@ -404,6 +410,10 @@ export async function main(argv: readonly string[]): Promise<number> {
           .example(
             '$0 create --context east --name east | $0 verify -f -',
             'Check a new secret before applying it',
+          )
+          .example(
+            '$0 verify --in-cluster',
+            "From a pod in the primary (a Job with a service account that may list Secrets in istio-system): can istiod's network reach each remote?",
           )
           .epilog(
             'Each failure says what to do next. Exit status: 0 every cluster passed (expiring tokens are warnings); 1 a cluster failed, a secret cannot be read, or there was nothing to verify; 2 usage error, or the secrets cannot be fetched.',
@@ -421,6 +431,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             expiringWithinMs: durationFlag(args['expiring-within'], '--expiring-within'),
             output: args.output === 'json' ? 'json' : 'table',
             istiod: args.istiod,
+            inCluster: args['in-cluster'],
           },
           { stdin: process.stdin, stdout: process.stdout, env: environment(), now: () => new Date() },
         );

@@ -1,5 +1,7 @@
-import { Deadline, operatorClient } from '../shared/kube/client.ts';
-import { loadClientNode } from '../shared/kube/client-node.ts';
+import { Deadline, KubeClient, operatorClient } from '../shared/kube/client.ts';
+import { createGuardedProbe } from '../shared/kube/guarded-probe.ts';
+import { KubeconfigError } from '../shared/kube/kubeconfig.ts';
+import { loadClientNode, type ClientNodeModule } from '../shared/kube/client-node.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { listRemoteSecrets } from '../shared/kube/primary.ts';
 import { createClusterProbe } from '../shared/kube/probe.ts';
@@ -32,6 +34,12 @@ export interface VerifyOptions {
   readonly output: 'table' | 'json';
   /** istiod's HTTP port (a local istiod or a port-forward), for its own view of each cluster. */
   readonly istiod?: string | undefined;
+  /**
+   * --in-cluster: check as a pod in the primary would (guarded probes: no loopback, no
+   * link-local, no redirects, no proxy), and read the secrets with the pod's service account
+   * unless a kubeconfig or context is named.
+   */
+  readonly inCluster?: boolean;
 }
 
 export interface VerifyIo {
@@ -63,7 +71,7 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
     unreadable = read.unreadable;
   } else {
     try {
-      const { client } = operatorClient(k8s, options, io.env);
+      const client = primaryClient(k8s, options, io.env, deadline);
       for (const item of await listRemoteSecrets(client, options.namespace)) {
         const read = readRemoteSecretObject(item, `${options.namespace}/${item.metadata.name ?? ''}`);
         secrets.push(...read.secrets);
@@ -85,7 +93,13 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
       now: io.now(),
       expiringWithinMs: options.expiringWithinMs,
     },
-    (config, signal) => createClusterProbe(k8s, config, signal, options.requestTimeoutMs, deadline),
+    options.inCluster === true
+      ? (config, signal) =>
+          createGuardedProbe(config, AbortSignal.any([signal, deadline.signal]), {
+            requestTimeoutMs: options.requestTimeoutMs,
+            allowLoopback: false,
+          })
+      : (config, signal) => createClusterProbe(k8s, config, signal, options.requestTimeoutMs, deadline),
   );
   let istiod: Map<ClusterVerification, IstiodOpinion> | undefined;
   if (options.istiod !== undefined) {
@@ -126,4 +140,32 @@ export async function runVerify(options: VerifyOptions, io: VerifyIo): Promise<n
   return results.some((result) => result.status !== 'ok') || errors.length > 0 || istiodDisagrees
     ? EXIT_FINDINGS
     : EXIT_OK;
+}
+
+/**
+ * The client that reads the secrets: the operator's kubeconfig, or with --in-cluster and no
+ * --kubeconfig, --context or $KUBECONFIG, the pod's service account (as client-go's in-cluster
+ * config: KUBERNETES_SERVICE_HOST and PORT, the mounted token and CA).
+ */
+function primaryClient(
+  k8s: ClientNodeModule,
+  options: VerifyOptions,
+  env: VerifyIo['env'],
+  deadline: Deadline,
+): KubeClient {
+  const named = options.kubeconfig !== undefined || options.context !== undefined || (env.kubeconfig ?? '') !== '';
+  if (options.inCluster !== true || named) return operatorClient(k8s, options, env).client;
+  const host = process.env['KUBERNETES_SERVICE_HOST'];
+  if (host === undefined || host === '') {
+    throw new KubeconfigError(
+      'no-context',
+      '--in-cluster: not in a pod (KUBERNETES_SERVICE_HOST is not set), so there is no service account to read the secrets with',
+      {
+        hint: 'run it in a pod in the primary (a Job, see docs/operations.md), or pass --kubeconfig for the primary and keep --in-cluster for the probe rules',
+      },
+    );
+  }
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromCluster();
+  return new KubeClient(k8s, kubeConfig, { requestTimeoutMs: options.requestTimeoutMs, deadline });
 }

@@ -24,6 +24,9 @@ const SEVERITY: Readonly<Record<ProbeOutcome, number>> = {
   unreachable: 3,
 };
 
+/** Missing permissions named in a result's message. */
+const MISSING_NAMED = 3;
+
 /** One cluster of one stored secret, as the last probe found it. Never holds a credential. */
 export interface ProbeResult {
   readonly namespace: string;
@@ -60,7 +63,11 @@ export function probeOutcome(verification: ClusterVerification): {
     };
   }
   if (rbac.status === 'failed') {
-    const missing = rbac.missing.length === 0 ? '' : `: ${rbac.missing.join(', ')}`;
+    // A few by name (an Event message is short); verify lists them all.
+    const named = rbac.missing.slice(0, MISSING_NAMED);
+    const more = rbac.missing.length - named.length;
+    const missing =
+      named.length === 0 ? '' : `: ${named.join(', ')}${more > 0 ? ` and ${String(more)} more` : ''}`;
     return {
       outcome: 'forbidden',
       message: `${rbac.message ?? 'missing permissions'}${missing}`,

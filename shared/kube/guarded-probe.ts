@@ -203,7 +203,7 @@ function isBlockedLookup(error: unknown): error is BlockedLookupError {
 }
 
 function blockedAddressError(server: string, refusal: string): KubeError {
-  return new KubeError('blocked-address', `not probed: ${server}: ${refusal}`, {
+  return new KubeError('blocked-address', `${server} is not dialed: ${refusal}`, {
     hint: "set the kubeconfig's server to an address of the remote API server that pods in the primary reach (a load balancer or a routable name)",
   });
 }

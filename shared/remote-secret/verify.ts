@@ -158,6 +158,15 @@ export async function verifyCluster(
     probe = connect(config, signal);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    if (errorCode(error) === 'blocked-address') {
+      // Refused before any dial: from where the probe runs, istiod cannot reach it either.
+      return finish({
+        ...result,
+        reachable: { status: 'failed', message, hint: unreachableHint('blocked-address', current, recreate) },
+        auth: skipped('not checked: the server cannot be reached'),
+        rbac: { ...skipped('not checked: the server cannot be reached'), missing: [] },
+      });
+    }
     return finish({
       ...result,
       reachable: skipped(`not checked: ${message}`),

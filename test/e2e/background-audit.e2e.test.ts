@@ -5,13 +5,14 @@ import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubeconfigFixture } from '../../shared/admission/testdata/reviews.ts';
 import { kubeconfigText } from '../../shared/audit/testdata/kubeconfigs.ts';
-import { send } from '../../webhook/testdata/client.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { REPO_ROOT } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import { POLICY_REPORT_CRD } from '../harness/policy-report-crd.ts';
 import {
   eventually,
+  scrapeMetric,
   startWebhookProcess,
   stopWebhookProcess,
   type WebhookProcess,
@@ -32,92 +33,6 @@ const CLEAN = kubeconfigText();
 const SHIPPED_CONFIGURATION = fileURLToPath(
   new URL('../../manifests/base/validatingwebhookconfiguration.yaml', import.meta.url),
 );
-
-/**
- * The PolicyReport CRD as the Policy WG publishes it (wgpolicyk8s.io, v1alpha2, the schema Kyverno
- * ships in config/crds/policyreport), trimmed of descriptions and of the selector fields we do
- * not write. Structural, so the API server prunes any field of ours the schema does not know.
- */
-const POLICY_REPORT_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'policyreports.wgpolicyk8s.io' },
-  spec: {
-    group: 'wgpolicyk8s.io',
-    names: {
-      kind: 'PolicyReport',
-      listKind: 'PolicyReportList',
-      plural: 'policyreports',
-      singular: 'policyreport',
-      shortNames: ['polr'],
-    },
-    scope: 'Namespaced',
-    versions: [
-      {
-        name: 'v1alpha2',
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              apiVersion: { type: 'string' },
-              kind: { type: 'string' },
-              metadata: { type: 'object' },
-              scope: objectReference(),
-              results: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: ['policy'],
-                  properties: {
-                    source: { type: 'string' },
-                    policy: { type: 'string' },
-                    rule: { type: 'string' },
-                    category: { type: 'string' },
-                    severity: { type: 'string', enum: ['critical', 'high', 'low', 'medium', 'info'] },
-                    timestamp: {
-                      type: 'object',
-                      required: ['nanos', 'seconds'],
-                      properties: {
-                        nanos: { type: 'integer', format: 'int32' },
-                        seconds: { type: 'integer', format: 'int64' },
-                      },
-                    },
-                    result: { type: 'string', enum: ['pass', 'fail', 'warn', 'error', 'skip'] },
-                    scored: { type: 'boolean' },
-                    resources: { type: 'array', items: objectReference() },
-                    message: { type: 'string' },
-                    properties: { type: 'object', additionalProperties: { type: 'string' } },
-                  },
-                },
-              },
-              summary: {
-                type: 'object',
-                properties: Object.fromEntries(
-                  ['error', 'fail', 'pass', 'skip', 'warn'].map((key) => [key, { type: 'integer' }]),
-                ),
-              },
-            },
-          },
-        },
-      },
-    ],
-  },
-};
-
-function objectReference() {
-  return {
-    type: 'object',
-    'x-kubernetes-map-type': 'atomic',
-    properties: Object.fromEntries(
-      ['apiVersion', 'fieldPath', 'kind', 'name', 'namespace', 'resourceVersion', 'uid'].map((key) => [
-        key,
-        { type: 'string' },
-      ]),
-    ),
-  };
-}
 
 function remoteSecret(name: string, clusters: Record<string, string>): string {
   return JSON.stringify({
@@ -158,14 +73,7 @@ describe.skipIf(binaryPath === null)('the background audit on a real API server'
   /** Every sample of a metric, as `{labels}` -> value (`''` for a metric without labels). */
   async function metric(name: string): Promise<Record<string, number>> {
     if (webhook === undefined) throw new Error('no webhook');
-    const text = (await send(undefined, { port: webhook.port, ca: tls.ca.certificatePem, path: '/metrics' }))
-      .body;
-    const samples: Record<string, number> = {};
-    for (const line of text.split('\n')) {
-      const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-      if (match?.[1] === name) samples[match[2] ?? ''] = Number(match[3]);
-    }
-    return samples;
+    return scrapeMetric(webhook, tls, name);
   }
   const gauge = async (code: string) =>
     (await metric('remote_secret_webhook_noncompliant'))[`{code="${code}"}`];

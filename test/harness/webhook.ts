@@ -71,6 +71,22 @@ export async function startWebhookProcess(options: WebhookProcessOptions): Promi
   return webhook;
 }
 
+/** Every sample of one metric on the webhook's /metrics, as `{labels}` -> value (`''` without labels). */
+export async function scrapeMetric(
+  webhook: WebhookProcess,
+  tls: TlsFixture,
+  name: string,
+): Promise<Record<string, number>> {
+  const text = (await send(undefined, { port: webhook.port, ca: tls.ca.certificatePem, path: '/metrics' }))
+    .body;
+  const samples: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (match?.[1] === name) samples[match[2] ?? ''] = Number(match[3]);
+  }
+  return samples;
+}
+
 /** SIGTERM, and wait for the process to exit (it finishes in-flight requests first). */
 export async function stopWebhookProcess(webhook: WebhookProcess | undefined): Promise<void> {
   if (webhook === undefined || webhook.exitCode !== null) return;
