@@ -323,4 +323,17 @@ describe('RemoteProber', () => {
       expect(text).not.toContain('certificate-authority-data');
     }
   });
+
+  it('publishes a server without the password its URL holds', async () => {
+    const { api, prober, lines, sent, reports } = setup();
+    const server = 'https://reader:hunter2@west.example:6443';
+    api.put('a', { west: kubeconfigText({ server, token: TOKEN }) });
+    await prober.run();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.metadata.annotations['remote-secret-webhook/server']).toBe('https://west.example:6443');
+    expect(sent[0]?.message).toContain('cannot reach the API server at https://west.example:6443');
+    expect(reports[0]?.results[0]?.properties['server']).toBe('https://west.example:6443');
+    for (const published of [lines, sent, reports])
+      expect(JSON.stringify(published)).not.toContain('hunter2');
+  });
 });

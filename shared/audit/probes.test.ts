@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterVerification } from '../remote-secret/verify.ts';
-import { probeOutcome, ProbeTracker, type ProbeOutcome, type ProbeResult } from './probes.ts';
+import {
+  probeOutcome,
+  ProbeTracker,
+  withoutUserinfo,
+  type ProbeOutcome,
+  type ProbeResult,
+} from './probes.ts';
 
 const OK = { status: 'ok' } as const;
 const NOT_CHECKED = { status: 'skipped', message: 'not checked' } as const;
@@ -185,5 +191,21 @@ describe('ProbeTracker', () => {
         .completeRound([result('unreachable', 'east'), result('unreachable', 'west')])
         .map((found) => found.cluster),
     ).toEqual(['east', 'west']);
+  });
+});
+
+describe('withoutUserinfo', () => {
+  it.each([
+    { server: 'https://reader:hunter2@east.example:6443', shown: 'https://east.example:6443' },
+    { server: 'https://reader@east.example:6443/prefix', shown: 'https://east.example:6443/prefix' },
+    { server: 'https://a@b:c@[fd00::1]:6443?x=1', shown: 'https://[fd00::1]:6443?x=1' },
+    {
+      server: 'https://east.example:6443/path@not-userinfo',
+      shown: 'https://east.example:6443/path@not-userinfo',
+    },
+    { server: 'https://east.example:6443', shown: 'https://east.example:6443' },
+    { server: 'not a url', shown: 'not a url' },
+  ])('$server is shown as $shown', ({ server, shown }) => {
+    expect(withoutUserinfo(server)).toBe(shown);
   });
 });
