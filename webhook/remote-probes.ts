@@ -3,7 +3,13 @@ import type { Logger } from 'pino';
 import { mapLimited } from '../shared/concurrency.ts';
 import { forEachPage, type FetchPage } from '../shared/audit/pages.ts';
 import { buildProbeReport } from '../shared/audit/policy-report.ts';
-import { probeKey, probeOutcome, ProbeTracker, type ProbeResult } from '../shared/audit/probes.ts';
+import {
+  probeKey,
+  probeOutcome,
+  ProbeTracker,
+  withoutUserinfo,
+  type ProbeResult,
+} from '../shared/audit/probes.ts';
 import { reviewKubeconfig } from '../shared/kubeconfig/review.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { wireSecret } from '../shared/kube/primary.ts';
@@ -153,14 +159,21 @@ export class RemoteProber {
             hint: undefined,
           }
         : probeOutcome(verification);
+    // Messages and hints quote the server as the kubeconfig has it, password in the URL and all.
+    const server = verification.server;
+    const shown = server === undefined ? undefined : withoutUserinfo(server);
+    const scrub = (text: string): string =>
+      server === undefined || shown === undefined ? text : text.replaceAll(server, shown);
     return {
       namespace: job.secret.namespace,
       name: job.secret.name,
       uid: job.uid,
       resourceVersion: job.resourceVersion,
       cluster: job.cluster.id,
-      server: verification.server,
-      ...found,
+      server: shown,
+      outcome: found.outcome,
+      message: scrub(found.message),
+      hint: found.hint === undefined ? undefined : scrub(found.hint),
       seconds: (performance.now() - started) / 1000,
     };
   }

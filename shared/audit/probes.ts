@@ -77,6 +77,17 @@ export function probeOutcome(verification: ClusterVerification): {
   return { outcome: 'ok', message: '', hint: undefined };
 }
 
+/**
+ * A server URL without its userinfo (`https://user:password@host` -> `https://host`): a probe's
+ * results go to Events and PolicyReports, which more people read than the secret, and a
+ * password in the URL is a credential. The rest is kept as written, so it still matches the
+ * kubeconfig.
+ */
+export function withoutUserinfo(server: string): string {
+  const userinfo = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#]*@/.exec(server);
+  return userinfo === null ? server : `${userinfo[1] ?? ''}${server.slice(userinfo[0].length)}`;
+}
+
 /** The key of one cluster of one secret. */
 export function probeKey(result: Pick<ProbeResult, 'namespace' | 'name' | 'cluster'>): string {
   return `${result.namespace}/${result.name}\u0000${result.cluster}`;

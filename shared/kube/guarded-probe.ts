@@ -1,4 +1,4 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
 import { isLinkLocal, isLoopback } from '../audit/risk-notes.ts';
@@ -24,6 +24,8 @@ export interface DialRules {
 export interface GuardedProbeOptions extends DialRules {
   /** Each request is abandoned after this long. */
   readonly requestTimeoutMs: number;
+  /** How names are resolved before the dial rules apply; dns.lookup unless a test stands in. */
+  readonly resolve?: ResolveAll | undefined;
 }
 
 /** A response body larger than this is not an API server's answer to these requests. */
@@ -68,7 +70,7 @@ export function createGuardedProbe(
     connect: buildConnector({
       ...tlsOptions(target),
       timeout: options.requestTimeoutMs,
-      lookup: guardedLookup(options),
+      lookup: guardedLookup(options, options.resolve),
     }),
   });
   const headers = requestHeaders(target);
@@ -153,10 +155,24 @@ export function refusedAddress(host: string, rules: DialRules): string | undefin
   return undefined;
 }
 
-/** The lookup every connection uses: addresses that may not be dialed are dropped. */
-function guardedLookup(rules: DialRules): LookupFunction {
+/** Every address a name resolves to: dns.lookup with `all: true`, or a stand-in in tests. */
+export type ResolveAll = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const resolveWithDns: ResolveAll = (hostname, options, callback) => {
+  dnsLookup(hostname, options, callback);
+};
+
+/**
+ * The lookup every connection uses: addresses that may not be dialed are dropped, and a name
+ * with none left fails the connection before it is opened.
+ */
+export function guardedLookup(rules: DialRules, resolve: ResolveAll = resolveWithDns): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error !== null) {
         callback(error, '', 0);
         return;
