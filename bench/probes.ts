@@ -21,7 +21,8 @@ import {
 import { median } from './measure.ts';
 
 const REMOTES = Number(process.env['BENCH_REMOTES'] ?? 100);
-const ROUNDS = 3;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
+const VERIFY_ROUNDS = Number(process.env['BENCH_VERIFY_ROUNDS'] ?? 3);
 const NAMESPACE = 'istio-system';
 
 interface RoundLine {
@@ -71,12 +72,16 @@ try {
 
   // Baseline: the plugin's verify of the same secrets, three times.
   const verifySeconds: number[] = [];
-  for (let round = 0; round < ROUNDS; round += 1) {
+  for (let round = 0; round < VERIFY_ROUNDS; round += 1) {
     const started = performance.now();
-    const verified = spawnSync(PLUGIN, ['verify', '--kubeconfig', cluster.kubeconfigPath, '-o', 'json', '--timeout', '600s'], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const verified = spawnSync(
+      PLUGIN,
+      ['verify', '--kubeconfig', cluster.kubeconfigPath, '-o', 'json', '--timeout', '600s'],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     verifySeconds.push((performance.now() - started) / 1000);
     const clusters = (JSON.parse(verified.stdout) as { clusters: { status: string; checks: unknown }[] })
       .clusters;
@@ -99,17 +104,35 @@ try {
       ...['--probe-interval', '2'],
     ],
   });
-  const process = webhook;
-  const rssBefore = (await scrapeMetric(process, tls, 'process_resident_memory_bytes'))[''] ?? 0;
-  const cpuBefore = (await scrapeMetric(process, tls, 'process_cpu_seconds_total'))[''] ?? 0;
-  const deadline = Date.now() + 600_000;
-  while (rounds(process).length < ROUNDS) {
+  const child = webhook;
+  const rss = async () =>
+    ((await scrapeMetric(child, tls, 'process_resident_memory_bytes'))[''] ?? 0) / 2 ** 20;
+  const cpu = async () => (await scrapeMetric(child, tls, 'process_cpu_seconds_total'))[''] ?? 0;
+  const rssBefore = await rss();
+  const deadline = Date.now() + 900_000;
+  // RSS and CPU once each round has ended (the next starts 2 s later).
+  const rssAfterRound: number[] = [];
+  const heapAfterRound: number[] = [];
+  const heap = async () =>
+    ((await scrapeMetric(child, tls, 'nodejs_heap_size_used_bytes'))[''] ?? 0) / 2 ** 20;
+  const cpuAtRound: number[] = [await cpu()];
+  while (rssAfterRound.length < ROUNDS) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the probe rounds');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (rounds(child).length > rssAfterRound.length) {
+      rssAfterRound.push(await rss());
+      heapAfterRound.push(await heap());
+      if (process.env['BENCH_MEMORY_DETAIL'] === '1') {
+        const detail: Record<string, number> = {};
+        for (const name of ['nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']) {
+          detail[name] = ((await scrapeMetric(child, tls, name))[''] ?? 0) / 2 ** 20;
+        }
+        console.error(JSON.stringify(detail));
+      }
+      cpuAtRound.push(await cpu());
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const cpuAfter = (await scrapeMetric(process, tls, 'process_cpu_seconds_total'))[''] ?? 0;
-  const rssAfter = (await scrapeMetric(process, tls, 'process_resident_memory_bytes'))[''] ?? 0;
-  const done = rounds(process).slice(0, ROUNDS);
+  const done = rounds(child).slice(0, ROUNDS);
   for (const line of done) {
     if (line.ok !== REMOTES)
       throw new Error(`a probe round found ${String(line.ok)} of ${String(REMOTES)} ok`);
@@ -131,8 +154,12 @@ try {
         verifyMedianSeconds: baseline,
         ratioProbeToVerify: probe / baseline,
         probeMsPerCluster: (probe * 1000) / REMOTES,
-        webhookCpuSecondsPerRound: (cpuAfter - cpuBefore) / ROUNDS,
-        rssMiB: { before: rssBefore / 2 ** 20, after: rssAfter / 2 ** 20 },
+        // The first round's CPU includes the informer's start.
+        webhookCpuSecondsPerRound: cpuAtRound
+          .slice(1)
+          .map((value, index) => value - (cpuAtRound[index] ?? 0)),
+        rssMiB: { beforeFirstRound: rssBefore, afterEachRound: rssAfterRound },
+        heapUsedMiB: heapAfterRound,
       },
       null,
       2,

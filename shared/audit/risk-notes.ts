@@ -109,6 +109,9 @@ LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
 LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
 LINK_LOCAL.addAddress('fd00:ec2::254', 'ipv6');
 LINK_LOCAL.addSubnet('::ffff:169.254.0.0', 112, 'ipv6');
+// The same addresses spelled IPv4-compatible (::a.b.c.d) and through NAT64 (64:ff9b::a.b.c.d).
+LINK_LOCAL.addSubnet('::169.254.0.0', 112, 'ipv6');
+LINK_LOCAL.addSubnet('64:ff9b::169.254.0.0', 112, 'ipv6');
 const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instance-data.ec2.internal']);
 
 export function isLinkLocal(hostname: string): boolean {
@@ -127,6 +130,7 @@ LOOPBACK.addAddress('0.0.0.0', 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 LOOPBACK.addAddress('::', 'ipv6');
 LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+LOOPBACK.addSubnet('::127.0.0.0', 104, 'ipv6');
 
 /** A host (as `URL#hostname` gives it) that names the machine making the request. */
 export function isLoopback(hostname: string): boolean {

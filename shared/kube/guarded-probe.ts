@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { Agent, buildConnector, request } from 'undici';
 import { isLinkLocal, isLoopback } from '../audit/risk-notes.ts';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
@@ -244,12 +245,28 @@ function originOf(location: string, server: string): string {
   }
 }
 
+/**
+ * The TLS settings of every connection of one probe: one SecureContext for all of them (a `ca`
+ * option would parse the CA again for each connection, and the native memory that costs stays
+ * with the process). A CA or key that does not parse is a TLS failure, as it is for istiod.
+ */
 function tlsOptions(target: ProbeTarget): Record<string, unknown> {
   const options: Record<string, unknown> = { rejectUnauthorized: !target.skipTLSVerify };
-  if (target.caData !== undefined) options['ca'] = Buffer.from(target.caData, 'base64').toString('utf8');
-  if (target.certData !== undefined)
-    options['cert'] = Buffer.from(target.certData, 'base64').toString('utf8');
-  if (target.keyData !== undefined) options['key'] = Buffer.from(target.keyData, 'base64').toString('utf8');
+  const pem = (data: string | undefined) =>
+    data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
+  try {
+    options['secureContext'] = createSecureContext({
+      ...(target.caData === undefined ? {} : { ca: pem(target.caData) }),
+      ...(target.certData === undefined ? {} : { cert: pem(target.certData) }),
+      ...(target.keyData === undefined ? {} : { key: pem(target.keyData) }),
+    });
+  } catch (error) {
+    throw new KubeError(
+      'tls',
+      `the kubeconfig's certificate-authority-data, client-certificate-data or client-key-data does not parse (${error instanceof Error ? error.message : String(error)})`,
+      { hint: "re-create the secret: `kubectl remote-secret create` embeds the remote's CA as PEM" },
+    );
+  }
   // SNI and the name checked: tls-server-name, else the host (never SNI for a literal address).
   if (target.tlsServerName !== undefined) options['servername'] = target.tlsServerName;
   return options;

@@ -158,11 +158,12 @@ export async function verifyCluster(
     probe = connect(config, signal);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (errorCode(error) === 'blocked-address') {
-      // Refused before any dial: from where the probe runs, istiod cannot reach it either.
+    if (!(error instanceof UnverifiableError) && errorCode(error) !== undefined) {
+      // Refused before any dial (an address not to dial, a CA that does not parse): from where
+      // the probe runs, istiod cannot reach it either.
       return finish({
         ...result,
-        reachable: { status: 'failed', message, hint: unreachableHint('blocked-address', current, recreate) },
+        reachable: { status: 'failed', message, hint: unreachableHint(errorCode(error), current, recreate) },
         auth: skipped('not checked: the server cannot be reached'),
         rbac: { ...skipped('not checked: the server cannot be reached'), missing: [] },
       });

@@ -464,6 +464,7 @@ describe.skipIf(helmBinary === null || promRulesBinary === null)('monitoring in 
       'RemoteSecretWebhookRejectionBurst',
       'RemoteSecretWebhookCertificateExpiring',
       'RemoteSecretWebhookIndexWatchFailing',
+      'RemoteSecretRemoteUnreachable',
     ]);
     const known = webhookMetricNames();
     for (const entry of rule.spec.groups.flatMap((group) => group.rules)) {
