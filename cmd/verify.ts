@@ -153,7 +153,8 @@ function primaryClient(
   env: VerifyIo['env'],
   deadline: Deadline,
 ): KubeClient {
-  const named = options.kubeconfig !== undefined || options.context !== undefined || (env.kubeconfig ?? '') !== '';
+  const named =
+    options.kubeconfig !== undefined || options.context !== undefined || (env.kubeconfig ?? '') !== '';
   if (options.inCluster !== true || named) return operatorClient(k8s, options, env).client;
   const host = process.env['KUBERNETES_SERVICE_HOST'];
   if (host === undefined || host === '') {

@@ -342,6 +342,35 @@ describe('BackgroundAudit.reconcile (one changed secret, as Istio processItem)',
     expect(await gauge('remote_secret_webhook_audit_secrets')).toEqual({ '': 0 });
   });
 
+  it("exports each cluster's token expiry, none for a token that never expires, and drops the series with the secret", async () => {
+    const { api, audit, metrics } = setup();
+    const exp = 1_900_000_000;
+    api.put('a', {
+      east: kubeconfigText({ token: { iss: 'east', exp } }),
+      legacy: kubeconfigText({ token: { iss: 'old' } }),
+    });
+    api.put('b', { west: EXEC });
+    await audit.runPass();
+    const series = async () =>
+      (
+        await metrics.registry
+          .getSingleMetric('remote_secret_webhook_remote_token_expiry_timestamp_seconds')
+          ?.get()
+      )?.values.map((value) => ({ ...value.labels, value: value.value })) ?? [];
+    expect(await series()).toEqual([{ namespace: 'istio-system', secret: 'a', cluster: 'east', value: exp }]);
+    api.put('a', { east: kubeconfigText({ token: { iss: 'east', exp: exp + 3600 } }) });
+    audit.reconcile(api.change('a'));
+    await audit.settled();
+    expect(await series()).toEqual([
+      { namespace: 'istio-system', secret: 'a', cluster: 'east', value: exp + 3600 },
+    ]);
+    const deleted = api.change('a', 'delete');
+    api.remove('a');
+    audit.reconcile(deleted);
+    await audit.settled();
+    expect(await series()).toEqual([]);
+  });
+
   it('decides the claimants of a shared cluster ID together, as a pass would, and frees the ID on delete', async () => {
     const { api, audit, gauge } = setup();
     api.put('a', { east: CLEAN });

@@ -105,6 +105,8 @@ export class BackgroundAudit {
   private draining = false;
   /** Passes and reconciles, one after another. */
   private lane: Promise<unknown> = Promise.resolve();
+  /** The token-expiry series published last, to remove those of clusters that went away. */
+  private tokenSeries = new Map<string, { namespace: string; secret: string; cluster: string }>();
 
   constructor(private readonly options: BackgroundAuditOptions) {}
 
@@ -317,6 +319,7 @@ export class BackgroundAudit {
     for (const [code, count] of result.counts) metrics.noncompliant.set({ code }, count);
     metrics.noncompliantSecrets.set(result.nonCompliant);
     metrics.secrets.set(statuses.length);
+    this.publishTokenExpiry(statuses);
     log.debug(
       {
         secrets: statuses.length,
@@ -338,6 +341,20 @@ export class BackgroundAudit {
         }),
       );
     }
+  }
+
+  private publishTokenExpiry(statuses: readonly StoredSecretStatus[]): void {
+    const { tokenExpiry } = this.options.metrics;
+    const next = new Map<string, { namespace: string; secret: string; cluster: string }>();
+    for (const status of statuses) {
+      for (const { cluster, expires } of status.tokenExpiry) {
+        const labels = { namespace: status.namespace, secret: status.name, cluster };
+        tokenExpiry.set(labels, expires);
+        next.set(`${status.secret}\u0000${cluster}`, labels);
+      }
+    }
+    for (const [key, labels] of this.tokenSeries) if (!next.has(key)) tokenExpiry.remove(labels);
+    this.tokenSeries = next;
   }
 
   /** A log line and an Event per secret; only a written (or already written) Event counts as told. */

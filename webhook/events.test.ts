@@ -375,6 +375,7 @@ function status(fields: Partial<StoredSecretStatus> = {}): StoredSecretStatus {
     ],
     risks: [],
     hints: ['re-create it with `kubectl remote-secret create`'],
+    tokenExpiry: [],
     ...fields,
   };
 }

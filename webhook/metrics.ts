@@ -46,6 +46,8 @@ export interface BackgroundAuditMetrics {
   /** How late the event loop ran during the last pass (p99 and max): what it cost admission. */
   readonly lastRunEventLoopDelay: Gauge<'quantile'>;
   readonly policyReports: Counter<'result'>;
+  /** When each stored remote secret's token expires, per cluster (tokens with an `exp` only). */
+  readonly tokenExpiry: Gauge<'namespace' | 'secret' | 'cluster'>;
 }
 
 export interface IndexSize {
@@ -207,6 +209,12 @@ export function createMetrics(
         name: 'remote_secret_webhook_audit_last_run_event_loop_delay_seconds',
         help: 'How late the event loop ran during the last complete background audit (quantile 0.99 and 1, the worst): admission requests waited at most this long behind it',
         labelNames: ['quantile'],
+        registers: [registry],
+      }),
+      tokenExpiry: new Gauge({
+        name: 'remote_secret_webhook_remote_token_expiry_timestamp_seconds',
+        help: "When the token of each stored remote secret's cluster expires (Unix time, the JWT's exp, read unverified), as the background audit knows them; no series for a token that never expires",
+        labelNames: ['namespace', 'secret', 'cluster'],
         registers: [registry],
       }),
       policyReports: new Counter({

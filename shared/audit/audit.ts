@@ -10,7 +10,7 @@ import {
 import type { ManifestError } from '../remote-secret/manifests.ts';
 import { secretRef, type RemoteSecret } from '../remote-secret/model.ts';
 import type { Violation } from '../violations.ts';
-import { riskNotes, type RiskNote, type RiskOptions } from './risk-notes.ts';
+import { riskNotes, tokenExpiresAt, type RiskNote, type RiskOptions } from './risk-notes.ts';
 
 export interface AuditOptions extends RiskOptions {
   readonly allow: AllowList;
@@ -23,6 +23,8 @@ export interface ClusterFinding {
   readonly cluster: string;
   readonly violations: readonly Violation[];
   readonly risks: readonly RiskNote[];
+  /** When the current context's token expires (Unix seconds), for an allowed kubeconfig whose token has an `exp`. */
+  readonly tokenExpires?: number | undefined;
 }
 
 /** A cluster ID claimed by several secrets of one namespace, and how to settle it safely. */
@@ -106,6 +108,7 @@ export class Auditor {
           cluster: decision.cluster,
           violations: decision.violations,
           risks: decision.kubeconfig === undefined ? [] : riskNotes(decision.kubeconfig, this.options),
+          tokenExpires: decision.kubeconfig === undefined ? undefined : tokenExpiresAt(decision.kubeconfig),
         };
         this.totals.clusters += 1;
         this.totals.violations += finding.violations.length;

@@ -31,6 +31,8 @@ export interface StoredSecretStatus extends StoredSecretRef {
   readonly risks: readonly Located<RiskCode>[];
   /** The distinct fixes of its violations (fixed texts naming codes, flags and secrets). */
   readonly hints: readonly string[];
+  /** When each cluster's token expires (Unix seconds), for tokens with an `exp`. */
+  readonly tokenExpiry: readonly { readonly cluster: string; readonly expires: number }[];
 }
 
 /** One secret's status from its findings, as the shared `Auditor` returned them. */
@@ -56,6 +58,9 @@ export function storedSecretStatus(
     violations,
     risks,
     hints: [...hints],
+    tokenExpiry: findings.flatMap((finding) =>
+      finding.tokenExpires === undefined ? [] : [{ cluster: finding.cluster, expires: finding.tokenExpires }],
+    ),
   };
 }
 
@@ -97,6 +102,7 @@ export function unreadableSecretStatus(ref: StoredSecretRef): StoredSecretStatus
     violations: [{ cluster: '', code: 'invalid-secret', path: '' }],
     risks: [],
     hints: ['store a v1 Secret whose data values are base64 kubeconfigs'],
+    tokenExpiry: [],
   };
 }
 

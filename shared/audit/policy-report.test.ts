@@ -28,6 +28,7 @@ function status(
     violations: fields.violations ?? [],
     risks: fields.risks ?? [],
     hints: [],
+    tokenExpiry: [],
     ...(fields.uid === undefined ? {} : { uid: fields.uid }),
   };
 }

@@ -186,3 +186,19 @@ function tokenNotes(user: string, token: string, path: string, options: RiskOpti
   }
   return [];
 }
+
+/**
+ * When the bearer token of the current context expires (Unix seconds, from its `exp`, decoded
+ * without verifying anything), or undefined: no token, not a JWT, or no `exp` (a legacy token).
+ */
+export function tokenExpiresAt(config: SanitizedKubeconfig): number | undefined {
+  const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
+  const token = config.users.find((entry) => entry.name === context?.['user'])?.user['token'];
+  if (typeof token !== 'string' || token === '') return undefined;
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -464,6 +464,7 @@ describe.skipIf(helmBinary === null || promRulesBinary === null)('monitoring in 
       'RemoteSecretWebhookRejectionBurst',
       'RemoteSecretWebhookCertificateExpiring',
       'RemoteSecretWebhookIndexWatchFailing',
+      'RemoteSecretTokenExpiring',
       'RemoteSecretRemoteUnreachable',
     ]);
     const known = webhookMetricNames();
