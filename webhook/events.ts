@@ -496,17 +496,7 @@ export function buildNonCompliantEvent(status: StoredSecretStatus, instance: str
     ...(status.resourceVersion === undefined ? {} : { 'resource-version': status.resourceVersion }),
   };
   return {
-    metadata: {
-      // A DNS subdomain of at most 253 characters: the secret's name (one too), cut and trimmed.
-      name: `${status.name.slice(0, 236).replace(/[-.]+$/, '') || 'remote-secret'}.${state}`,
-      namespace: status.namespace,
-      annotations: Object.fromEntries(
-        Object.entries(annotations).map(([key, value]) => [
-          `${EVENT_ANNOTATION_PREFIX}${key}`,
-          oneLine(value),
-        ]),
-      ),
-    },
+    metadata: stateEventMetadata(status.namespace, status.name, state, annotations),
     ...warningOnSecret({
       namespace: status.namespace,
       name: status.name,
@@ -549,16 +539,7 @@ export function probeWorsenedEvent(result: ProbeResult, instance: string, now: D
     ...(result.resourceVersion === undefined ? {} : { 'resource-version': result.resourceVersion }),
   };
   return {
-    metadata: {
-      name: `${result.name.slice(0, 236).replace(/[-.]+$/, '') || 'remote-secret'}.${state}`,
-      namespace: result.namespace,
-      annotations: Object.fromEntries(
-        Object.entries(annotations).map(([key, value]) => [
-          `${EVENT_ANNOTATION_PREFIX}${key}`,
-          oneLine(value),
-        ]),
-      ),
-    },
+    metadata: stateEventMetadata(result.namespace, result.name, state, annotations),
     ...warningOnSecret({
       namespace: result.namespace,
       name: result.name,
@@ -571,5 +552,25 @@ export function probeWorsenedEvent(result: ProbeResult, instance: string, now: D
       instance,
       now,
     }),
+  };
+}
+
+/**
+ * The metadata of an Event named after the state it reports (`<secret>.<hash of the state>`), so
+ * the API server keeps one per state; our annotations under EVENT_ANNOTATION_PREFIX, one line each.
+ */
+function stateEventMetadata(
+  namespace: string,
+  secret: string,
+  state: string,
+  annotations: Readonly<Record<string, string>>,
+): EventBody['metadata'] {
+  return {
+    // A DNS subdomain of at most 253 characters: the secret's name (one too), cut and trimmed.
+    name: `${secret.slice(0, 236).replace(/[-.]+$/, '') || 'remote-secret'}.${state}`,
+    namespace,
+    annotations: Object.fromEntries(
+      Object.entries(annotations).map(([key, value]) => [`${EVENT_ANNOTATION_PREFIX}${key}`, oneLine(value)]),
+    ),
   };
 }

@@ -7,7 +7,7 @@ import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import type { ResourcePermission } from '../remote-secret/istio-reader-rbac.ts';
 import { UnverifiableError, type ClusterProbe } from '../remote-secret/verify.ts';
 import { KubeError, toKubeError } from './errors.ts';
-import { probeTarget, type ProbeTarget } from './probe.ts';
+import { accessReview, probeTarget, type ProbeTarget } from './probe.ts';
 
 /**
  * How a probe from inside the primary may dial. Loopback is the probing pod itself there, never
@@ -128,17 +128,7 @@ export function createGuardedProbe(
       const review = (await call(
         `create a SelfSubjectAccessReview (${permission.verb} ${permission.resource})`,
         '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
-        {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SelfSubjectAccessReview',
-          spec: {
-            resourceAttributes: {
-              group: permission.group,
-              resource: permission.resource,
-              verb: permission.verb,
-            },
-          },
-        },
+        accessReview(permission),
       )) as { status?: { allowed?: unknown } };
       return review.status?.allowed === true;
     },

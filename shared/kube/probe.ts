@@ -151,22 +151,23 @@ export function createClusterProbe(
         (options) =>
           client.authorization.createSelfSubjectAccessReview(
             {
-              body: asModel(k8s.V1SelfSubjectAccessReview, {
-                apiVersion: 'authorization.k8s.io/v1',
-                kind: 'SelfSubjectAccessReview',
-                spec: {
-                  resourceAttributes: {
-                    group: permission.group,
-                    resource: permission.resource,
-                    verb: permission.verb,
-                  },
-                },
-              }),
+              body: asModel(k8s.V1SelfSubjectAccessReview, accessReview(permission)),
             },
             options,
           ),
       );
       return review.status?.allowed === true;
+    },
+  };
+}
+
+/** The SelfSubjectAccessReview that asks for one permission, cluster-wide. */
+export function accessReview(permission: ResourcePermission): object {
+  return {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SelfSubjectAccessReview',
+    spec: {
+      resourceAttributes: { group: permission.group, resource: permission.resource, verb: permission.verb },
     },
   };
 }

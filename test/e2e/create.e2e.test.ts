@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts'
 import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import { closedPort } from '../harness/ports.ts';
 import { pauseComponent } from '../harness/pause.ts';
 import {
   eventually,
@@ -56,15 +56,6 @@ function parseSecret(yaml: string): { secret: SecretOut; key: string; kubeconfig
 /** The one user entry of a kubeconfig: it must hold a token and nothing that runs or reads. */
 function userOf(kubeconfig: string): unknown {
   return (load(kubeconfig) as { users: { user: unknown }[] }).users[0]?.user;
-}
-
-/** A TCP port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
 describe.skipIf(binaryPath === null)('create and verify on a real primary and remote', () => {

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { load, loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import { closedPort } from '../harness/ports.ts';
 import { POLICY_REPORT_CRD } from '../harness/policy-report-crd.ts';
 import {
   eventually,
@@ -46,14 +46,6 @@ interface EventJson {
   reason: string;
   message: string;
   metadata: { annotations?: Record<string, string> };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
 function remoteSecret(name: string, cluster: string, kubeconfig: string): string {
