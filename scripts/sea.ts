@@ -226,7 +226,8 @@ export function findMacSigner(): MacSigner | undefined {
  * rcodesign (crate apple-codesign), on any OS: `rcodesign sign` with no key signs ad hoc, as
  * `codesign --sign -` does, replacing whatever signature the file has. It has no command that
  * only removes one, and needs none: the signature Node shipped with, broken by the injection, is
- * what `sign` replaces (the test checks the result with rcodesign's own verify).
+ * what `sign` replaces (the test recomputes the signature's page hashes and reads it back with
+ * `rcodesign print-signature-info`; `rcodesign verify` fails on every ad hoc signature).
  */
 export function rcodesignSigner(rcodesign: string, version: string): MacSigner {
   return {
