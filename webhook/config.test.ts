@@ -152,3 +152,46 @@ describe('leader election flags', () => {
     await expect(parsed).rejects.toThrow(message);
   });
 });
+
+describe('remote probe flags', () => {
+  it('are off by default', async () => {
+    expect((await config([])).probes).toBeUndefined();
+  });
+
+  it('read the interval, timeout, concurrency and the loopback escape hatch, from flags or the environment', async () => {
+    expect(await config(['--probe-remotes'])).toMatchObject({
+      probes: { intervalMs: 300_000, timeoutMs: 5000, concurrency: 8, allowLoopback: false },
+    });
+    expect(
+      await config(
+        ['--probe-remotes', '--probe-interval', '60', '--probe-timeout', '2.5', '--probe-allow-loopback'],
+        {
+          REMOTE_SECRET_WEBHOOK_PROBE_CONCURRENCY: '16',
+        },
+      ),
+    ).toMatchObject({
+      probes: { intervalMs: 60_000, timeoutMs: 2500, concurrency: 16, allowLoopback: true },
+    });
+    expect(await config([], { REMOTE_SECRET_WEBHOOK_PROBE_REMOTES: 'true' })).toMatchObject({
+      probes: { intervalMs: 300_000 },
+    });
+  });
+
+  it.each([
+    {
+      args: ['--probe-remotes', '--audit-interval', '0'],
+      message:
+        '--probe-remotes runs beside the background audit, on its leader: set --audit-interval above 0',
+    },
+    {
+      args: ['--probe-remotes', '--probe-concurrency', '0'],
+      message: '--probe-concurrency 0 is out of range; use a whole number from 1 to 256',
+    },
+    {
+      args: ['--probe-remotes', '--probe-timeout', 'soon'],
+      message: '--probe-timeout "soon" is not a number; use a number of seconds from 0.1 to 300',
+    },
+  ])('refuses $args', async ({ args, message }) => {
+    await expect(config(args)).rejects.toThrow(new ConfigError(message));
+  });
+});

@@ -25,6 +25,7 @@ const BIN = fileURLToPath(new URL('../../bin', import.meta.url));
 const NETWORK_POLICY_EXAMPLE = 'test/testdata/kustomize/network-policy';
 /** And for the client CA: the component that gives the webhook --client-ca-file. */
 const CLIENT_CA_EXAMPLE = 'test/testdata/kustomize/client-ca';
+const PROBES_EXAMPLE = 'test/testdata/kustomize/probes';
 const NETWORK_POLICY_COMPONENT = `${REPO}/manifests/components/network-policy/networkpolicy.yaml`;
 const PACKAGE = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')) as { version: string };
 const DOCKERFILE = finalStage(parseDockerfile(readFileSync(`${REPO}/Dockerfile`, 'utf8')));
@@ -285,6 +286,20 @@ describe('the kustomizations in manifests/', () => {
     expect(setting(container, 'mode')).toBe('enforce');
     for (const { dir } of INSTALLS)
       expect(setting(webhookContainer(render(dir)), 'client-ca-file'), dir).toBeUndefined();
+  });
+
+  it('components/probes: --probe-remotes on, and nothing else changed; off in every shipped install', () => {
+    const container = webhookContainer(render(PROBES_EXAMPLE));
+    expect(setting(container, 'probe-remotes')).toBe('true');
+    expect(setting(container, 'mode')).toBe('enforce');
+    const plain = webhookContainer(render('manifests'));
+    const withoutProbes = structuredClone(container);
+    withoutProbes.env = withoutProbes.env?.filter(
+      (entry) => entry.name !== 'REMOTE_SECRET_WEBHOOK_PROBE_REMOTES',
+    );
+    expect(withoutProbes).toEqual(plain);
+    for (const { dir } of INSTALLS)
+      expect(setting(webhookContainer(render(dir)), 'probe-remotes'), dir).toBeUndefined();
   });
 
   it("leader election: get/create/update on Leases in the webhook's own namespace only, which the pod is told", () => {
