@@ -294,7 +294,7 @@ describe('the kustomizations in manifests/', () => {
     expect(setting(container, 'mode')).toBe('enforce');
     const plain = webhookContainer(render('manifests'));
     const withoutProbes = structuredClone(container);
-    withoutProbes.env = withoutProbes.env?.filter(
+    withoutProbes.env = (withoutProbes.env ?? []).filter(
       (entry) => entry.name !== 'REMOTE_SECRET_WEBHOOK_PROBE_REMOTES',
     );
     expect(withoutProbes).toEqual(plain);
