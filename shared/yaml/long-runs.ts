@@ -9,9 +9,9 @@ import { EVENT_ID, SCALAR_STYLE, parseEvents, type Event } from 'js-yaml';
  *
  * Why the events do not change: inside one line of a plain scalar, js-yaml treats each of these
  * characters alike (it advances; only `:`, `#`, flow indicators, blanks and line breaks stop it,
- * and none is in the set), and a run that ends its line moves nothing that follows on that line.
- * A cut keeps the run's first characters, so every fixed look-ahead from where a token starts
- * sees what it sees in the whole text. After the scan each cut must be found inside a one-line
+ * it refuses only non-printable characters, and none is in the set), and nothing follows a run on
+ * its line, so no column moves. A cut keeps the run's first characters, so every fixed look-ahead
+ * from where a token starts (at most 4 characters, for `---`) sees what it sees in the whole text. After the scan each cut must be found inside a one-line
  * plain scalar that ends where the run ends; otherwise (a quoted or block scalar, a comment, a
  * scalar over several lines, an error) the caller scans the whole text instead.
  */
