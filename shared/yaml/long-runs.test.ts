@@ -110,6 +110,14 @@ describe('parseEventsCut', () => {
     expect(parseEventsCut(text, OPTIONS)).toBeUndefined();
   });
 
+  it('maps thousands of cuts back', () => {
+    // Each offset is looked up among the cuts; a linear search would be quadratic here.
+    const text = Array.from({ length: 10_000 }, (_, index) => `k${index}: ${'A'.repeat(MIN_RUN)}\n`).join('');
+    const fast = parseEventsCut(text, OPTIONS);
+    expect(fast).toBeDefined();
+    expect({ events: fast }).toEqual(slowScan(text));
+  });
+
   it('reads the same kubeconfig as the whole scan does, values and all', () => {
     const result = readYaml(KUBECONFIG, { limits: KUBECONFIG_LIMITS, strict: true });
     expect(result.ok && result.documents[0]).toMatchObject({

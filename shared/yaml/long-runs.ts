@@ -21,10 +21,14 @@ export const MIN_RUN = 64;
 /** Characters of a run kept in the shortened text. */
 export const KEPT = 8;
 
-/** Where text was left out: at `at` in the shortened text, `removed` characters. */
+/**
+ * Where text was left out: at `at` in the shortened text, `removed` characters, and `before`, all
+ * that was removed up to and including this cut.
+ */
 interface Cut {
   readonly at: number;
   readonly removed: number;
+  readonly before: number;
 }
 
 export interface ShortenedText {
@@ -50,6 +54,7 @@ export function shortenLongRuns(text: string): ShortenedText | undefined {
   let shortened = '';
   const cuts: Cut[] = [];
   let copied = 0;
+  let removed = 0;
   for (let lineStart = 0; lineStart < text.length;) {
     let next = text.indexOf('\n', lineStart);
     if (next === -1) next = text.length;
@@ -68,7 +73,8 @@ export function shortenLongRuns(text: string): ShortenedText | undefined {
         const keepUntil = runStart + KEPT;
         shortened += text.slice(copied, keepUntil);
         copied = lineEnd;
-        cuts.push({ at: shortened.length, removed: lineEnd - keepUntil });
+        removed += lineEnd - keepUntil;
+        cuts.push({ at: shortened.length, removed: lineEnd - keepUntil, before: removed });
       }
     }
     lineStart = next + 1;
@@ -97,14 +103,15 @@ export function restoreLongRuns(events: Event[], cuts: readonly Cut[]): boolean 
   for (const event of events) {
     switch (event.type) {
       case EVENT_ID.SCALAR: {
-        const cut = cuts.findIndex(({ at }) => at === event.valueEnd);
-        if (cut !== -1) {
+        const cut = lastCutBefore(cuts, event.valueEnd + 1);
+        const isRunEnd = cut !== undefined && cut.at === event.valueEnd;
+        if (isRunEnd) {
           // Plain, on one line (`fast`), and starting at or before the run.
           const onRun = event.style === SCALAR_STYLE.PLAIN && event.fast;
           if (!onRun || event.valueStart > event.valueEnd - KEPT) return false;
           found += 1;
         }
-        event.valueEnd = restore(event.valueEnd, cuts, cut !== -1);
+        event.valueEnd = restore(event.valueEnd, cuts, isRunEnd);
         event.valueStart = restore(event.valueStart, cuts);
         event.anchorStart = restore(event.anchorStart, cuts);
         event.anchorEnd = restore(event.anchorEnd, cuts);
@@ -151,13 +158,26 @@ export function restoreLongRuns(events: Event[], cuts: readonly Cut[]): boolean 
  */
 function restore(offset: number, cuts: readonly Cut[], runEnd = false): number {
   if (offset === -1) return -1;
-  let shift = 0;
-  for (const cut of cuts) {
-    if (offset <= cut.at - KEPT) break;
-    if (offset < cut.at || (offset === cut.at && !runEnd)) return Number.NaN;
-    shift += cut.removed;
+  // Only the last cut whose kept part starts before the offset can hold it; all before it moved it.
+  const cut = lastCutBefore(cuts, offset + KEPT);
+  if (cut === undefined) return offset;
+  if (offset < cut.at || (offset === cut.at && !runEnd)) return Number.NaN;
+  return offset + cut.before;
+}
+
+/**
+ * The last cut with `at` below `limit`, by binary search (cuts are in text order): a text of many
+ * short lines may hold thousands of cuts, and every offset of every event is looked up.
+ */
+function lastCutBefore(cuts: readonly Cut[], limit: number): Cut | undefined {
+  let low = 0;
+  let high = cuts.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((cuts[middle]?.at ?? Infinity) < limit) low = middle + 1;
+    else high = middle;
   }
-  return offset + shift;
+  return cuts[low - 1];
 }
 
 /**
