@@ -12,6 +12,7 @@ import {
   type Event,
 } from 'js-yaml';
 import { violation, type Violation } from '../violations.ts';
+import { parseEventsCut } from './long-runs.ts';
 
 /**
  * Limits for untrusted YAML. A Secret holds at most 1 MiB, so a kubeconfig never needs more;
@@ -101,7 +102,9 @@ export function readYaml(text: string, options: YamlReadOptions): YamlReadResult
   }
   let events: Event[];
   try {
-    events = parseEvents(text, { maxDepth: limits.maxDepth });
+    // Most kubeconfigs take the fast path (long-runs.ts); the rest, and every error, the full scan.
+    events =
+      parseEventsCut(text, { maxDepth: limits.maxDepth }) ?? parseEvents(text, { maxDepth: limits.maxDepth });
   } catch (error) {
     return failFromException(error, text);
   }
