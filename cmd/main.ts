@@ -438,6 +438,71 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
     )
     .command(
+      'renew [secrets..]',
+      'Renew the expiring tokens of renewable remote secrets (create --renew) that are due: a new token from each remote, then one conditional update in the primary',
+      (command) =>
+        command
+          .positional('secrets', {
+            describe: 'Remote secrets in the primary to renew',
+            type: 'string',
+            array: true,
+          })
+          .options({
+            all: {
+              type: 'boolean',
+              default: false,
+              describe: 'Renew every renewable remote secret in the namespace',
+            },
+            ...PRIMARY_CLUSTER_OPTIONS,
+            ...REMOTE_SECRETS_NAMESPACE,
+            ...timeoutOptions({ whole: '60s', call: '10s', waits: 'every secret' }),
+            'dry-run': {
+              type: 'boolean',
+              default: false,
+              describe: 'Say which tokens are due and when; ask for no token and change nothing',
+            },
+            force: {
+              type: 'boolean',
+              default: false,
+              describe: 'Renew now, whatever share of its life each token has used',
+            },
+            output: {
+              alias: 'o',
+              type: 'string',
+              choices: ['table', 'json'],
+              default: 'table',
+              describe: 'Output format',
+            },
+          })
+          .example(
+            '$0 renew --all --context primary',
+            'Renew every token that is due (a CronJob can run this)',
+          )
+          .example('$0 renew istio-remote-secret-east --force', 'Renew one now')
+          .example('$0 renew --all --dry-run', 'Show when each token is due')
+          .epilog(
+            "A renewable secret names its remote ServiceAccount in annotations; the new token is asked for with the current one, through the secret's own kubeconfig after the sanitizer, and replaces it in the kubeconfig, changing nothing else. The update is conditional on the version read: nothing is overwritten. The old token keeps working until it expires. Exit status: 0 renewed or not due; 1 a cluster failed (its line says why and what to do); 2 usage error, or the secrets cannot be read.",
+          ),
+      async (args) => {
+        const { runRenew } = await import('./renew.ts');
+        exitCode = await runRenew(
+          {
+            names: toList(args.secrets),
+            all: args.all,
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+            namespace: args.namespace,
+            timeoutMs: durationFlag(args.timeout, '--timeout'),
+            requestTimeoutMs: durationFlag(args['request-timeout'], '--request-timeout'),
+            dryRun: args['dry-run'],
+            force: args.force,
+            output: args.output === 'json' ? 'json' : 'table',
+          },
+          { stdout: process.stdout, env: environment(), now: () => new Date() },
+        );
+      },
+    )
+    .command(
       'audit',
       "Audit the remote secrets stored in the primary with the webhook's decision, plus risk notes; or list the webhook's rejections",
       (command) =>
@@ -607,7 +672,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(completionScript(args.shell));
       },
     )
-    .demandCommand(1, 'Name a command: audit, check, completion, create, verify, version or webhook-cert')
+    .demandCommand(
+      1,
+      'Name a command: audit, check, completion, create, renew, verify, version or webhook-cert',
+    )
     .strict()
     .recommendCommands()
     .help()
