@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './cli-io.ts';
+import { DEFAULT_RENEW_AFTER } from '../shared/remote-secret/renewal.ts';
 import { parseCreateOptions, parseKeyValues, type CreateArgs } from './create-options.ts';
 
 /** What yargs hands over when no flag is given. */
@@ -11,6 +12,7 @@ const DEFAULTS: CreateArgs = {
   'request-timeout': '15s',
   rotate: false,
   'retire-old': false,
+  renew: false,
   'ca-from': 'token-secret',
   'dry-run': false,
   apply: false,
@@ -105,6 +107,24 @@ describe('create: defaults as istioctl', () => {
   });
 });
 
+describe('create --renew', () => {
+  it('needs --token-duration, and defaults the renewal share to two thirds', () => {
+    const options = parse({ 'token-duration': '24h', renew: true });
+    expect(options.token).toEqual({ from: 'token-request', seconds: 86_400 });
+    expect(options.renew).toEqual({ renewAfter: DEFAULT_RENEW_AFTER });
+  });
+
+  it('takes --renew-after as a share strictly between 0 and 1', () => {
+    expect(parse({ 'token-duration': '24h', renew: true, 'renew-after': '0.8' }).renew).toEqual({
+      renewAfter: 0.8,
+    });
+  });
+
+  it('is off unless asked for: --token-duration alone is not renewable', () => {
+    expect(parse({ 'token-duration': '24h' }).renew).toBeUndefined();
+  });
+});
+
 describe('create: usage errors (exit status 2) say which flag and what to do', () => {
   it.each([
     { args: { name: 'East_1' }, message: /--name "East_1" is not a valid DNS-1123 label/ },
@@ -139,6 +159,34 @@ describe('create: usage errors (exit status 2) say which flag and what to do', (
     { args: { namespace: 'Istio' }, message: /not a valid namespace/ },
     { args: { 'service-account': 'Bad Name' }, message: /not a valid ServiceAccount name/ },
     { args: { 'ca-from': 'file' }, message: /--ca-from "file"/ },
+    { args: { renew: true }, message: /--renew needs --token-duration: it renews a token that expires/ },
+    {
+      args: { renew: true, rotate: true },
+      message: /--rotate is about token Secrets, whose tokens never expire/,
+    },
+    {
+      args: { renew: true, 'secret-name': 'x' },
+      message: /--secret-name is about token Secrets, whose tokens never expire/,
+    },
+    { args: { renew: true, 'token-duration': '1h', rotate: true }, message: /cannot be combined/ },
+    {
+      args: { renew: true, 'token-duration': '1h', 'create-service-account': false },
+      message: /--renew creates RBAC on the remote .* --create-service-account=false says create makes none/,
+    },
+    {
+      args: { 'auth-type': 'plugin', 'auth-plugin-name': 'oidc', renew: true },
+      message: /--renew is about ServiceAccount tokens/,
+    },
+    {
+      args: { 'token-duration': '1h', 'renew-after': '0.5' },
+      message: /--renew-after is for --renew; add --renew/,
+    },
+    ...['0', '1', '1.5', '-0.2', 'half', '0.001', '0.996', '1e-1'].map((after) => ({
+      args: { renew: true, 'token-duration': '1h', 'renew-after': after },
+      message: new RegExp(
+        `--renew-after "${after.replace('.', '\\.')}" is not a share of the token's life between 0 and 1`,
+      ),
+    })),
   ])('$args', ({ args, message }) => {
     expect(() => parse(args)).toThrow(UsageError);
     expect(() => parse(args)).toThrow(message);

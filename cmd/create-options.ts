@@ -2,6 +2,7 @@ import { isDns1123Label, isDns1123Subdomain } from '../shared/kube/names.ts';
 import type { SecretType } from '../shared/remote-secret/build.ts';
 import { CONFIG_SERVICE_ACCOUNT, READER_SERVICE_ACCOUNT } from '../shared/remote-secret/istio-reader-rbac.ts';
 import type { RemotePlanOptions } from '../shared/remote-secret/plan.ts';
+import { DEFAULT_RENEW_AFTER } from '../shared/remote-secret/renewal.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { parseDuration } from '../shared/time/duration.ts';
 import { durationFlag, emptyToUndefined, toList, UsageError } from './cli-io.ts';
@@ -27,6 +28,8 @@ export interface CreateArgs {
   readonly 'token-duration'?: string | undefined;
   readonly rotate: boolean;
   readonly 'retire-old': boolean;
+  readonly renew: boolean;
+  readonly 'renew-after'?: string | undefined;
   readonly 'ca-from': string;
   readonly output?: string | undefined;
   readonly 'dry-run': boolean;
@@ -50,6 +53,11 @@ export interface CreateOptions {
   readonly createServiceAccount: boolean;
   readonly token: RemotePlanOptions['token'];
   readonly retireOld: boolean;
+  /**
+   * --renew: the remote ServiceAccount may request its own tokens (a Role and RoleBinding), and
+   * the secret carries `renewalAnnotations` with this share of a token's life to renew after.
+   */
+  readonly renew: { readonly renewAfter: number } | undefined;
   readonly auth: CreateAuth;
   readonly caFrom: 'token-secret' | 'kubeconfig';
   /** undefined: the remote context's server. */
@@ -137,6 +145,7 @@ export function parseCreateOptions(args: CreateArgs): CreateOptions {
       ['--rotate', args.rotate],
       ['--secret-name', secretName !== undefined],
       ['--retire-old', args['retire-old']],
+      ['--renew', args.renew],
     ].filter(([, used]) => used === true);
     if (conflicting.length > 0) {
       throw new UsageError(
@@ -144,6 +153,12 @@ export function parseCreateOptions(args: CreateArgs): CreateOptions {
       );
     }
     token = { from: 'none' };
+  } else if (args.renew && tokenDuration === undefined) {
+    throw new UsageError(
+      args.rotate || secretName !== undefined
+        ? `--renew renews a token that expires; ${args.rotate ? '--rotate' : '--secret-name'} is about token Secrets, whose tokens never expire. Use --token-duration D --renew instead`
+        : '--renew needs --token-duration: it renews a token that expires, and without --token-duration the token never expires. Write e.g. --token-duration 24h --renew',
+    );
   } else if (tokenDuration !== undefined) {
     if (args.rotate || secretName !== undefined) {
       throw new UsageError(
@@ -172,6 +187,8 @@ export function parseCreateOptions(args: CreateArgs): CreateOptions {
   } else {
     token = { from: 'existing-or-new-secret' };
   }
+
+  const renew = parseRenew(args);
 
   const apply = args.apply
     ? {
@@ -213,6 +230,7 @@ export function parseCreateOptions(args: CreateArgs): CreateOptions {
     createServiceAccount: args['create-service-account'],
     token,
     retireOld: args['retire-old'],
+    renew,
     auth,
     caFrom,
     server,
@@ -224,6 +242,32 @@ export function parseCreateOptions(args: CreateArgs): CreateOptions {
     apply,
     warnings,
   };
+}
+
+/**
+ * --renew (already known to come with --token-duration) and --renew-after. The share is written
+ * to two decimals, as the annotation holds it, and must stay strictly between 0 and 1 there.
+ */
+function parseRenew(args: CreateArgs): CreateOptions['renew'] {
+  const after = emptyToUndefined(args['renew-after']);
+  if (!args.renew) {
+    if (after !== undefined) throw new UsageError('--renew-after is for --renew; add --renew');
+    return undefined;
+  }
+  if (!args['create-service-account']) {
+    throw new UsageError(
+      '--renew creates RBAC on the remote (a Role and RoleBinding that let the ServiceAccount request its own tokens), and --create-service-account=false says create makes none; drop --create-service-account=false, or leave out --renew',
+    );
+  }
+  if (after === undefined) return { renewAfter: DEFAULT_RENEW_AFTER };
+  const share = Number(after);
+  const written = Math.round(share * 100) / 100;
+  if (!/^\s*[0-9.]+\s*$/.test(after) || !Number.isFinite(share) || written <= 0 || written >= 1) {
+    throw new UsageError(
+      `--renew-after "${after}" is not a share of the token's life between 0 and 1 (to two decimals), like 0.67`,
+    );
+  }
+  return { renewAfter: share };
 }
 
 /** `k1=v1,k2=v2`, repeatable, as pflag's StringToString reads it. */

@@ -33,6 +33,7 @@ import {
   type NeededPermission,
 } from '../shared/remote-secret/permissions.ts';
 import { planRemote, type RemoteFacts, type RemotePlan } from '../shared/remote-secret/plan.ts';
+import { renewalAnnotations } from '../shared/remote-secret/renewal.ts';
 import { checkServerUrl } from '../shared/remote-secret/server.ts';
 import { formatDuration } from '../shared/time/duration.ts';
 import { emptyToUndefined, EXIT_OK, exitStatusOf } from './cli-io.ts';
@@ -114,6 +115,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
     createServiceAccount: options.createServiceAccount,
     token: options.token,
     retireOld: options.retireOld,
+    renew: options.renew !== undefined,
     clusterIdGiven: options.clusterId !== undefined,
     caFromCluster: options.caFrom === 'token-secret',
   };
@@ -139,6 +141,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
           listTokenSecrets: permissionsToRead(request).some(
             (need) => need.verb === 'list' && need.resource === 'secrets',
           ),
+          renew: options.renew !== undefined,
         })
       : undefined,
   ]);
@@ -149,6 +152,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
       createServiceAccount: options.createServiceAccount,
       token: options.token,
       retireOld: options.retireOld,
+      renew: options.renew !== undefined,
       now: io.now(),
     },
     facts ?? NO_FACTS,
@@ -222,7 +226,11 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
     // To the minute: the API server's expiry has whole seconds and some time has passed.
     const left = Math.round((expires.getTime() - io.now().getTime()) / 60_000) * 60_000;
     say.notice(
-      `the token expires at ${expires.toISOString()} (in ${formatDuration(left)}); run create again before then and apply the new secret`,
+      `the token expires at ${expires.toISOString()} (in ${formatDuration(left)}); ${
+        options.renew === undefined
+          ? 'run create again before then and apply the new secret'
+          : 'kubectl remote-secret renew renews it before then'
+      }`,
     );
     if (options.token.from === 'token-request' && Math.abs(left / 1000 - options.token.seconds) > 60) {
       say.warning(
@@ -329,7 +337,7 @@ function permissionsError(
 ): MissingPermissionsError {
   const clusterScoped = missing.some((need) => need.namespace === undefined && need.name !== 'kube-system');
   const hint =
-    options.createServiceAccount && clusterScoped
+    options.createServiceAccount && clusterScoped && options.renew === undefined
       ? `ask a cluster admin to grant them, or let them create the reader account once and run with --create-service-account=false (and --name): then create needs only the ServiceAccount and its token Secret in namespace ${options.namespace}`
       : 'ask a cluster admin to grant them, or use a context that has them';
   return new MissingPermissionsError(context, missing, hint);
@@ -439,6 +447,16 @@ function buildSecret(
     clusterId,
     namespace: options.namespace,
     kubeconfig: kubeconfig.text,
+    // Read by the renewer only; istiod reads the kubeconfig as before.
+    annotations:
+      options.renew === undefined || options.token.from !== 'token-request'
+        ? undefined
+        : renewalAnnotations({
+            serviceAccount: options.serviceAccount,
+            namespace: options.namespace,
+            durationSeconds: options.token.seconds,
+            renewAfter: options.renew.renewAfter,
+          }),
   });
 }
 

@@ -221,6 +221,17 @@ export async function main(argv: readonly string[]): Promise<number> {
               default: false,
               describe: "Delete the ServiceAccount's other token Secrets (after --rotate has been applied)",
             },
+            renew: {
+              type: 'boolean',
+              default: false,
+              describe:
+                'With --token-duration: let the ServiceAccount request its own tokens (a Role and RoleBinding on the remote) and mark the secret renewable, for kubectl remote-secret renew',
+            },
+            'renew-after': {
+              type: 'string',
+              requiresArg: true,
+              describe: "With --renew: the share of a token's life after which it is renewed (default 0.67)",
+            },
             'ca-from': {
               type: 'string',
               choices: ['token-secret', 'kubeconfig'],

@@ -1,8 +1,15 @@
-import type { V1ClusterRole, V1ClusterRoleBinding, V1Secret } from '@kubernetes/client-node';
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Role,
+  V1RoleBinding,
+  V1Secret,
+} from '@kubernetes/client-node';
 import {
   ISSUED_AT_ANNOTATION,
   SERVICE_ACCOUNT_NAME_ANNOTATION,
   SERVICE_ACCOUNT_TOKEN_TYPE,
+  tokenRenewerRules,
 } from '../remote-secret/build.ts';
 import {
   coversRules,
@@ -14,6 +21,7 @@ import {
 import { mapLimited } from '../concurrency.ts';
 import type { NeededPermission } from '../remote-secret/permissions.ts';
 import type { PlannedObject, RemoteFacts, TokenSecretFact } from '../remote-secret/plan.ts';
+import { tokenRenewerRoleName } from '../remote-secret/renewal.ts';
 import { isRecord, stringOrUndefined } from '../json.ts';
 import { asModel, type KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
@@ -44,6 +52,8 @@ export interface FactsQuery {
   readonly secretName?: string | undefined;
   /** List the namespace's token Secrets (to pick the newest, or to retire the old ones). */
   readonly listTokenSecrets: boolean;
+  /** --renew: read the token renewer's Role and RoleBinding too. */
+  readonly renew?: boolean;
 }
 
 /**
@@ -58,7 +68,9 @@ export async function readRemoteFacts(client: KubeClient, query: FactsQuery): Pr
   const skipped = Promise.resolve(undefined);
   const cluster = query.createServiceAccount;
   const named = query.secretName;
-  const [ns, account, role, binding, secrets, namedSecret] = await Promise.all([
+  const renewer = tokenRenewerRoleName(serviceAccount);
+  const renew = query.renew === true;
+  const [ns, account, role, binding, secrets, namedSecret, renewerRole, renewerBinding] = await Promise.all([
     cluster
       ? client.read(`get Namespace ${namespace}`, (options) =>
           client.core.readNamespace({ name: namespace }, options),
@@ -93,6 +105,16 @@ export async function readRemoteFacts(client: KubeClient, query: FactsQuery): Pr
       : client.read(`get Secret ${namespace}/${named}`, (options) =>
           client.core.readNamespacedSecret({ name: named, namespace }, options),
         ),
+    renew
+      ? client.read(`get Role ${namespace}/${renewer}`, (options) =>
+          client.rbac.readNamespacedRole({ name: renewer, namespace }, options),
+        )
+      : skipped,
+    renew
+      ? client.read(`get RoleBinding ${namespace}/${renewer}`, (options) =>
+          client.rbac.readNamespacedRoleBinding({ name: renewer, namespace }, options),
+        )
+      : skipped,
   ]);
   const tokenSecrets = (secrets?.items ?? []).map(tokenSecretFact);
   if (namedSecret !== undefined && !tokenSecrets.some((secret) => secret.name === named)) {
@@ -109,7 +131,54 @@ export async function readRemoteFacts(client: KubeClient, query: FactsQuery): Pr
         ? undefined
         : { bindsServiceAccount: binds(binding, roleName, namespace, serviceAccount) },
     tokenSecrets,
+    ...(renew
+      ? {
+          renewerRole:
+            renewerRole === undefined
+              ? undefined
+              : { grantsOwnToken: grantsOwnToken(renewerRole, serviceAccount) },
+          renewerRoleBinding:
+            renewerBinding === undefined
+              ? undefined
+              : { bindsServiceAccount: bindsToRole(renewerBinding, renewer, namespace, serviceAccount) },
+        }
+      : {}),
   };
+}
+
+/** Whether some rule of the Role allows exactly our TokenRequest (a wider rule counts too). */
+function grantsOwnToken(role: V1Role, serviceAccount: string): boolean {
+  return tokenRenewerRules(serviceAccount).every((wanted) =>
+    (role.rules ?? []).some((rule) => {
+      const has = (list: readonly string[] | undefined, items: readonly string[]) =>
+        list !== undefined && (list.includes('*') || items.every((item) => list.includes(item)));
+      const names = rule.resourceNames ?? [];
+      return (
+        has(rule.apiGroups, wanted.apiGroups) &&
+        has(rule.resources, wanted.resources) &&
+        has(rule.verbs, wanted.verbs) &&
+        (names.length === 0 || wanted.resourceNames.every((name) => names.includes(name)))
+      );
+    }),
+  );
+}
+
+function bindsToRole(
+  binding: V1RoleBinding,
+  role: string,
+  namespace: string,
+  serviceAccount: string,
+): boolean {
+  return (
+    binding.roleRef.kind === 'Role' &&
+    binding.roleRef.name === role &&
+    (binding.subjects ?? []).some(
+      (subject) =>
+        subject.kind === 'ServiceAccount' &&
+        subject.name === serviceAccount &&
+        (subject.namespace ?? namespace) === namespace,
+    )
+  );
 }
 
 function tokenSecretFact(secret: V1Secret): TokenSecretFact {
@@ -246,6 +315,19 @@ async function createObject(client: KubeClient, planned: PlannedObject): Promise
           ),
         );
         return { kind: object.kind, name };
+      case 'Role':
+        await client.call(`create Role ${namespace}/${name}`, (options) =>
+          client.rbac.createNamespacedRole({ namespace, body: asModel(client.k8s.V1Role, object) }, options),
+        );
+        return { kind: object.kind, name, namespace };
+      case 'RoleBinding':
+        await client.call(`create RoleBinding ${namespace}/${name}`, (options) =>
+          client.rbac.createNamespacedRoleBinding(
+            { namespace, body: asModel(client.k8s.V1RoleBinding, object) },
+            options,
+          ),
+        );
+        return { kind: object.kind, name, namespace };
       case 'Secret': {
         const secret = await client.call(
           `create Secret ${namespace}/${name || `${object.metadata.generateName ?? ''}<generated>`}`,

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decideRemoteSecret } from './decide.ts';
 import {
   buildRemoteSecret,
+  buildTokenRenewerRole,
+  buildTokenRenewerRoleBinding,
   buildTokenSecret,
   renderManifestJson,
   renderManifestYaml,
@@ -9,6 +11,7 @@ import {
   type RemoteKubeconfigInput,
 } from './build.ts';
 import { readSecretManifests } from './manifests.ts';
+import { DEFAULT_RENEW_AFTER, readRenewalPolicy, renewalAnnotations } from './renewal.ts';
 import { FIXTURE_CA_DATA } from '../../test/testdata/pki/fixture-ca.ts';
 
 /**
@@ -192,5 +195,82 @@ describe('buildTokenSecret', () => {
     const secret = buildTokenSecret('istio-system', 'reader', { rotate: true, issuedAt });
     expect(secret.metadata.name).toBeUndefined();
     expect(secret.metadata.generateName).toBe('reader-istio-remote-secret-token-');
+  });
+});
+
+describe('the token renewer (create --renew)', () => {
+  const SA = 'istio-reader-service-account';
+
+  it("is a Role in the account's namespace with one rule: a TokenRequest for that account only", () => {
+    expect(buildTokenRenewerRole('istio-system', SA)).toEqual({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: {
+        name: `${SA}-token-renewer`,
+        namespace: 'istio-system',
+        labels: {
+          app: 'istio-reader',
+          'app.kubernetes.io/name': 'istio-reader',
+          'app.kubernetes.io/managed-by': 'kubectl-remote-secret',
+        },
+      },
+      rules: [
+        { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], resourceNames: [SA] },
+      ],
+    });
+  });
+
+  it('is bound, by a RoleBinding of the same name, to that account and no one else', () => {
+    const binding = buildTokenRenewerRoleBinding('mesh', 'reader');
+    expect(binding.metadata).toMatchObject({ name: 'reader-token-renewer', namespace: 'mesh' });
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'reader-token-renewer',
+    });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'reader', namespace: 'mesh' }]);
+  });
+
+  it('marks the secret renewable with the four annotations, and changes nothing else of it', () => {
+    const plain = render({ clusterId: 'east' });
+    const annotations = renewalAnnotations({
+      serviceAccount: SA,
+      namespace: 'istio-system',
+      durationSeconds: 86_400,
+      renewAfter: DEFAULT_RENEW_AFTER,
+    });
+    const renewable = buildRemoteSecret({
+      type: 'remote',
+      clusterId: 'east',
+      namespace: 'istio-system-test',
+      kubeconfig: plain.stringData?.['east'] ?? '',
+      annotations,
+    });
+    expect(renewable.metadata.annotations).toEqual({
+      'networking.istio.io/cluster': 'east',
+      'kubectl-remote-secret/renew-service-account': SA,
+      'kubectl-remote-secret/renew-namespace': 'istio-system',
+      'kubectl-remote-secret/token-duration': '24h',
+      'kubectl-remote-secret/renew-after': '0.67',
+    });
+    const { annotations: _, ...rest } = renewable.metadata;
+    const { annotations: __, ...plainRest } = plain.metadata;
+    expect(rest).toEqual(plainRest);
+    expect(renewable.stringData).toEqual(plain.stringData);
+    expect(readRenewalPolicy(renewable.metadata.annotations)).toEqual({
+      renewable: true,
+      policy: { serviceAccount: SA, namespace: 'istio-system', durationSeconds: 86_400, renewAfter: 0.67 },
+    });
+  });
+
+  it('never lets an annotation replace the cluster annotation istiod reads', () => {
+    const secret = buildRemoteSecret({
+      type: 'remote',
+      clusterId: 'east',
+      namespace: 'istio-system',
+      kubeconfig: '',
+      annotations: { 'networking.istio.io/cluster': 'west' },
+    });
+    expect(secret.metadata.annotations).toEqual({ 'networking.istio.io/cluster': 'east' });
   });
 });

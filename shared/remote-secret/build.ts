@@ -9,6 +9,7 @@ import {
   type PolicyRule,
 } from './istio-reader-rbac.ts';
 import { CLUSTER_ANNOTATION, MULTICLUSTER_LABEL } from './model.ts';
+import { tokenRenewerRoleName } from './renewal.ts';
 
 /**
  * Kubernetes objects as plain wire data (what `kubectl get -o json` shows), not client-node's
@@ -58,6 +59,30 @@ export interface ClusterRoleBindingManifest {
   readonly kind: 'ClusterRoleBinding';
   readonly metadata: ObjectMeta;
   readonly roleRef: { readonly apiGroup: string; readonly kind: 'ClusterRole'; readonly name: string };
+  readonly subjects: readonly {
+    readonly kind: 'ServiceAccount';
+    readonly name: string;
+    readonly namespace: string;
+  }[];
+}
+
+/** A rule of a namespaced Role, which can name the objects it grants (`resourceNames`). */
+export interface NamedPolicyRule extends PolicyRule {
+  readonly resourceNames: readonly string[];
+}
+
+export interface RoleManifest {
+  readonly apiVersion: 'rbac.authorization.k8s.io/v1';
+  readonly kind: 'Role';
+  readonly metadata: ObjectMeta;
+  readonly rules: readonly NamedPolicyRule[];
+}
+
+export interface RoleBindingManifest {
+  readonly apiVersion: 'rbac.authorization.k8s.io/v1';
+  readonly kind: 'RoleBinding';
+  readonly metadata: ObjectMeta;
+  readonly roleRef: { readonly apiGroup: string; readonly kind: 'Role'; readonly name: string };
   readonly subjects: readonly {
     readonly kind: 'ServiceAccount';
     readonly name: string;
@@ -182,6 +207,8 @@ export interface RemoteSecretInput {
   readonly clusterId: string;
   readonly namespace: string;
   readonly kubeconfig: string;
+  /** More annotations, such as a renewable secret's `renewalAnnotations`; the cluster's wins. */
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -196,7 +223,7 @@ export function buildRemoteSecret(input: RemoteSecretInput): SecretManifest {
     metadata: {
       name: remoteSecretName(input.type, input.clusterId),
       namespace: input.namespace,
-      annotations: { [CLUSTER_ANNOTATION]: input.clusterId },
+      annotations: { ...input.annotations, [CLUSTER_ANNOTATION]: input.clusterId },
       labels: { [MULTICLUSTER_LABEL]: 'true' },
     },
     stringData: { [remoteSecretKey(input.type, input.clusterId)]: input.kubeconfig },
@@ -257,6 +284,42 @@ export function buildReaderClusterRoleBinding(
       kind: 'ClusterRole',
       name: readerClusterRoleName(namespace),
     },
+    subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
+  };
+}
+
+/**
+ * The rule that lets the reader ServiceAccount renew its own token, and nothing else: a
+ * TokenRequest (`create` on `serviceaccounts/token`) for that one ServiceAccount. Without
+ * `resourceNames` it could mint tokens for every account of the namespace, istiod's included.
+ */
+export function tokenRenewerRules(serviceAccount: string): NamedPolicyRule[] {
+  return [
+    {
+      apiGroups: [''],
+      resources: ['serviceaccounts/token'],
+      verbs: ['create'],
+      resourceNames: [serviceAccount],
+    },
+  ];
+}
+
+export function buildTokenRenewerRole(namespace: string, serviceAccount: string): RoleManifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: tokenRenewerRoleName(serviceAccount), namespace, labels: { ...READER_LABELS } },
+    rules: tokenRenewerRules(serviceAccount),
+  };
+}
+
+export function buildTokenRenewerRoleBinding(namespace: string, serviceAccount: string): RoleBindingManifest {
+  const name = tokenRenewerRoleName(serviceAccount);
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name, namespace, labels: { ...READER_LABELS } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
     subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
   };
 }

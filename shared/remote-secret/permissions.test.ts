@@ -47,6 +47,23 @@ describe('the permissions create needs', () => {
       request: { ...DEFAULTS, token: { from: 'none' as const }, clusterIdGiven: true },
       reads: [],
     },
+    {
+      name: '--token-duration --renew --name',
+      request: {
+        ...DEFAULTS,
+        token: { from: 'token-request' as const, seconds: 3600 },
+        renew: true,
+        clusterIdGiven: true,
+      },
+      reads: [
+        'get serviceaccounts istio-reader-service-account in namespace istio-system',
+        'get namespaces istio-system',
+        'get clusterroles.rbac.authorization.k8s.io istio-reader-clusterrole-istio-system',
+        'get clusterrolebindings.rbac.authorization.k8s.io istio-reader-clusterrole-istio-system',
+        'get roles.rbac.authorization.k8s.io istio-reader-service-account-token-renewer in namespace istio-system',
+        'get rolebindings.rbac.authorization.k8s.io istio-reader-service-account-token-renewer in namespace istio-system',
+      ],
+    },
   ])('reads ($name)', ({ request, reads }) => {
     expect(short(request)).toEqual(reads);
   });
@@ -119,6 +136,30 @@ describe('the permissions create needs', () => {
         'delete secrets reader-token in namespace istio-system',
       ],
     },
+    {
+      name: '--token-duration --renew on a remote without the renewer',
+      request: { ...DEFAULTS, token: { from: 'token-request' as const, seconds: 3600 }, renew: true },
+      facts: EVERYTHING,
+      writes: [
+        'create roles.rbac.authorization.k8s.io in namespace istio-system',
+        'create rolebindings.rbac.authorization.k8s.io in namespace istio-system',
+        'create serviceaccounts/token istio-reader-service-account in namespace istio-system',
+        'get configmaps kube-root-ca.crt in namespace istio-system',
+      ],
+    },
+    {
+      name: '--token-duration --renew on a remote that has the renewer: the TokenRequest only',
+      request: { ...DEFAULTS, token: { from: 'token-request' as const, seconds: 3600 }, renew: true },
+      facts: {
+        ...EVERYTHING,
+        renewerRole: { grantsOwnToken: true },
+        renewerRoleBinding: { bindsServiceAccount: true },
+      },
+      writes: [
+        'create serviceaccounts/token istio-reader-service-account in namespace istio-system',
+        'get configmaps kube-root-ca.crt in namespace istio-system',
+      ],
+    },
   ])('writes for $name', ({ request, facts, writes }) => {
     expect(short(request, permissionsToWrite(request, plan(request, facts)))).toEqual(writes);
   });
@@ -133,5 +174,27 @@ describe('the permissions create needs', () => {
       'secrets',
     ]);
     expect(needs.every((need) => need.verb !== 'create' || need.why.endsWith('(if missing)'))).toBe(true);
+  });
+
+  it('with --renew, the worst case adds the Role and RoleBinding, in the namespace', () => {
+    const needs = permissionsToWrite({
+      ...DEFAULTS,
+      token: { from: 'token-request', seconds: 3600 },
+      renew: true,
+    });
+    expect(
+      short(
+        DEFAULTS,
+        needs.filter((need) => need.verb === 'create'),
+      ),
+    ).toEqual([
+      'create namespaces',
+      'create serviceaccounts in namespace istio-system',
+      'create clusterroles.rbac.authorization.k8s.io',
+      'create clusterrolebindings.rbac.authorization.k8s.io',
+      'create roles.rbac.authorization.k8s.io in namespace istio-system',
+      'create rolebindings.rbac.authorization.k8s.io in namespace istio-system',
+      'create serviceaccounts/token istio-reader-service-account in namespace istio-system',
+    ]);
   });
 });

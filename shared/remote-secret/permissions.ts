@@ -2,6 +2,7 @@ import { RemoteSecretError } from '../errors.ts';
 import { plural } from '../text.ts';
 import { readerClusterRoleBindingName, readerClusterRoleName } from './istio-reader-rbac.ts';
 import type { PlannedObject, RemotePlan, RemotePlanOptions } from './plan.ts';
+import { tokenRenewerRoleName } from './renewal.ts';
 
 /** One thing `create` will do on the remote, as a SelfSubjectAccessReview asks about it. */
 export interface NeededPermission {
@@ -25,6 +26,8 @@ export interface CreateRequest {
   readonly createServiceAccount: boolean;
   readonly token: RemotePlanOptions['token'];
   readonly retireOld: boolean;
+  /** --renew: the token renewer's Role and RoleBinding are read and, when missing, created. */
+  readonly renew?: boolean;
   /** --name was given: the kube-system UID is not read. */
   readonly clusterIdGiven: boolean;
   /** The CA comes from the cluster (a token Secret's ca.crt or kube-root-ca.crt). */
@@ -69,6 +72,13 @@ export function permissionsToRead(request: CreateRequest): NeededPermission[] {
         readerClusterRoleBindingName(namespace, serviceAccount),
         'to see whether its binding exists',
       ),
+    );
+  }
+  if (request.renew === true) {
+    const renewer = tokenRenewerRoleName(serviceAccount);
+    needs.push(
+      rbac('get', 'roles', renewer, "to see whether the token renewer's Role exists", namespace),
+      rbac('get', 'rolebindings', renewer, 'to see whether its binding exists', namespace),
     );
   }
   if (request.token.from === 'named-secret') {
@@ -218,6 +228,12 @@ function worstCaseCreates(request: CreateRequest): { kind: PlannedKind; name: st
         { kind: 'ClusterRoleBinding', name: readerClusterRoleBindingName(namespace, serviceAccount) },
       ]
     : [];
+  if (request.renew === true) {
+    creates.push(
+      { kind: 'Role', name: tokenRenewerRoleName(serviceAccount) },
+      { kind: 'RoleBinding', name: tokenRenewerRoleName(serviceAccount) },
+    );
+  }
   if (request.token.from === 'existing-or-new-secret' || request.token.from === 'new-secret') {
     creates.push({ kind: 'Secret', name: undefined });
   }
@@ -269,6 +285,24 @@ function createOf(
         undefined,
         `to create the binding ${name ?? ''}${ifMissing}`,
       );
+    // RBAC's escalation check also wants the Role's one rule held by whoever creates the Role or
+    // binds it; the TokenRequest for the same ServiceAccount, asked for below, is exactly that.
+    case 'Role':
+      return rbac(
+        'create',
+        'roles',
+        undefined,
+        `to create the token renewer's Role ${name ?? ''} (--renew)${ifMissing}`,
+        namespace,
+      );
+    case 'RoleBinding':
+      return rbac(
+        'create',
+        'rolebindings',
+        undefined,
+        `to create the binding ${name ?? ''} (--renew)${ifMissing}`,
+        namespace,
+      );
     case 'Secret':
       return core(
         'create',
@@ -288,6 +322,19 @@ function core(
   return { verb, group: '', resource, ...where, why };
 }
 
-function rbac(verb: string, resource: string, name: string | undefined, why: string): NeededPermission {
-  return { verb, group: 'rbac.authorization.k8s.io', resource, ...(name === undefined ? {} : { name }), why };
+function rbac(
+  verb: string,
+  resource: string,
+  name: string | undefined,
+  why: string,
+  namespace?: string,
+): NeededPermission {
+  return {
+    verb,
+    group: 'rbac.authorization.k8s.io',
+    resource,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(name === undefined ? {} : { name }),
+    why,
+  };
 }

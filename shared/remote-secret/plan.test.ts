@@ -127,6 +127,62 @@ describe('planRemote: what is created', () => {
   });
 });
 
+describe('planRemote: --renew', () => {
+  const RENEW = { renew: true, token: { from: 'token-request' as const, seconds: 86_400 } };
+  const RENEWABLE: RemoteFacts = {
+    ...READY,
+    renewerRole: { grantsOwnToken: true },
+    renewerRoleBinding: { bindsServiceAccount: true },
+  };
+
+  it("adds the token renewer Role and its RoleBinding, in the account's namespace, after the reader RBAC", () => {
+    const plan = planRemote(options(RENEW), EMPTY);
+    expect(plan.create.map((planned) => `${planned.kind} ${planned.object.metadata.name ?? ''}`)).toEqual([
+      'Namespace istio-system',
+      `ServiceAccount ${SA}`,
+      'ClusterRole istio-reader-clusterrole-istio-system',
+      'ClusterRoleBinding istio-reader-clusterrole-istio-system',
+      `Role ${SA}-token-renewer`,
+      `RoleBinding ${SA}-token-renewer`,
+    ]);
+    const role = plan.create[4]?.object;
+    expect(role?.kind === 'Role' ? role.rules : undefined).toEqual([
+      { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], resourceNames: [SA] },
+    ]);
+    expect(role?.metadata.namespace).toBe('istio-system');
+    const binding = plan.create[5]?.object;
+    expect(binding?.kind === 'RoleBinding' ? [binding.roleRef, binding.subjects] : undefined).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${SA}-token-renewer` },
+      [{ kind: 'ServiceAccount', name: SA, namespace: 'istio-system' }],
+    ]);
+  });
+
+  it('creates neither when both exist (idempotent), and only the missing one otherwise', () => {
+    expect(kinds(RENEWABLE, RENEW)).toEqual([]);
+    expect(kinds({ ...RENEWABLE, renewerRoleBinding: undefined }, RENEW)).toEqual([
+      `RoleBinding ${SA}-token-renewer`,
+    ]);
+    expect(kinds({ ...RENEWABLE, renewerRole: undefined }, RENEW)).toEqual([`Role ${SA}-token-renewer`]);
+  });
+
+  it('warns, and leaves alone, a Role without the rule or a RoleBinding for someone else', () => {
+    const plan = planRemote(options(RENEW), {
+      ...RENEWABLE,
+      renewerRole: { grantsOwnToken: false },
+      renewerRoleBinding: { bindsServiceAccount: false },
+    });
+    expect(plan.create).toEqual([]);
+    expect(plan.warnings).toEqual([
+      `Role istio-system/${SA}-token-renewer exists but does not grant create on serviceaccounts/token for ${SA}; it was left as it is, so renewing the token will be refused`,
+      `RoleBinding istio-system/${SA}-token-renewer exists but does not bind istio-system/${SA} to Role ${SA}-token-renewer; it was left as it is, so renewing the token will be refused`,
+    ]);
+  });
+
+  it('is opt-in: without --renew no renewer objects, whatever the facts', () => {
+    expect(kinds(EMPTY, { token: RENEW.token })).not.toContain(`Role ${SA}-token-renewer`);
+  });
+});
+
 describe('planRemote: where the token comes from', () => {
   it('reuses the newest token Secret of the account, ignoring other accounts, other types and ones being deleted', () => {
     const plan = planRemote(options(), {

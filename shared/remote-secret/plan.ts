@@ -4,6 +4,8 @@ import {
   buildReaderClusterRole,
   buildReaderClusterRoleBinding,
   buildServiceAccount,
+  buildTokenRenewerRole,
+  buildTokenRenewerRoleBinding,
   buildTokenSecret,
   SERVICE_ACCOUNT_NAME_ANNOTATION,
   SERVICE_ACCOUNT_TOKEN_TYPE,
@@ -11,10 +13,13 @@ import {
   type ClusterRoleBindingManifest,
   type ClusterRoleManifest,
   type NamespaceManifest,
+  type RoleBindingManifest,
+  type RoleManifest,
   type SecretManifest,
   type ServiceAccountManifest,
 } from './build.ts';
 import { readerClusterRoleBindingName, readerClusterRoleName } from './istio-reader-rbac.ts';
+import { tokenRenewerRoleName } from './renewal.ts';
 
 /** What `create` wants on the remote, decided from the flags. */
 export interface RemotePlanOptions {
@@ -29,6 +34,11 @@ export interface RemotePlanOptions {
     | { readonly from: 'token-request'; readonly seconds: number }
     | { readonly from: 'none' };
   readonly retireOld: boolean;
+  /**
+   * --renew: also the Role and RoleBinding that let the ServiceAccount request tokens for itself
+   * (`tokenRenewerRoleName`), so the renewer can replace its token before it expires.
+   */
+  readonly renew?: boolean;
   /** Now, for the issued-at annotation of a created token Secret. */
   readonly now: Date;
 }
@@ -53,6 +63,10 @@ export interface RemoteFacts {
   readonly clusterRoleBinding: { readonly bindsServiceAccount: boolean } | undefined;
   /** Token Secrets of the namespace (any ServiceAccount), plus the one named by --secret-name. */
   readonly tokenSecrets: readonly TokenSecretFact[];
+  /** Read with --renew only. undefined: no such Role; else whether it grants the token rule. */
+  readonly renewerRole?: { readonly grantsOwnToken: boolean } | undefined;
+  /** Read with --renew only. undefined: no such RoleBinding; else whether it binds our account to it. */
+  readonly renewerRoleBinding?: { readonly bindsServiceAccount: boolean } | undefined;
 }
 
 export type RemoteManifest =
@@ -60,6 +74,8 @@ export type RemoteManifest =
   | ServiceAccountManifest
   | ClusterRoleManifest
   | ClusterRoleBindingManifest
+  | RoleManifest
+  | RoleBindingManifest
   | SecretManifest;
 
 /** An object to create on the remote, in order. */
@@ -96,7 +112,8 @@ export class PlanError extends RemoteSecretError {
 
 /**
  * Decide what to create on the remote: the ServiceAccount, Istio's reader ClusterRole and its
- * binding, each only when missing, and where the token comes from. Pure, so `--dry-run` prints
+ * binding, with --renew the token renewer's Role and RoleBinding, each only when missing, and
+ * where the token comes from. Pure, so `--dry-run` prints
  * exactly what a real run would do.
  */
 export function planRemote(options: RemotePlanOptions, facts: RemoteFacts): RemotePlan {
@@ -137,6 +154,23 @@ export function planRemote(options: RemotePlanOptions, facts: RemoteFacts): Remo
       } else if (!facts.clusterRoleBinding.bindsServiceAccount) {
         warnings.push(
           `ClusterRoleBinding ${binding} exists but does not bind ${ref} to ClusterRole ${role}; it was left as it is`,
+        );
+      }
+    }
+    if (options.renew === true) {
+      const renewer = tokenRenewerRoleName(serviceAccount);
+      if (facts.renewerRole === undefined) {
+        create.push({ kind: 'Role', object: buildTokenRenewerRole(namespace, serviceAccount) });
+      } else if (!facts.renewerRole.grantsOwnToken) {
+        warnings.push(
+          `Role ${namespace}/${renewer} exists but does not grant create on serviceaccounts/token for ${serviceAccount}; it was left as it is, so renewing the token will be refused`,
+        );
+      }
+      if (facts.renewerRoleBinding === undefined) {
+        create.push({ kind: 'RoleBinding', object: buildTokenRenewerRoleBinding(namespace, serviceAccount) });
+      } else if (!facts.renewerRoleBinding.bindsServiceAccount) {
+        warnings.push(
+          `RoleBinding ${namespace}/${renewer} exists but does not bind ${ref} to Role ${renewer}; it was left as it is, so renewing the token will be refused`,
         );
       }
     }

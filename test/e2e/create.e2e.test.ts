@@ -265,6 +265,103 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
     expect(verified.stdout).toContain(`"expires": "${new Date((claims.exp ?? 0) * 1000).toISOString()}"`);
   });
 
+  it('--token-duration --renew adds a Role that lets the token request only its own ServiceAccount tokens, and marks the secret renewable', async () => {
+    const renewer = `${READER}-token-renewer`;
+    // A dry run shows the two objects and creates neither.
+    const dry = await create('--name', 'east', '--token-duration', '1h', '--renew', '--dry-run');
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`# would create Role ${NAMESPACE}/${renewer}\n`);
+    expect(dry.stdout).toContain(`# would create RoleBinding ${NAMESPACE}/${renewer}\n`);
+    expect((await onRemote('get', 'role', renewer, '-n', NAMESPACE)).stderr).toContain('NotFound');
+
+    const run = await create('--name', 'east', '--token-duration', '1h', '--renew');
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toContain('kubectl remote-secret renew renews it before then');
+    const role = JSON.parse(
+      (await onRemote('get', 'role', renewer, '-n', NAMESPACE, '-o', 'json')).stdout,
+    ) as {
+      rules: unknown[];
+    };
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], resourceNames: [READER] },
+    ]);
+    const binding = JSON.parse(
+      (await onRemote('get', 'rolebinding', renewer, '-n', NAMESPACE, '-o', 'json')).stdout,
+    ) as { roleRef: unknown; subjects: unknown[] };
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: renewer });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: READER, namespace: NAMESPACE }]);
+
+    const { secret, kubeconfig } = parseSecret(run.stdout);
+    expect(secret.metadata.annotations).toEqual({
+      'networking.istio.io/cluster': 'east',
+      'kubectl-remote-secret/renew-service-account': READER,
+      'kubectl-remote-secret/renew-namespace': NAMESPACE,
+      'kubectl-remote-secret/token-duration': '1h',
+      'kubectl-remote-secret/renew-after': '0.67',
+    });
+    // The webhook judges the annotated secret as any other (a server-side dry run goes through it).
+    const judged = await onPrimary(['apply', '--dry-run=server', '-f', '-'], run.stdout);
+    expect(judged.status, judged.stderr).toBe(0);
+
+    // Least privilege, on the real API server: the secret's own token renews itself, and only itself.
+    const file = withKubeconfig('renewable.kubeconfig', kubeconfig);
+    const own = await kubectl(file, ['create', 'token', READER, '-n', NAMESPACE, '--duration', '1h']);
+    expect(own.status, own.stderr).toBe(0);
+    expect(decodeJwt(own.stdout.trim()).sub).toBe(`system:serviceaccount:${NAMESPACE}:${READER}`);
+    const other = await onRemote('create', 'serviceaccount', 'other', '-n', NAMESPACE);
+    expect(other.status, other.stderr).toBe(0);
+    const refused = await kubectl(file, ['create', 'token', 'other', '-n', NAMESPACE]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/forbidden.*cannot create resource "serviceaccounts\/token"/);
+    // Checked before anything is created: a context without them is told it lacks the renewer's too.
+    const limited = await remoteUser('renew-limited', 'default');
+    const forbidden = await plugin([
+      'create',
+      '--kubeconfig',
+      limited,
+      '--name',
+      'east',
+      '-n',
+      'mesh-renew',
+      '--token-duration',
+      '1h',
+      '--renew',
+    ]);
+    expect(forbidden.status).toBe(1);
+    const listed = forbidden.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('  - '))
+      .map((line) => line.split(':')[0]?.slice(4));
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        `get roles.rbac.authorization.k8s.io ${renewer} in namespace mesh-renew`,
+        `get rolebindings.rbac.authorization.k8s.io ${renewer} in namespace mesh-renew`,
+        'create roles.rbac.authorization.k8s.io in namespace mesh-renew',
+        'create rolebindings.rbac.authorization.k8s.io in namespace mesh-renew',
+      ]),
+    );
+    expect(forbidden.stderr).not.toContain('--create-service-account=false');
+    expect((await onRemote('get', 'namespace', 'mesh-renew')).status).not.toBe(0);
+
+    // Idempotent: a second run reuses both objects as they are.
+    const versions = () =>
+      onRemote(
+        'get',
+        `role/${renewer}`,
+        `rolebinding/${renewer}`,
+        '-n',
+        NAMESPACE,
+        '-o',
+        'jsonpath={range .items[*]}{.kind}/{.metadata.name}@{.metadata.resourceVersion} {end}',
+      );
+    const before = (await versions()).stdout;
+    expect(before).toMatch(/^Role\/\S+@\d+ RoleBinding\/\S+@\d+ $/);
+    const again = await create('--name', 'east', '--token-duration', '1h', '--renew');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('warning: Role');
+    expect((await versions()).stdout).toBe(before);
+  });
+
   it('--rotate gives a new working token while the old one works until --retire-old', async () => {
     const oldFile = withKubeconfig('old.kubeconfig', east.kubeconfig);
     const rotated = await create('--name', 'east', '--rotate');
