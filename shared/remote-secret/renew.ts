@@ -1,6 +1,7 @@
 import { errorCode, RemoteSecretError } from '../errors.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import { formatDuration } from '../time/duration.ts';
 import type { SecretManifest } from './build.ts';
 import { readRemoteSecretObject } from './manifests.ts';
 import { secretRef, type RemoteCluster } from './model.ts';
@@ -174,7 +175,7 @@ async function renewCluster(
   io: RenewIo,
 ): Promise<{ result: ClusterRenewal; renewed?: { oldToken: string; newText: string } }> {
   const base = { secret: ref, cluster: cluster.id };
-  const recreate = `kubectl remote-secret create --context <remote> --name ${cluster.id} --token-duration ${String(policy.durationSeconds)}s --renew`;
+  const recreate = `kubectl remote-secret create --context <remote> --name ${cluster.id} --token-duration ${formatDuration(policy.durationSeconds * 1000)} --renew`;
   const failed = (message: string, hint: string, expires?: string) => ({
     result: {
       ...base,
