@@ -4,6 +4,7 @@ import { mapLimited } from '../shared/concurrency.ts';
 import { forEachPage, type FetchPage } from '../shared/audit/pages.ts';
 import { buildProbeReport } from '../shared/audit/policy-report.ts';
 import {
+  PROBE_OUTCOMES,
   probeKey,
   probeOutcome,
   ProbeTracker,
@@ -96,7 +97,7 @@ export class RemoteProber {
     metrics.lastRunTimestamp.set(Date.now() / 1000);
     this.publishGauges(results);
     const counts = Object.fromEntries(
-      ['ok', 'forbidden', 'unauthenticated', 'unreachable', 'skipped'].map((outcome) => [
+      PROBE_OUTCOMES.map((outcome) => [
         outcome,
         results.filter((result) => result.outcome === outcome).length,
       ]),
