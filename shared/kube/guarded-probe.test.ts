@@ -364,7 +364,7 @@ describe('refusedAddress', () => {
     { host: '169.254.169.254', allowLoopback: true, refused: true },
     { host: '[fe80::1]', allowLoopback: true, refused: true },
     { host: 'metadata.google.internal', allowLoopback: true, refused: true },
-    { host: '10.0.0.1', allowLoopback: false, refused: false },
+    { host: '192.0.2.1', allowLoopback: false, refused: false },
     { host: 'east.example', allowLoopback: false, refused: false },
   ])('$host with allowLoopback $allowLoopback: refused $refused', ({ host, allowLoopback, refused }) => {
     expect(refusedAddress(host, { allowLoopback }) !== undefined).toBe(refused);
@@ -405,13 +405,13 @@ describe('guardedLookup', () => {
 
   it('drops the refused addresses of a name and keeps the rest', () => {
     const { resolve, asked } = resolving([
-      { address: '10.0.0.1', family: 4 },
+      { address: '192.0.2.1', family: 4 },
       { address: '169.254.169.254', family: 4 },
       { address: '127.0.0.1', family: 4 },
     ]);
     expect(lookUp(resolve, true)).toEqual({
       error: null,
-      address: [{ address: '10.0.0.1', family: 4 }],
+      address: [{ address: '192.0.2.1', family: 4 }],
       family: undefined,
     });
     // Every address is asked for, whatever the caller wanted, so none escapes the rules.
@@ -421,10 +421,10 @@ describe('guardedLookup', () => {
   it('hands the first usable address to a caller that wants one', () => {
     const { resolve, asked } = resolving([
       { address: 'fe80::1', family: 6 },
-      { address: '10.0.0.2', family: 4 },
-      { address: '10.0.0.1', family: 4 },
+      { address: '192.0.2.2', family: 4 },
+      { address: '192.0.2.1', family: 4 },
     ]);
-    expect(lookUp(resolve, false)).toEqual({ error: null, address: '10.0.0.2', family: 4 });
+    expect(lookUp(resolve, false)).toEqual({ error: null, address: '192.0.2.2', family: 4 });
     expect(asked).toEqual([{ hostname: 'api.example', all: true }]);
   });
 
