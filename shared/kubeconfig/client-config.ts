@@ -72,7 +72,10 @@ function clusterClientProblems(cluster: Cluster): [string, string][] {
   return problems;
 }
 
-/** The user's part: the client certificate pair, the auth provider, the exec plugin's API. */
+/**
+ * The user's part: the client certificate pair, basic auth beside a token file, the auth provider,
+ * the exec plugin's API.
+ */
 function userClientProblems(user: AuthInfo, checkProvider: boolean): [string, string][] {
   const problems: [string, string][] = [];
   const certificate = user['client-certificate-data'];
@@ -80,6 +83,14 @@ function userClientProblems(user: AuthInfo, checkProvider: boolean): [string, st
   if (certificate !== '' && key !== '') {
     const problem = keyPairProblem(certificate, key);
     if (problem !== undefined) problems.push(['.client-certificate-data', problem]);
+  }
+  // Validate counts only `token` against basic auth; the transport also counts the token that
+  // ClientConfig read from `tokenFile` (HasTokenAuth), and only a username makes basic auth.
+  if (user.username !== '' && user.token === '' && user.tokenFile !== '') {
+    problems.push([
+      '.tokenFile',
+      'username and tokenFile are both set: client-go refuses basic auth together with a bearer token ("username/password or bearer token may be set, but not both"); keep one',
+    ]);
   }
   const provider = user['auth-provider'];
   if (provider !== undefined && checkProvider) {

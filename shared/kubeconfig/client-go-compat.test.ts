@@ -101,4 +101,21 @@ describe('Validate rules the differential suite found missing', () => {
     expect(result.violations.map(({ path }) => path)).toEqual(['users[0].user.as']);
     expect(review(withUser({ token: 't', as: 'admin', 'as-uid': '1234' })).allowed).toBe(true);
   });
+
+  it("refuses a username beside an allowed tokenFile, which client-go's transport refuses", () => {
+    const allow = new Set(['tokenFile']);
+    const both = reviewKubeconfig(withUser({ username: 'admin', tokenFile: '/var/run/token' }), { allow });
+    expect(both.allowed).toBe(false);
+    expect(both.violations.map(({ path, message }) => [path, message])).toEqual([
+      ['users[0].user.tokenFile', expect.stringContaining('may be set, but not both')],
+    ]);
+    // A password alone is not basic auth to the transport, and a token beside it is Validate's.
+    expect(
+      reviewKubeconfig(withUser({ password: 'p', tokenFile: '/var/run/token' }), { allow }).allowed,
+    ).toBe(true);
+    expect(reviewKubeconfig(withUser({ username: 'admin', password: 'p' }), { allow }).allowed).toBe(true);
+    // Over http client-go never reads the user, so nothing is refused there.
+    const http = withUser({ username: 'admin', tokenFile: '/var/run/token' }).replace('https://', 'http://');
+    expect(reviewKubeconfig(http, { allow }).allowed).toBe(true);
+  });
 });

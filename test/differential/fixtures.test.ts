@@ -48,6 +48,9 @@ import { describeWithOracle } from './suite.ts';
  *   ca-data-not-a-certificate.yaml                      istiod refuses (no CA certificate parses)
  *   oidc-without-issuer.yaml                            istiod refuses (oidc needs an issuer)
  *   date-like-name.yaml                                 istiod allows; we refused it as a timestamp
+ Found by the generated cases under an allow-list that permits tokenFile:
+ *   username-with-token-file.yaml                       istiod refuses (basic auth and a token read
+ *     from tokenFile: "username/password or bearer token may be set, but not both")
  * and clean.yaml, the form tools write, which both must allow and read alike.
  */
 
