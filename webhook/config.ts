@@ -40,7 +40,19 @@ export interface WebhookConfig {
   readonly leaderElection: LeaderElectionConfig;
   /** --probe-remotes: undefined when off (the default). */
   readonly probes: ProbeConfig | undefined;
+  /** --renew-tokens: undefined when off (the default). */
+  readonly renewal: RenewalConfig | undefined;
   readonly logLevel: string;
+}
+
+/** --renew-*: the leader renews the tokens of renewable remote secrets (`create --renew`). */
+export interface RenewalConfig {
+  /** Between checks for tokens that are due; a failed renewal is retried sooner, with backoff. */
+  readonly intervalMs: number;
+  /** Each call (the TokenRequest to a remote, the update in the primary) is abandoned after this. */
+  readonly timeoutMs: number;
+  /** Dial loopback servers too (a webhook run outside a cluster, against a local test cluster). */
+  readonly allowLoopback: boolean;
 }
 
 /** --probe-*: the leader dials each allowed remote with its secret's credentials, as istiod does. */
@@ -241,6 +253,33 @@ const OPTIONS = {
       'Dial loopback servers too: only for a webhook run outside a cluster against a test cluster on the same machine. In a pod, loopback is the pod itself, never a remote',
     group: 'Remote probes:',
   },
+  'renew-tokens': {
+    type: 'boolean',
+    default: false,
+    describe:
+      "On the leader, renew the tokens of renewable remote secrets (kubectl remote-secret create --token-duration D --renew) once the share of their life that the secret's renew-after annotation names has passed: a TokenRequest to the remote with the current token, through the sanitized kubeconfig (no exec, no files, no redirects, no loopback or link-local addresses), then a merge patch of the secret conditional on its resourceVersion, which this webhook checks like any other update. Needs patch on Secrets in the watched namespaces (Helm renewal.enabled, kustomize components/renewal)",
+    group: 'Token renewal:',
+  },
+  'renew-interval': {
+    type: 'string',
+    default: '60',
+    describe:
+      'Most seconds between checks for tokens that are due (the leader also wakes when the next one is due; a failed renewal is retried sooner, with backoff)',
+    group: 'Token renewal:',
+  },
+  'renew-timeout': {
+    type: 'string',
+    default: '10',
+    describe: 'Seconds each renewal call may take: the TokenRequest to a remote, the update in the primary',
+    group: 'Token renewal:',
+  },
+  'renew-allow-loopback': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Dial loopback servers too: only for a webhook run outside a cluster against a test cluster on the same machine',
+    group: 'Token renewal:',
+  },
   address: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'Server:' },
   port: { type: 'string', default: '8443', describe: 'HTTPS port', group: 'Server:' },
   'request-timeout': {
@@ -369,6 +408,10 @@ interface RawArgs {
   readonly 'probe-timeout': string;
   readonly 'probe-concurrency': string;
   readonly 'probe-allow-loopback': boolean;
+  readonly 'renew-tokens': boolean;
+  readonly 'renew-interval': string;
+  readonly 'renew-timeout': string;
+  readonly 'renew-allow-loopback': boolean;
   readonly address: string;
   readonly port: string;
   readonly 'request-timeout': string;
@@ -458,6 +501,7 @@ function validate(args: RawArgs): WebhookConfig {
     policyReport: args['policy-report'],
     leaderElection: leaderElection(args),
     probes: args['probe-remotes'] ? probes(args) : undefined,
+    renewal: args['renew-tokens'] ? renewal(args) : undefined,
     logLevel: args['log-level'],
   };
 }
@@ -500,6 +544,14 @@ function probes(args: RawArgs): ProbeConfig {
     timeoutMs: seconds(args['probe-timeout'], '--probe-timeout', 0.1, 300) * 1000,
     concurrency: number(args['probe-concurrency'], '--probe-concurrency', { min: 1, max: 256, whole: true }),
     allowLoopback: args['probe-allow-loopback'],
+  };
+}
+
+function renewal(args: RawArgs): RenewalConfig {
+  return {
+    intervalMs: seconds(args['renew-interval'], '--renew-interval', 1, 86_400) * 1000,
+    timeoutMs: seconds(args['renew-timeout'], '--renew-timeout', 0.1, 300) * 1000,
+    allowLoopback: args['renew-allow-loopback'],
   };
 }
 
