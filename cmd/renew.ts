@@ -1,8 +1,7 @@
-import type { V1Secret } from '@kubernetes/client-node';
 import { RemoteSecretError } from '../shared/errors.ts';
 import { KubeClient, operatorClient } from '../shared/kube/client.ts';
 import { loadClientNode, type ClientNodeModule } from '../shared/kube/client-node.ts';
-import { wireSecret } from '../shared/kube/primary.ts';
+import { primaryRenewStore, storedRemoteSecret } from '../shared/kube/primary.ts';
 import { kubeConfigFromSanitized } from '../shared/kube/probe.ts';
 import { requestServiceAccountToken } from '../shared/kube/remote.ts';
 import { MULTICLUSTER_LABEL } from '../shared/remote-secret/model.ts';
@@ -95,7 +94,7 @@ async function readTargets(client: KubeClient, options: RenewOptions): Promise<S
     );
     return list.items
       .filter((item) => item.metadata?.annotations?.[RENEW_SERVICE_ACCOUNT_ANNOTATION] !== undefined)
-      .map(storedOf);
+      .map(storedRemoteSecret);
   }
   const found: StoredRemoteSecret[] = [];
   for (const name of options.names) {
@@ -105,13 +104,9 @@ async function readTargets(client: KubeClient, options: RenewOptions): Promise<S
     if (item === undefined) {
       throw new UsageError(`secret ${namespace}/${name} not found`);
     }
-    found.push(storedOf(item));
+    found.push(storedRemoteSecret(item));
   }
   return found;
-}
-
-function storedOf(item: V1Secret): StoredRemoteSecret {
-  return { manifest: wireSecret(item), resourceVersion: item.metadata?.resourceVersion };
 }
 
 /** The remote through each secret's sanitized kubeconfig; the primary through the operator's. */
@@ -129,24 +124,7 @@ function clusterIo(k8s: ClientNodeModule, primary: KubeClient, options: RenewOpt
         policy.durationSeconds,
       );
     },
-    async updateSecret(namespace, name, resourceVersion, data) {
-      await primary.call(
-        `update Secret ${namespace}/${name} (resourceVersion ${resourceVersion})`,
-        (call) =>
-          primary.core.patchNamespacedSecret(
-            // A merge patch with the version read: the API server refuses it (409) if it moved on.
-            { name, namespace, body: { metadata: { resourceVersion }, data } },
-            call,
-          ),
-        { name: 'Content-Type', value: k8s.PatchStrategy.MergePatch },
-      );
-    },
-    async readSecret(namespace, name) {
-      const item = await primary.read(`get Secret ${namespace}/${name}`, (call) =>
-        primary.core.readNamespacedSecret({ namespace, name }, call),
-      );
-      return item === undefined ? undefined : storedOf(item);
-    },
+    ...primaryRenewStore(primary),
   };
 }
 

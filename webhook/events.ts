@@ -5,6 +5,7 @@ import { oneLine } from '../shared/admission/render.ts';
 import type { AdmissionRequest } from '../shared/admission/review.ts';
 import type { StoredSecretStatus } from '../shared/audit/background.ts';
 import type { ProbeResult } from '../shared/audit/probes.ts';
+import type { RenewalFailure } from '../shared/controller/token-renewer.ts';
 import {
   EVENT_ANNOTATION_PREFIX,
   REJECTED_REASON,
@@ -23,6 +24,8 @@ export const ADMITTED_REASON = 'RemoteSecretAdmittedWithViolations';
 export const NONCOMPLIANT_REASON = 'RemoteSecretNonCompliant';
 /** --probe-remotes: a remote got worse as seen from the primary. */
 export const UNREACHABLE_REASON = 'RemoteSecretUnreachable';
+/** --renew-tokens: a renewable secret's token could not be renewed. */
+export const RENEWAL_FAILED_REASON = 'RemoteSecretRenewalFailed';
 const MAX_PENDING = 100;
 const MAX_MESSAGE = 1024;
 
@@ -516,20 +519,13 @@ export function buildNonCompliantEvent(status: StoredSecretStatus, instance: str
  * one already told finds it written ('exists'), and a relapse an hour later is a new Event.
  */
 export function probeWorsenedEvent(result: ProbeResult, instance: string, now: Date): EventBody {
-  const hour = Math.floor(now.getTime() / 3_600_000);
-  const state = createHash('sha256')
-    .update(
-      [
-        `${result.namespace}/${result.name}`,
-        result.uid ?? '',
-        result.resourceVersion ?? '',
-        result.cluster,
-        result.outcome,
-        String(hour),
-      ].join('\u0000'),
-    )
-    .digest('hex')
-    .slice(0, 16);
+  const state = hourlyState(now, [
+    `${result.namespace}/${result.name}`,
+    result.uid ?? '',
+    result.resourceVersion ?? '',
+    result.cluster,
+    result.outcome,
+  ]);
   const fix = result.hint === undefined ? '' : `; fix: ${result.hint}`;
   const annotations: Record<string, string> = {
     'found-by': 'remote-probe',
@@ -559,6 +555,52 @@ export function probeWorsenedEvent(result: ProbeResult, instance: string, now: D
  * The metadata of an Event named after the state it reports (`<secret>.<hash of the state>`), so
  * the API server keeps one per state; our annotations under EVENT_ANNOTATION_PREFIX, one line each.
  */
+/**
+ * --renew-tokens: a Warning on the Secret for a cluster whose token could not be renewed, with the
+ * fix. Named per secret version, cluster, reason and hour, so retries within the hour (and a new
+ * leader's) add to one Event's count instead of writing new ones.
+ */
+export function renewalFailedEvent(failure: RenewalFailure, instance: string, now: Date): EventBody {
+  const state = hourlyState(now, [
+    `${failure.namespace}/${failure.name}`,
+    failure.uid ?? '',
+    failure.resourceVersion ?? '',
+    failure.cluster,
+    failure.reason,
+  ]);
+  const fix = failure.hint === '' ? '' : `; fix: ${failure.hint}`;
+  return {
+    metadata: stateEventMetadata(failure.namespace, failure.name, state, {
+      'found-by': 'token-renewal',
+      clusters: failure.cluster,
+      reason: failure.reason,
+      'retry-at': failure.retryAt.toISOString(),
+      ...(failure.resourceVersion === undefined ? {} : { 'resource-version': failure.resourceVersion }),
+    }),
+    ...warningOnSecret({
+      namespace: failure.namespace,
+      name: failure.name,
+      uid: failure.uid,
+      reason: RENEWAL_FAILED_REASON,
+      message: oneLine(
+        `the token of remote cluster "${failure.cluster}" in ${failure.namespace}/${failure.name} was not renewed (${failure.reason}): ${failure.message}${fix}`,
+      ),
+      action: 'Renew',
+      instance,
+      now,
+    }),
+  };
+}
+
+/** A short digest of `parts` and the hour `now` falls in: a name that repeats within the hour. */
+function hourlyState(now: Date, parts: readonly string[]): string {
+  const hour = Math.floor(now.getTime() / 3_600_000);
+  return createHash('sha256')
+    .update([...parts, String(hour)].join('\u0000'))
+    .digest('hex')
+    .slice(0, 16);
+}
+
 function stateEventMetadata(
   namespace: string,
   secret: string,

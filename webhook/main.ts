@@ -25,6 +25,7 @@ import { asModel, KubeClient } from '../shared/kube/client.ts';
 import { createLogger, logDecision } from './audit.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
 import { RemoteProber } from './remote-probes.ts';
+import { tokenRenewal } from './token-renewal.ts';
 import { createGuardedProbe } from '../shared/kube/guarded-probe.ts';
 import { ConfigError, parseCommandLine, type WebhookConfig } from './config.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
@@ -137,21 +138,27 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
   // The background audit runs on one replica, the leader (on this one with --no-leader-elect);
   // a follower's informer and index still run, admission needs them.
   let scheduler: BackgroundAuditRun | undefined;
+  let renewer: { stop(): Promise<void> } | undefined;
   changes.notify = (change) => {
     scheduler?.reconcile(change);
   };
   const startAudit = (soon: boolean): void => {
     scheduler = backgroundAudit(config, client, log, metrics, events);
     scheduler?.start(soon);
+    renewer = startRenewal(config, client, log, metrics, events);
   };
   const stopAudit = async (): Promise<void> => {
-    const running = scheduler;
+    const running = [scheduler, renewer];
     scheduler = undefined;
-    // Its list is aborted; Events or a PolicyReport still being written get a second at most.
-    await Promise.race([running?.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    renewer = undefined;
+    // Lists and calls are aborted; Events or a PolicyReport still being written get a second at most.
+    await Promise.race([
+      Promise.all(running.flatMap((work) => (work === undefined ? [] : [work.stop()]))),
+      new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+    ]);
   };
   const elector =
-    config.auditIntervalMs === 0 || !config.leaderElection.enabled
+    (config.auditIntervalMs === 0 && config.renewal === undefined) || !config.leaderElection.enabled
       ? undefined
       : leaderElector(config, client, log, metrics, env, {
           onStartedLeading: () => {
@@ -484,6 +491,35 @@ function backgroundAudit(
     stop: async () => {
       abort.abort();
       await Promise.all([scheduler.stop(), probes?.stop()]);
+    },
+  };
+}
+
+/** --renew-tokens: the leader's token renewer, started at once; undefined when off. */
+function startRenewal(
+  config: WebhookConfig,
+  client: KubeClient,
+  log: Logger,
+  metrics: WebhookMetrics,
+  events: EventRecorder | undefined,
+): { stop(): Promise<void> } | undefined {
+  if (config.renewal === undefined) return undefined;
+  const abort = new AbortController();
+  const renewer = tokenRenewal({
+    settings: config.renewal,
+    namespaces: config.namespaces,
+    pageSize: config.auditPageSize,
+    client: client.abortedBy(abort.signal),
+    signal: abort.signal,
+    metrics: metrics.renewal,
+    log: log.child({ component: 'token-renewal' }),
+    events,
+  });
+  renewer.start();
+  return {
+    stop: async () => {
+      abort.abort();
+      await renewer.stop();
     },
   };
 }

@@ -20,6 +20,21 @@ export interface WebhookMetrics {
   /** This replica's changes of leadership: acquired, lost (renew deadline passed), released. */
   readonly leaderTransitions: Counter<'change'>;
   readonly probes: ProbeMetrics;
+  readonly renewal: RenewalMetrics;
+}
+
+/** --renew-tokens: the leader's renewals of renewable remote secrets' tokens. */
+export interface RenewalMetrics {
+  /** Clusters whose token was renewed. */
+  readonly renewals: Counter;
+  /** Failed attempts, by reason (unreachable, forbidden, unauthorized, expired, conflict...). */
+  readonly failures: Counter<'reason'>;
+  /** 1 for each cluster whose last attempt failed, with why; gone once it renews. */
+  readonly failing: Gauge<'namespace' | 'secret' | 'cluster' | 'reason'>;
+  /** When each cluster's token is next due for renewal (Unix time). */
+  readonly due: Gauge<'namespace' | 'secret' | 'cluster'>;
+  readonly runs: Counter<'result'>;
+  readonly lastRunDuration: Gauge;
 }
 
 /** --probe-remotes: each remote as the leader last reached it from the primary. */
@@ -163,6 +178,42 @@ export function createMetrics(
       lastRunDuration: new Gauge({
         name: 'remote_secret_webhook_probe_last_run_duration_seconds',
         help: 'How long the last complete round of remote probes took',
+        registers: [registry],
+      }),
+    },
+    renewal: {
+      renewals: new Counter({
+        name: 'remote_secret_webhook_token_renewals_total',
+        help: 'Remote clusters whose token the leader renewed (--renew-tokens)',
+        registers: [registry],
+      }),
+      failures: new Counter({
+        name: 'remote_secret_webhook_token_renewal_failures_total',
+        help: 'Failed token renewals (--renew-tokens), by reason (unreachable, forbidden: the Role is gone, unauthorized: the token was revoked, expired, conflict, store-failed, refused, not-renewable, ...)',
+        labelNames: ['reason'],
+        registers: [registry],
+      }),
+      failing: new Gauge({
+        name: 'remote_secret_webhook_token_renewal_failing',
+        help: '1 for each remote cluster whose last token renewal failed, with the reason; the series goes once it renews (--renew-tokens)',
+        labelNames: ['namespace', 'secret', 'cluster', 'reason'],
+        registers: [registry],
+      }),
+      due: new Gauge({
+        name: 'remote_secret_webhook_token_renewal_due_timestamp_seconds',
+        help: "When each renewable remote secret's token is next due for renewal (Unix time; --renew-tokens)",
+        labelNames: ['namespace', 'secret', 'cluster'],
+        registers: [registry],
+      }),
+      runs: new Counter({
+        name: 'remote_secret_webhook_token_renewal_runs_total',
+        help: 'Runs of the token renewer (--renew-tokens), by result (ok, failed: the secrets could not be listed)',
+        labelNames: ['result'],
+        registers: [registry],
+      }),
+      lastRunDuration: new Gauge({
+        name: 'remote_secret_webhook_token_renewal_last_run_duration_seconds',
+        help: 'How long the last run of the token renewer took',
         registers: [registry],
       }),
     },

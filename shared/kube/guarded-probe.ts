@@ -32,6 +32,20 @@ export interface GuardedProbeOptions extends DialRules {
 /** A response body larger than this is not an API server's answer to these requests. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A remote as the webhook reaches it: the probe's questions, and a TokenRequest for the renewer. */
+export interface GuardedRemote extends ClusterProbe {
+  /**
+   * A new token for `namespace/serviceAccount` (a TokenRequest with the API server's own audience,
+   * asked with the kubeconfig's current credential), for the webhook's --renew-tokens.
+   */
+  requestToken(
+    namespace: string,
+    serviceAccount: string,
+    seconds: number,
+  ): Promise<{ token: string; expires: Date }>;
+  close(): Promise<void>;
+}
+
 /**
  * A ClusterProbe for the webhook's --probe-remotes and `verify --in-cluster`: the same three
  * questions as verify's client-node probe (version, who am I, may I), asked over undici with
@@ -44,7 +58,7 @@ export function createGuardedProbe(
   config: SanitizedKubeconfig,
   signal: AbortSignal,
   options: GuardedProbeOptions,
-): ClusterProbe & { close(): Promise<void> } {
+): GuardedRemote {
   const target = probeTarget(config);
   if (target.proxyUrl !== undefined) {
     throw new UnverifiableError(
@@ -131,6 +145,29 @@ export function createGuardedProbe(
         accessReview(permission),
       )) as { status?: { allowed?: unknown } };
       return review.status?.allowed === true;
+    },
+    async requestToken(namespace, serviceAccount, seconds) {
+      const action = `create a token for ServiceAccount ${namespace}/${serviceAccount} (TokenRequest)`;
+      const answer = (await call(
+        action,
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
+        {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          // No audiences: the API server's own, so the token authenticates to it.
+          spec: { audiences: [], expirationSeconds: seconds },
+        },
+      )) as { status?: { token?: unknown; expirationTimestamp?: unknown } };
+      const token = answer.status?.token;
+      if (typeof token !== 'string' || token === '') {
+        throw new KubeError('server-error', `${action} on ${target.server}: the answer holds no token`);
+      }
+      const stamp = answer.status?.expirationTimestamp;
+      const expires = typeof stamp === 'string' ? new Date(stamp) : new Date(Number.NaN);
+      return {
+        token,
+        expires: Number.isNaN(expires.getTime()) ? new Date(Date.now() + seconds * 1000) : expires,
+      };
     },
     close: () => agent.close(),
   };

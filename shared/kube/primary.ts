@@ -2,6 +2,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { SecretManifest } from '../remote-secret/build.ts';
 import { createdMillis } from '../remote-secret/cluster-id-scope.ts';
 import { MULTICLUSTER_LABEL } from '../remote-secret/model.ts';
+import type { RenewIo, StoredRemoteSecret } from '../remote-secret/renew.ts';
 import { asModel, type KubeClient } from './client.ts';
 
 export const FIELD_MANAGER = 'kubectl-remote-secret';
@@ -76,4 +77,35 @@ export async function applySecret(
       ),
     { name: 'Content-Type', value: client.k8s.PatchStrategy.ServerSideApply },
   );
+}
+
+/** A read Secret as the renewer needs it: the wire object and the version it was read at. */
+export function storedRemoteSecret(item: V1Secret): StoredRemoteSecret {
+  return { manifest: wireSecret(item), resourceVersion: item.metadata?.resourceVersion };
+}
+
+/**
+ * The primary's side of a renewal (`renew` and the webhook's renewer): read a secret, and merge new
+ * `data` into it only if it is still at the version read (the API server answers 409 otherwise).
+ */
+export function primaryRenewStore(client: KubeClient): Pick<RenewIo, 'updateSecret' | 'readSecret'> {
+  return {
+    async updateSecret(namespace, name, resourceVersion, data) {
+      await client.call(
+        `update Secret ${namespace}/${name} (resourceVersion ${resourceVersion})`,
+        (call) =>
+          client.core.patchNamespacedSecret(
+            { name, namespace, body: { metadata: { resourceVersion }, data } },
+            call,
+          ),
+        { name: 'Content-Type', value: client.k8s.PatchStrategy.MergePatch },
+      );
+    },
+    async readSecret(namespace, name) {
+      const item = await client.read(`get Secret ${namespace}/${name}`, (call) =>
+        client.core.readNamespacedSecret({ namespace, name }, call),
+      );
+      return item === undefined ? undefined : storedRemoteSecret(item);
+    },
+  };
 }

@@ -32,6 +32,41 @@ export interface RenewIo {
 
 export type RenewStatus = 'renewed' | 'would-renew' | 'not-due' | 'failed';
 
+/**
+ * Why a cluster was not renewed, for metrics and Events: the annotations (`not-renewable`), the
+ * kubeconfig (`unreadable`, `refused`, `no-token`, `ambiguous-token`), the token (`expired`), the
+ * remote (`unauthorized`: the token was revoked; `forbidden`: the Role is gone; `unreachable`;
+ * `remote-error`: any other answer), or the primary (`conflict`: changed meanwhile; `store-failed`).
+ */
+export type RenewFailure =
+  | 'not-renewable'
+  | 'unreadable'
+  | 'refused'
+  | 'no-token'
+  | 'ambiguous-token'
+  | 'expired'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'unreachable'
+  | 'remote-error'
+  | 'conflict'
+  | 'store-failed';
+
+export const RENEW_FAILURES: readonly RenewFailure[] = [
+  'not-renewable',
+  'unreadable',
+  'refused',
+  'no-token',
+  'ambiguous-token',
+  'expired',
+  'unauthorized',
+  'forbidden',
+  'unreachable',
+  'remote-error',
+  'conflict',
+  'store-failed',
+];
+
 /** One cluster of one secret after a renewal run. Never holds a token. */
 export interface ClusterRenewal {
   readonly secret: string;
@@ -43,6 +78,8 @@ export interface ClusterRenewal {
   readonly renewAt?: string;
   /** The new token's expiry (ISO), for `renewed`. */
   readonly newExpires?: string;
+  /** Why, for `failed`. */
+  readonly reason?: RenewFailure;
   readonly message?: string;
   readonly hint?: string;
 }
@@ -74,31 +111,32 @@ export async function renewSecret(
   const policyRead = readRenewalPolicy(manifest.metadata.annotations);
   const read = readRemoteSecretObject(manifest, ref);
   const clusters = read.secrets.flatMap((secret) => secret.clusters);
-  const whole = (status: 'failed', message: string, hint: string): ClusterRenewal[] =>
+  const whole = (reason: RenewFailure, message: string, hint: string): ClusterRenewal[] =>
     (clusters.length === 0 ? [''] : clusters.map((cluster) => cluster.id)).map((cluster) => ({
       secret: ref,
       cluster,
-      status,
+      status: 'failed',
+      reason,
       message,
       hint,
     }));
   if (!policyRead.renewable) {
     return whole(
-      'failed',
+      'not-renewable',
       'not renewable: it has no kubectl-remote-secret/renew-service-account annotation',
       'create it with `kubectl remote-secret create --token-duration 24h --renew` and apply it to the primary',
     );
   }
   if ('error' in policyRead) {
     return whole(
-      'failed',
+      'not-renewable',
       `not renewable: ${policyRead.error}`,
       'fix the annotation, or create the secret again with --renew',
     );
   }
   if (read.secrets.length === 0) {
     return whole(
-      'failed',
+      'unreadable',
       `not a remote secret: ${read.errors.map((error) => error.message).join('; ')}`,
       '',
     );
@@ -117,7 +155,7 @@ export async function renewSecret(
   const data = Object.fromEntries(
     renewed.map(({ cluster, newText }) => [cluster.id, Buffer.from(newText, 'utf8').toString('base64')]),
   );
-  const failAll = (message: string, hint: string): void => {
+  const failAll = (reason: RenewFailure, message: string, hint: string): void => {
     for (const { index } of renewed) {
       const before = results[index];
       if (before !== undefined) {
@@ -126,6 +164,7 @@ export async function renewSecret(
           cluster: before.cluster,
           status: 'failed',
           ...(before.expires === undefined ? {} : { expires: before.expires }),
+          reason,
           message,
           hint,
         };
@@ -140,6 +179,7 @@ export async function renewSecret(
     } catch (error) {
       if (errorCode(error) !== 'conflict' || attempt > 0) {
         failAll(
+          errorCode(error) === 'conflict' ? 'conflict' : 'store-failed',
           `the new token could not be stored in the primary: ${messageOf(error)}`,
           'the old token keeps working until it expires; fix the cause and run renew again',
         );
@@ -157,6 +197,7 @@ export async function renewSecret(
       });
     if (!unchanged || again.resourceVersion === undefined) {
       failAll(
+        'conflict',
         'the secret changed while it was being renewed (another renewer, or an edit): nothing was overwritten',
         'run renew again; it reads the secret as it is now',
       );
@@ -176,32 +217,39 @@ async function renewCluster(
 ): Promise<{ result: ClusterRenewal; renewed?: { oldToken: string; newText: string } }> {
   const base = { secret: ref, cluster: cluster.id };
   const recreate = `kubectl remote-secret create --context <remote> --name ${cluster.id} --token-duration ${formatDuration(policy.durationSeconds * 1000)} --renew`;
-  const failed = (message: string, hint: string, expires?: string) => ({
+  const failed = (reason: RenewFailure, message: string, hint: string, expires?: string) => ({
     result: {
       ...base,
       status: 'failed' as const,
       ...(expires === undefined ? {} : { expires }),
+      reason,
       message,
       hint,
     },
   });
   if (!cluster.kubeconfig.ok)
-    return failed(`the kubeconfig cannot be read: ${cluster.kubeconfig.reason}`, recreate);
+    return failed('unreadable', `the kubeconfig cannot be read: ${cluster.kubeconfig.reason}`, recreate);
   // Nothing allowed: the renewer runs no exec plugin and reads no file.
   const review = reviewKubeconfig(cluster.kubeconfig.text, { allow: new Set() });
   if (!review.allowed) {
     return failed(
+      'refused',
       `the kubeconfig is refused: ${review.violations.map((found) => found.code).join(', ')}`,
       `re-create the secret: \`${recreate}\``,
     );
   }
   const oldToken = currentToken(review.config);
   if (oldToken === undefined) {
-    return failed('the kubeconfig holds no bearer token to renew', `re-create the secret: \`${recreate}\``);
+    return failed(
+      'no-token',
+      'the kubeconfig holds no bearer token to renew',
+      `re-create the secret: \`${recreate}\``,
+    );
   }
   const schedule = renewalSchedule(oldToken, policy, options.now);
   if (schedule.kind === 'expired') {
     return failed(
+      'expired',
       `the token expired at ${schedule.expires.toISOString()}: a renewal asks with the current token, which the remote no longer accepts`,
       `mint a new one: \`${recreate}\`, and apply it to the primary`,
       schedule.expires.toISOString(),
@@ -218,11 +266,17 @@ async function renewCluster(
   try {
     fresh = await io.requestToken(review.config, policy);
   } catch (error) {
-    return failed(requestFailure(error, policy), requestHint(error, recreate), expires.expires);
+    return failed(
+      requestReason(error),
+      requestFailure(error, policy),
+      requestHint(error, recreate),
+      expires.expires,
+    );
   }
   const newText = replaceToken(cluster.kubeconfig.text, oldToken, fresh.token);
   if (newText === undefined) {
     return failed(
+      'ambiguous-token',
       'the token appears more than once in the kubeconfig, so it cannot be replaced alone',
       `re-create the secret: \`${recreate}\``,
       expires.expires,
@@ -251,6 +305,20 @@ function currentToken(config: SanitizedKubeconfig): string | undefined {
   const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
   const token = config.users.find((entry) => entry.name === context?.['user'])?.user['token'];
   return typeof token === 'string' && token !== '' ? token : undefined;
+}
+
+function requestReason(error: unknown): RenewFailure {
+  const code = errorCode(error);
+  if (code === 'forbidden' || code === 'unauthorized') return code;
+  if (
+    code === 'unreachable' ||
+    code === 'timeout' ||
+    code === 'tls' ||
+    code === 'tls-name-mismatch' ||
+    code === 'blocked-address'
+  )
+    return 'unreachable';
+  return 'remote-error';
 }
 
 function requestFailure(error: unknown, policy: RenewalPolicy): string {
