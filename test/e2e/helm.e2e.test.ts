@@ -59,6 +59,8 @@ const PAIRS: readonly { readonly dir: string; readonly values: Record<string, un
     dir: 'test/testdata/kustomize/client-ca',
     values: { ...BASE, clientCA: { existingSecret: 'remote-secret-webhook-client-ca' } },
   },
+  // Token renewal: the Role, the ValidatingAdmissionPolicy and its binding (docs/webhook.md#token-renewal).
+  { dir: 'test/testdata/kustomize/renewal', values: { ...BASE, renewal: { enabled: true } } },
 ];
 
 /** `mode=warn b.c=2` for a test title (localClusterId, the same everywhere, left out). */

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { loadAll } from 'js-yaml';
+import { load, loadAll } from 'js-yaml';
 import { readSecretManifests } from '../../shared/remote-secret/manifests.ts';
 import type { Violation } from '../../shared/violations.ts';
 import { unexplained } from '../differential/compare.ts';
@@ -18,6 +18,7 @@ import { startCluster, stopAllClusters, type TestCluster } from '../harness/clus
 import { prepareIstioPrimary, startIstiod, type Istiod } from '../harness/istiod.ts';
 import { kubectl } from '../harness/kubectl.ts';
 import {
+  eventually,
   registerShippedWebhook,
   startWebhookProcess,
   stopWebhookProcess,
@@ -269,6 +270,100 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
         .slice(since)
         .filter((line) => /create remote cluster failed/.test(line)),
     ).toEqual([]);
+  });
+
+  it("stays synced across three renewals by the webhook's leader, taking each new token", async () => {
+    // Due 6 s after each token is minted (0.01 of 10 minutes): the share drives the schedule.
+    const created = await create(
+      '--name',
+      'renewing',
+      '--token-duration',
+      '10m',
+      '--renew',
+      '--renew-after',
+      '0.01',
+    );
+    expect(created.status, created.stderr).toBe(0);
+    await apply(created.stdout);
+    await running().waitForCluster('renewing', (entry) => entry?.syncStatus === 'synced');
+    const storedToken = async (): Promise<string> => {
+      const got = await onPrimary([
+        'get',
+        'secret',
+        'istio-remote-secret-renewing',
+        '-n',
+        NAMESPACE,
+        '-o',
+        'json',
+      ]);
+      expect(got.status, got.stderr).toBe(0);
+      const data = (JSON.parse(got.stdout) as { data: Record<string, string> }).data;
+      const kubeconfig = load(Buffer.from(data['renewing'] ?? '', 'base64').toString('utf8')) as {
+        users: { user: { token?: string } }[];
+      };
+      return kubeconfig.users[0]?.user.token ?? '';
+    };
+    const tokens = [await storedToken()];
+    const samples: string[] = [];
+    const sampling = { on: true };
+    const sampler = (async () => {
+      while (sampling.on) {
+        const entry = (await running().clusterz()).find((item) => item.id === 'renewing');
+        samples.push(entry?.syncStatus ?? 'absent');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const since = running().logLines().length;
+    const renewerTls = writeTlsFixture();
+    const renewer = await startWebhookProcess({
+      tls: renewerTls,
+      kubeconfigPath: primary.kubeconfigPath,
+      mode: 'audit',
+      localClusterId: PRIMARY_ID,
+      namespace: NAMESPACE,
+      extraArgs: [
+        ...['--no-leader-elect', '--audit-interval', '3600'],
+        ...['--renew-tokens', '--renew-interval', '1', '--renew-allow-loopback'],
+      ],
+    });
+    try {
+      await eventually(async () => {
+        const token = await storedToken();
+        if (token !== tokens.at(-1)) tokens.push(token);
+        return tokens.length >= 4;
+      }, 90_000);
+      // After the third renewal, istiod has rebuilt its client for that kubeconfig and synced it.
+      await eventually(
+        async () =>
+          running()
+            .logLines()
+            .slice(since)
+            .filter((line) => /Update cluster.*cluster=renewing|cluster=renewing.*Update cluster/.test(line))
+            .length >= 3 &&
+          (await running().clusterz()).find((item) => item.id === 'renewing')?.syncStatus === 'synced',
+        30_000,
+      );
+    } finally {
+      await stopWebhookProcess(renewer);
+      rmSync(renewerTls.dir, { recursive: true, force: true });
+      sampling.on = false;
+      await sampler;
+    }
+    expect(new Set(tokens).size).toBe(tokens.length);
+    // istiod swaps to the new client once it synced; the old one serves until then: never absent,
+    // never failed, synced at the end.
+    expect(samples.length).toBeGreaterThan(30);
+    expect(samples.filter((status) => status !== 'synced' && status !== 'syncing')).toEqual([]);
+    expect(samples.at(-1)).toBe('synced');
+    expect(
+      running()
+        .logLines()
+        .slice(since)
+        .filter((line) => /create remote cluster failed|cluster=renewing.*(?:error|failed)/i.test(line)),
+    ).toEqual([]);
+    process.stderr.write(
+      `istiod: ${String(tokens.length - 1)} renewals by the webhook, ${String(samples.length)} samples, ${String(samples.filter((status) => status === 'syncing').length)} of them "syncing", none absent or failed\n`,
+    );
   });
 
   it("ignores the primary's own cluster ID and a second claim on one ID, as our codes say", async () => {

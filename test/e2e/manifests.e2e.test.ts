@@ -26,6 +26,7 @@ const NETWORK_POLICY_EXAMPLE = 'test/testdata/kustomize/network-policy';
 /** And for the client CA: the component that gives the webhook --client-ca-file. */
 const CLIENT_CA_EXAMPLE = 'test/testdata/kustomize/client-ca';
 const PROBES_EXAMPLE = 'test/testdata/kustomize/probes';
+const RENEWAL_EXAMPLE = 'test/testdata/kustomize/renewal';
 const NETWORK_POLICY_COMPONENT = `${REPO}/manifests/components/network-policy/networkpolicy.yaml`;
 const PACKAGE = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')) as { version: string };
 const DOCKERFILE = finalStage(parseDockerfile(readFileSync(`${REPO}/Dockerfile`, 'utf8')));
@@ -92,6 +93,9 @@ function networkPolicies(manifests: RenderedManifests): NetworkPolicyObject[] {
 }
 
 const render = (dir: string): RenderedManifests => renderManifests(`${REPO}/${dir}`);
+/** The names of the objects of one kind in a render. */
+const names = (manifests: RenderedManifests, kind: string): (string | undefined)[] =>
+  manifests.objects.filter((object) => object.kind === kind).map((object) => object.metadata?.name);
 
 function webhookContainer(manifests: RenderedManifests): V1Container {
   const container = onlyObject(manifests, 'Deployment').spec?.template.spec?.containers.find(
@@ -300,6 +304,37 @@ describe('the kustomizations in manifests/', () => {
     expect(withoutProbes).toEqual(plain);
     for (const { dir } of INSTALLS)
       expect(setting(webhookContainer(render(dir)), 'probe-remotes'), dir).toBeUndefined();
+  });
+
+  it('components/renewal: --renew-tokens on, get/patch on Secrets behind a ValidatingAdmissionPolicy; off in every shipped install', () => {
+    const manifests = render(RENEWAL_EXAMPLE);
+    const container = webhookContainer(manifests);
+    expect(setting(container, 'renew-tokens')).toBe('true');
+    expect(setting(container, 'mode')).toBe('enforce');
+    const withoutRenewal = structuredClone(container);
+    withoutRenewal.env = (withoutRenewal.env ?? []).filter(
+      (entry) => entry.name !== 'REMOTE_SECRET_WEBHOOK_RENEW_TOKENS',
+    );
+    expect(withoutRenewal).toEqual(webhookContainer(render('manifests')));
+    // The component adds one grant on Secrets: get and patch, never create, update, delete; the
+    // informer's list and watch are the base's, unchanged.
+    const secretRules = (rendered: RenderedManifests) =>
+      objectsOf(rendered, 'Role').flatMap((role) =>
+        (role.rules ?? [])
+          .filter((rule) => rule.resources?.includes('secrets'))
+          .map((rule) => ({ namespace: role.metadata?.namespace, verbs: rule.verbs })),
+      );
+    expect(secretRules(manifests)).toEqual([
+      ...secretRules(render('manifests')),
+      { namespace: 'istio-system', verbs: ['get', 'patch'] },
+    ]);
+    expect(names(manifests, 'ValidatingAdmissionPolicy')).toEqual(['remote-secret-webhook-renewal']);
+    expect(names(manifests, 'ValidatingAdmissionPolicyBinding')).toEqual(['remote-secret-webhook-renewal']);
+    for (const { dir } of INSTALLS) {
+      const shipped = render(dir);
+      expect(setting(webhookContainer(shipped), 'renew-tokens'), dir).toBeUndefined();
+      expect(names(shipped, 'ValidatingAdmissionPolicy'), dir).toEqual([]);
+    }
   });
 
   it("leader election: get/create/update on Leases in the webhook's own namespace only, which the pod is told", () => {

@@ -49,8 +49,12 @@ const NO_CREATE_OR_DELETE =
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 /** A kubeconfig for the remote (an unsigned JWT; nothing here dials it). */
-const kubeconfigFor = (subject: string): string =>
-  kubeconfigText({ token: { sub: `system:serviceaccount:istio-system:${subject}`, exp: 4_102_444_800 } });
+const kubeconfigFor = (subject: string): string => {
+  // Built as a record: as an object literal, `sub` is read against the union's `string` member.
+  const claims: Record<string, unknown> = { exp: 4_102_444_800 };
+  claims['sub'] = `system:serviceaccount:istio-system:${subject}`;
+  return kubeconfigText({ token: claims });
+};
 
 function secret(
   name: string,

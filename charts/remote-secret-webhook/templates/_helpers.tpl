@@ -77,9 +77,6 @@ Included by the Deployment, so every render runs it.
 {{- if and .Values.probes.enabled (eq (int .Values.backgroundAudit.intervalSeconds) 0) -}}
 {{- fail "probes.enabled runs beside the background audit, on its leader: set backgroundAudit.intervalSeconds above 0, or probes.enabled=false" -}}
 {{- end -}}
-{{- if and .Values.renewal.enabled (eq (int .Values.backgroundAudit.intervalSeconds) 0) -}}
-{{- fail "renewal.enabled runs on the leader of the background audit: set backgroundAudit.intervalSeconds above 0, or renewal.enabled=false" -}}
-{{- end -}}
 {{- if and .Values.webhook.testOnlyUrl (not .Values.webhook.testOnlyCaBundle) -}}
 {{- fail "webhook.testOnlyUrl needs webhook.testOnlyCaBundle (base64 PEM of the CA that signed the URL's certificate)" -}}
 {{- end -}}
