@@ -79,6 +79,31 @@ const REPORT: VerifyReport = {
     },
     {
       ...ok,
+      cluster: 'renewed',
+      secret: 'istio-system/istio-remote-secret-renewed',
+      expiry: {
+        status: 'ok',
+        expires: '2026-05-02T00:00:00.000Z',
+        renewAt: '2026-05-01T16:00:00.000Z',
+        message:
+          'expires at 2026-05-02T00:00:00.000Z; renewable, due for renewal at 2026-05-01T16:00:00.000Z',
+      },
+    },
+    {
+      ...ok,
+      cluster: 'late',
+      secret: 'istio-system/istio-remote-secret-late',
+      expiry: {
+        status: 'expiring',
+        expires: '2026-05-01T08:00:00.000Z',
+        renewAt: '2026-04-30T16:00:00.000Z',
+        message:
+          'expires at 2026-05-01T08:00:00.000Z; due for renewal since 2026-04-30T16:00:00.000Z and not renewed',
+        hint: "nothing has renewed it: see the Secret's RemoteSecretRenewalFailed Events (the webhook's --renew-tokens), or run `kubectl remote-secret renew istio-remote-secret-late -n istio-system` and fix what it reports",
+      },
+    },
+    {
+      ...ok,
       cluster: 'evil',
       secret: 'istio-system/istio-remote-secret-evil',
       server: undefined,

@@ -77,7 +77,9 @@ function expiresCell(result: ClusterVerification): string {
   if (expiry.expires !== null) {
     const at = `${expiry.expires.slice(0, 16)}Z`;
     if (expiry.status === 'failed') return `expired ${at}`;
-    return expiry.status === 'expiring' ? `${at} (soon)` : at;
+    if (expiry.status === 'expiring')
+      return expiry.renewAt === undefined ? `${at} (soon)` : `${at} (overdue)`;
+    return expiry.renewAt === undefined ? at : `${at} (renews)`;
   }
   if (expiry.status === 'ok') return 'never';
   return result.kubeconfig.status === 'ok' ? 'unknown' : '-';

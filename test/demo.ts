@@ -60,6 +60,8 @@ async function walkThrough(
     mode: 'enforce',
     localClusterId: 'primary',
     namespace: NAMESPACE,
+    // One process, so no Lease to hold; it renews the tokens of renewable secrets (step 8).
+    extraArgs: ['--no-leader-elect', '--renew-tokens', '--renew-interval', '2', '--renew-allow-loopback'],
   });
   await registerShippedWebhook(primary.kubeconfigPath, webhook, tls, NAMESPACE);
   console.log(
@@ -95,7 +97,41 @@ async function walkThrough(
     `curl -s ${istiod.httpUrl}/debug/clusterz; echo`,
     env,
   );
+  show(
+    '8. A token that renews itself: 10 minutes long, renewed by the webhook once 1% of its life has passed (the default is 67%)',
+    `kubectl remote-secret create --context remote --name east --token-duration 10m --renew --renew-after 0.01 --apply --primary-context primary`,
+    env,
+  );
+  const renewed = await waitFor(
+    () => webhook.output().includes('renewed the token of a remote cluster'),
+    30_000,
+  );
+  const line = webhook
+    .output()
+    .split('\n')
+    .find((entry) => entry.includes('renewed the token of a remote cluster'));
+  console.log(
+    renewed && line !== undefined
+      ? `  the webhook's log: ${line}`
+      : '  (the webhook did not renew the token within 30 s; see its log)',
+  );
+  await istiod.waitForCluster('east', (entry) => entry?.syncStatus === 'synced').catch(() => undefined);
+  show(
+    '9. The renewed secret: when it is due next, and istiod synced with the new token',
+    `kubectl remote-secret renew --all --dry-run --context primary && kubectl remote-secret verify --context primary --istiod ${istiod.httpUrl}`,
+    env,
+  );
   return webhook;
+}
+
+/** Polls `done` every 200 ms; false if it has not held within `timeoutMs`. */
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return true;
 }
 
 function describeCluster(cluster: TestCluster): string {

@@ -107,7 +107,10 @@ export class Auditor {
           secret: decision.secret,
           cluster: decision.cluster,
           violations: decision.violations,
-          risks: decision.kubeconfig === undefined ? [] : riskNotes(decision.kubeconfig, this.options),
+          risks:
+            decision.kubeconfig === undefined
+              ? []
+              : riskNotes(decision.kubeconfig, { ...this.options, renewal: secret.renewal }),
           tokenExpires: decision.kubeconfig === undefined ? undefined : tokenExpiresAt(decision.kubeconfig),
         };
         this.totals.clusters += 1;

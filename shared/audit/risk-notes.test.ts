@@ -190,3 +190,43 @@ describe('isLoopback', () => {
     expect(isLoopback(host)).toBe(loopback);
   });
 });
+
+describe('the token of a renewable secret', () => {
+  const renewal = {
+    serviceAccount: 'istio-reader-service-account',
+    namespace: 'istio-system',
+    durationSeconds: 86_400,
+    renewAfter: 0.67,
+  };
+  const nowS = NOW.getTime() / 1000;
+  const notesFor = (issuedAgoS: number) =>
+    kubeconfigRiskNotes(
+      kubeconfigText({ token: { iat: nowS - issuedAgoS, exp: nowS - issuedAgoS + 86_400 } }),
+      {
+        ...options,
+        renewal,
+      },
+    );
+
+  it('is no risk while its renewal is not due, although it expires within the week', () => {
+    expect(notesFor(3_600)).toEqual([]);
+    expect(
+      kubeconfigRiskNotes(
+        kubeconfigText({ token: { iat: nowS - 3_600, exp: nowS - 3_600 + 86_400 } }),
+        options,
+      ),
+    ).toMatchObject([{ code: 'token-expiring-soon' }]);
+  });
+
+  it('is noted once its renewal is late, saying it was not renewed and where to look', () => {
+    const [note, ...others] = notesFor(70_000);
+    expect(others).toEqual([]);
+    expect(note).toMatchObject({ code: 'token-expiring-soon', path: 'users[0].user.token' });
+    expect(note?.message).toMatch(/renewable token that was due for renewal at .* and was not renewed/);
+    expect(note?.message).toContain('RemoteSecretRenewalFailed');
+  });
+
+  it('is expired like any other once past its exp', () => {
+    expect(notesFor(90_000)).toMatchObject([{ code: 'token-expired' }]);
+  });
+});

@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { decodeJwt } from 'jose';
 import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import { renewalSchedule, type RenewalPolicy } from '../remote-secret/renewal.ts';
 
 /**
  * Risks an auditor should see that are not violations: istiod loads such a kubeconfig, but it
@@ -30,6 +31,11 @@ export interface RiskOptions {
   readonly now: Date;
   /** A token that expires within this long is noted as expiring soon. */
   readonly expiringWithinMs: number;
+  /**
+   * The secret's renewal policy when it is renewable (`create --renew`): its token is noted only
+   * once it is due for renewal and was not renewed, whatever `expiringWithinMs` says.
+   */
+  readonly renewal?: RenewalPolicy | undefined;
 }
 
 /** Seven days: long enough to rotate a remote secret through a weekly change window. */
@@ -172,6 +178,18 @@ function tokenNotes(user: string, token: string, path: string, options: RiskOpti
         code: 'token-expired',
         path,
         message: `user "${user}" holds a token that expired at ${expires.toISOString()}; istiod cannot reach this cluster`,
+      },
+    ];
+  }
+  const schedule =
+    options.renewal === undefined ? undefined : renewalSchedule(token, options.renewal, options.now);
+  if (schedule?.kind === 'not-yet') return [];
+  if (schedule?.kind === 'due') {
+    return [
+      {
+        code: 'token-expiring-soon',
+        path,
+        message: `user "${user}" holds a renewable token that was due for renewal at ${schedule.renewAt.toISOString()} and was not renewed; it expires at ${expires.toISOString()}: see the Secret's RemoteSecretRenewalFailed Events, or run \`kubectl remote-secret renew\``,
       },
     ];
   }

@@ -261,6 +261,26 @@ describe('the token renewer (create --renew)', () => {
       renewable: true,
       policy: { serviceAccount: SA, namespace: 'istio-system', durationSeconds: 86_400, renewAfter: 0.67 },
     });
+    // Read back as verify and audit read it: renewable, with its policy; the plain one is not.
+    const [readRenewable] = readSecretManifests(renderManifestYaml(renewable), 'renewable.yaml').secrets;
+    expect(readRenewable?.renewal).toEqual({
+      serviceAccount: SA,
+      namespace: 'istio-system',
+      durationSeconds: 86_400,
+      renewAfter: 0.67,
+    });
+    const [readPlain] = readSecretManifests(renderManifestYaml(plain), 'plain.yaml').secrets;
+    expect(readPlain).not.toHaveProperty('renewal');
+    // Annotations that name the account but no usable policy: not read as renewable.
+    const broken = {
+      ...renewable,
+      metadata: {
+        ...renewable.metadata,
+        annotations: { ...renewable.metadata.annotations, 'kubectl-remote-secret/token-duration': '1m' },
+      },
+    };
+    const [readBroken] = readSecretManifests(renderManifestYaml(broken), 'broken.yaml').secrets;
+    expect(readBroken).not.toHaveProperty('renewal');
   });
 
   it('never lets an annotation replace the cluster annotation istiod reads', () => {

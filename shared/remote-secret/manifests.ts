@@ -2,6 +2,7 @@ import { decodeStandardBase64, withoutLineBreaks } from '../encoding/base64.ts';
 import { readYaml, type YamlLimits } from '../yaml/parse.ts';
 import { createdMillis } from './cluster-id-scope.ts';
 import { MULTICLUSTER_LABEL, type RemoteCluster, type RemoteSecret } from './model.ts';
+import { readRenewalPolicy } from './renewal.ts';
 import { isRecord } from '../json.ts';
 
 /** Manifest files may hold many Secrets (a `kubectl get -o yaml` List), each at most 1 MiB. */
@@ -126,12 +127,19 @@ function readObject(document: unknown, source: string, result: ManifestReadResul
   }
   const clusters = readClusters(document, name, source, result);
   if (clusters === undefined) return;
+  const annotations = isRecord(metadata['annotations']) ? metadata['annotations'] : {};
+  const renewal = readRenewalPolicy(
+    Object.fromEntries(
+      Object.entries(annotations).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    ),
+  );
   result.secrets.push({
     source,
     namespace: stringOr(metadata['namespace'], ''),
     name,
     created: createdMillis(metadata['creationTimestamp']),
     clusters,
+    ...(renewal.renewable && 'policy' in renewal ? { renewal: renewal.policy } : {}),
   });
 }
 

@@ -3,6 +3,8 @@ export const MULTICLUSTER_LABEL = 'istio/multiCluster';
 /** istioctl's annotation naming the cluster a generated secret is for. */
 export const CLUSTER_ANNOTATION = 'networking.istio.io/cluster';
 
+import type { RenewalPolicy } from './renewal.ts';
+
 /** One data key of a remote secret: a cluster ID and the kubeconfig that reaches it. */
 export interface RemoteCluster {
   readonly id: string;
@@ -24,6 +26,11 @@ export interface RemoteSecret {
   /** `metadata.creationTimestamp` in milliseconds, when the object has one (a stored one does). */
   readonly created?: number | undefined;
   readonly clusters: readonly RemoteCluster[];
+  /**
+   * A renewable secret's policy (`create --renew`), when its annotations give a valid one: its
+   * tokens are renewed before they expire, so an expiry within days is its schedule, not a risk.
+   */
+  readonly renewal?: RenewalPolicy | undefined;
 }
 
 export function secretRef(secret: Pick<RemoteSecret, 'namespace' | 'name'>): string {

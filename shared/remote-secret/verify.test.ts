@@ -346,6 +346,41 @@ describe('tokenExpiry', () => {
   ])('$name', ({ token, status, expires }) => {
     expect(tokenExpiry(token, NOW)).toMatchObject({ status, expires });
   });
+
+  describe('of a renewable secret: its schedule, not a warning, until the renewal is late', () => {
+    const policy = {
+      serviceAccount: 'istio-reader-service-account',
+      namespace: 'istio-system',
+      durationSeconds: 86_400,
+      renewAfter: 0.5,
+    };
+    const nowS = NOW.getTime() / 1000;
+    it('not due yet: ok, with when it renews, although it expires within the week', () => {
+      const token = jwt({ iat: nowS - 3_600, exp: nowS - 3_600 + 86_400 });
+      expect(tokenExpiry(token, NOW)).toMatchObject({ status: 'expiring' });
+      expect(tokenExpiry(token, NOW, undefined, policy)).toEqual({
+        status: 'ok',
+        expires: '2026-05-01T23:00:00.000Z',
+        renewAt: '2026-05-01T11:00:00.000Z',
+        message:
+          'expires at 2026-05-01T23:00:00.000Z; renewable, due for renewal at 2026-05-01T11:00:00.000Z',
+      });
+    });
+    it('due and not renewed: expiring, saying so', () => {
+      const token = jwt({ iat: nowS - 50_000, exp: nowS - 50_000 + 86_400 });
+      expect(tokenExpiry(token, NOW, undefined, policy)).toMatchObject({
+        status: 'expiring',
+        renewAt: '2026-04-30T22:06:40.000Z',
+        message: expect.stringContaining(
+          'due for renewal since 2026-04-30T22:06:40.000Z and not renewed',
+        ) as string,
+      });
+    });
+    it('expired: failed, as any token', () => {
+      const token = jwt({ iat: nowS - 90_000, exp: nowS - 90_000 + 86_400 });
+      expect(tokenExpiry(token, NOW, undefined, policy)).toMatchObject({ status: 'failed' });
+    });
+  });
 });
 
 describe('describePermission', () => {

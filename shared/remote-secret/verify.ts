@@ -14,6 +14,7 @@ import {
   type ResourcePermission,
 } from './istio-reader-rbac.ts';
 import { secretRef, type RemoteCluster, type RemoteSecret } from './model.ts';
+import { renewalSchedule, type RenewalPolicy } from './renewal.ts';
 
 /** What verify asks of one remote API server, with the secret's own credentials. */
 export interface ClusterProbe {
@@ -80,6 +81,11 @@ export interface ClusterVerification {
     readonly expires: string | null;
     readonly message: string;
     readonly hint?: string;
+    /**
+     * A renewable secret's (`create --renew`): when the token is due for renewal. Such a token is
+     * `expiring` only once that time has passed without a renewal, whatever --expiring-within says.
+     */
+    readonly renewAt?: string;
   };
 }
 
@@ -138,8 +144,14 @@ export async function verifyCluster(
   const config = review.config;
   const current = currentEntries(config);
   const expiry = withExpiryHint(
-    tokenExpiry(current.credential, options.now, options.expiringWithinMs ?? DEFAULT_EXPIRING_WITHIN_MS),
+    tokenExpiry(
+      current.credential,
+      options.now,
+      options.expiringWithinMs ?? DEFAULT_EXPIRING_WITHIN_MS,
+      secret.renewal,
+    ),
     cluster.id,
+    secret.renewal === undefined ? undefined : `${secret.name} -n ${secret.namespace}`,
   );
   const recreate = createCommand(cluster.id);
   const result = {
@@ -324,7 +336,24 @@ function rbacHint(user: string | undefined, allMissing: boolean, recreate: strin
   return `ClusterRole ${role} lacks these rules: add them, or delete it and run \`${recreate} --namespace ${namespace}\`, which creates it with Istio's rules`;
 }
 
-function withExpiryHint(expiry: ClusterVerification['expiry'], id: string): ClusterVerification['expiry'] {
+/** `renewable`: the secret (`NAME -n NAMESPACE`) when it is renewable: its fixes are the renewer's. */
+function withExpiryHint(
+  expiry: ClusterVerification['expiry'],
+  id: string,
+  renewable?: string,
+): ClusterVerification['expiry'] {
+  if (renewable !== undefined && expiry.status === 'failed') {
+    return {
+      ...expiry,
+      hint: `a renewal asks with the current token, which no longer works: run \`${createCommand(id)} --token-duration 24h --renew\` again and apply it to the primary`,
+    };
+  }
+  if (renewable !== undefined && expiry.status === 'expiring') {
+    return {
+      ...expiry,
+      hint: `nothing has renewed it: see the Secret's RemoteSecretRenewalFailed Events (the webhook's --renew-tokens), or run \`kubectl remote-secret renew ${renewable}\` and fix what it reports`,
+    };
+  }
   if (expiry.status === 'failed') {
     return {
       ...expiry,
@@ -405,6 +434,7 @@ export function tokenExpiry(
   token: string | undefined,
   now: Date,
   expiringWithinMs = DEFAULT_EXPIRING_WITHIN_MS,
+  renewal?: RenewalPolicy,
 ): ClusterVerification['expiry'] {
   if (token === undefined) {
     return {
@@ -432,6 +462,23 @@ export function tokenExpiry(
       expires: expires.toISOString(),
       message: `expired at ${expires.toISOString()}`,
     };
+  }
+  const schedule = renewal === undefined ? undefined : renewalSchedule(token, renewal, now);
+  if (schedule?.kind === 'not-yet' || schedule?.kind === 'due') {
+    const renewAt = schedule.renewAt.toISOString();
+    return schedule.kind === 'not-yet'
+      ? {
+          status: 'ok',
+          expires: expires.toISOString(),
+          renewAt,
+          message: `expires at ${expires.toISOString()}; renewable, due for renewal at ${renewAt}`,
+        }
+      : {
+          status: 'expiring',
+          expires: expires.toISOString(),
+          renewAt,
+          message: `expires at ${expires.toISOString()}; due for renewal since ${renewAt} and not renewed`,
+        };
   }
   if (expires.getTime() - now.getTime() <= expiringWithinMs) {
     return {

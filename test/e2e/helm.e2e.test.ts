@@ -467,6 +467,7 @@ describe.skipIf(helmBinary === null || promRulesBinary === null)('monitoring in 
       'RemoteSecretWebhookCertificateExpiring',
       'RemoteSecretWebhookIndexWatchFailing',
       'RemoteSecretTokenExpiring',
+      'RemoteSecretRenewalFailing',
       'RemoteSecretRemoteUnreachable',
     ]);
     const known = webhookMetricNames();
