@@ -229,7 +229,7 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
       `the token expires at ${expires.toISOString()} (in ${formatDuration(left)}); ${
         options.renew === undefined
           ? 'run create again before then and apply the new secret'
-          : 'kubectl remote-secret renew renews it before then'
+          : "the webhook's renewer (--renew-tokens) or kubectl remote-secret renew renews it before then"
       }`,
     );
     if (options.token.from === 'token-request' && Math.abs(left / 1000 - options.token.seconds) > 60) {

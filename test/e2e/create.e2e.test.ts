@@ -276,7 +276,9 @@ describe.skipIf(binaryPath === null)('create and verify on a real primary and re
 
     const run = await create('--name', 'east', '--token-duration', '1h', '--renew');
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stderr).toContain('kubectl remote-secret renew renews it before then');
+    expect(run.stderr).toContain(
+      "the webhook's renewer (--renew-tokens) or kubectl remote-secret renew renews it before then",
+    );
     const role = JSON.parse(
       (await onRemote('get', 'role', renewer, '-n', NAMESPACE, '-o', 'json')).stdout,
     ) as {
