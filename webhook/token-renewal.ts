@@ -11,7 +11,7 @@ import { KubeError } from '../shared/kube/errors.ts';
 import { createGuardedProbe } from '../shared/kube/guarded-probe.ts';
 import { primaryRenewStore, storedRemoteSecret } from '../shared/kube/primary.ts';
 import { probeTarget } from '../shared/kube/probe.ts';
-import { errorCode, RemoteSecretError } from '../shared/errors.ts';
+import { RemoteSecretError } from '../shared/errors.ts';
 import type { RenewIo } from '../shared/remote-secret/renew.ts';
 import type { RenewalConfig } from './config.ts';
 import { renewalFailedEvent, type EventBody, type EventResult } from './events.ts';
@@ -78,13 +78,14 @@ export function renewIo(client: KubeClient, settings: RenewalConfig, signal: Abo
         });
         return await remote.requestToken(policy.namespace, policy.serviceAccount, policy.durationSeconds);
       } catch (error) {
-        const message =
-          error instanceof RemoteSecretError || error instanceof Error ? error.message : String(error);
-        const code = errorCode(error);
-        throw new KubeError(
-          code === 'unverifiable' || code === undefined ? 'unreachable' : (code as KubeError['code']),
-          message.replaceAll(server, withoutUserinfo(server)),
-        );
+        // Only the message changes (no userinfo); the code stays, for renew's requestReason to map.
+        const scrub = (text: string) => text.replaceAll(server, withoutUserinfo(server));
+        if (error instanceof RemoteSecretError) {
+          throw new RemoteSecretError(error.code, scrub(error.message), {
+            ...(error.hint === undefined ? {} : { hint: scrub(error.hint) }),
+          });
+        }
+        throw new KubeError('unreachable', scrub(error instanceof Error ? error.message : String(error)));
       } finally {
         await remote?.close();
       }

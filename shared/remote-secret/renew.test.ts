@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jwt, kubeconfigText } from '../audit/testdata/kubeconfigs.ts';
+import { RemoteSecretError } from '../errors.ts';
 import { KubeError } from '../kube/errors.ts';
 import type { SecretManifest } from './build.ts';
 import { renewSecret, replaceToken, type RenewIo, type StoredRemoteSecret } from './renew.ts';
@@ -180,6 +181,28 @@ describe('renewSecret', () => {
       expect(result).toMatchObject({ status: 'failed' });
       expect(result?.message).toContain(message);
       expect(result?.hint).not.toBe('');
+      expect(updates).toEqual([]);
+    }
+  });
+
+  it('counts what the guarded transport refuses to dial as unreachable, with its own fix', async () => {
+    for (const error of [
+      new KubeError('redirect', 'https://east.example:6443 answered 302, a redirect', {
+        hint: "set the kubeconfig's server to the API server itself",
+      }),
+      new RemoteSecretError('unverifiable', 'cluster "east" is reached through a proxy-url', {
+        hint: 'remove the proxy-url',
+      }),
+    ]) {
+      const { io, updates } = fakeIo({ requestToken: () => Promise.reject(error) });
+      const [result] = await renewSecret(
+        stored({ east: kubeconfigText({ token: DUE }) }),
+        { now: NOW, force: false, dryRun: false },
+        io,
+      );
+      expect(result).toMatchObject({ status: 'failed', reason: 'unreachable' });
+      expect(result?.message).toContain(error.message);
+      expect(result?.hint).toBe(`${error.hint ?? ''}; the current token keeps working until it expires`);
       expect(updates).toEqual([]);
     }
   });

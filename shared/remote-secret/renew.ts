@@ -315,7 +315,10 @@ function requestReason(error: unknown): RenewFailure {
     code === 'timeout' ||
     code === 'tls' ||
     code === 'tls-name-mismatch' ||
-    code === 'blocked-address'
+    code === 'blocked-address' ||
+    code === 'redirect' ||
+    // A kubeconfig the guarded transport will not dial as it is (a proxy-url, an odd scheme).
+    code === 'unverifiable'
   )
     return 'unreachable';
   return 'remote-error';
@@ -336,6 +339,9 @@ function requestHint(error: unknown, recreate: string): string {
   if (code === 'forbidden' || code === 'unauthorized') {
     return `restore it with \`${recreate}\` (which creates what is missing) and apply the secret it prints`;
   }
+  const own = error instanceof RemoteSecretError ? error.hint : undefined;
+  // The transport's own fix (a redirect, a refused address, a proxy-url) says what to change.
+  if (own !== undefined) return `${own}; the current token keeps working until it expires`;
   return 'the current token keeps working until it expires; run renew again once the remote answers';
 }
 
