@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { load, loadAll } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import { readSecretManifests } from '../../shared/remote-secret/manifests.ts';
 import type { Violation } from '../../shared/violations.ts';
 import { unexplained } from '../differential/compare.ts';
@@ -17,6 +17,7 @@ import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { prepareIstioPrimary, startIstiod, type Istiod } from '../harness/istiod.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import { kubeconfigOf, storedSecret, tokenOf } from '../harness/stored-secret.ts';
 import {
   eventually,
   registerShippedWebhook,
@@ -286,23 +287,13 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     expect(created.status, created.stderr).toBe(0);
     await apply(created.stdout);
     await running().waitForCluster('renewing', (entry) => entry?.syncStatus === 'synced');
-    const storedToken = async (): Promise<string> => {
-      const got = await onPrimary([
-        'get',
-        'secret',
-        'istio-remote-secret-renewing',
-        '-n',
-        NAMESPACE,
-        '-o',
-        'json',
-      ]);
-      expect(got.status, got.stderr).toBe(0);
-      const data = (JSON.parse(got.stdout) as { data: Record<string, string> }).data;
-      const kubeconfig = load(Buffer.from(data['renewing'] ?? '', 'base64').toString('utf8')) as {
-        users: { user: { token?: string } }[];
-      };
-      return kubeconfig.users[0]?.user.token ?? '';
-    };
+    const storedToken = async (): Promise<string> =>
+      tokenOf(
+        kubeconfigOf(
+          await storedSecret(primary.kubeconfigPath, NAMESPACE, 'istio-remote-secret-renewing'),
+          'renewing',
+        ),
+      );
     const tokens = [await storedToken()];
     const samples: string[] = [];
     const sampling = { on: true };

@@ -3,11 +3,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
-import { load, loadAll } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type KeptTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import {
+  kubeconfigOf as kubeconfigIn,
+  storedSecret,
+  tokenOf,
+  type StoredSecret,
+} from '../harness/stored-secret.ts';
 
 /**
  * `create --token-duration --renew` and `renew` on two real kube-apiservers: three renewals in a
@@ -19,11 +25,6 @@ const binaryPath = inject('kubeTestenvBinary');
 const NAMESPACE = 'istio-system';
 const SECRET = 'istio-remote-secret-east';
 
-interface StoredSecret {
-  metadata: { resourceVersion: string; labels: Record<string, string>; annotations: Record<string, string> };
-  data: Record<string, string>;
-}
-
 describe.skipIf(binaryPath === null)('renewable remote secrets on a real primary and remote', () => {
   let primary: TestCluster;
   let remote: KeptTestCluster;
@@ -32,15 +33,8 @@ describe.skipIf(binaryPath === null)('renewable remote secrets on a real primary
   const onRemote = (...args: string[]) => kubectl(remote.kubeconfigPath, args);
   const renew = (...args: string[]) =>
     runPluginAsync(['renew', '--kubeconfig', primary.kubeconfigPath, ...args]);
-  const stored = async (): Promise<StoredSecret> => {
-    const got = await onPrimary('get', 'secret', SECRET, '-n', NAMESPACE, '-o', 'json');
-    expect(got.status, got.stderr).toBe(0);
-    return JSON.parse(got.stdout) as StoredSecret;
-  };
-  const kubeconfigOf = (secret: StoredSecret) =>
-    Buffer.from(secret.data['east'] ?? '', 'base64').toString('utf8');
-  const tokenOf = (kubeconfig: string) =>
-    (load(kubeconfig) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '';
+  const stored = () => storedSecret(primary.kubeconfigPath, NAMESPACE, SECRET);
+  const kubeconfigOf = (secret: StoredSecret) => kubeconfigIn(secret, 'east');
   /** Does this kubeconfig's token still authenticate to the remote? */
   const works = async (kubeconfig: string, name: string) => {
     const file = join(dir, name);

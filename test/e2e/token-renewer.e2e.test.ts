@@ -2,12 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { REPO_ROOT, runPluginAsync } from '../cli.ts';
 import { startCluster, stopAllClusters, type KeptTestCluster, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import {
+  kubeconfigOf as kubeconfigIn,
+  storedSecret,
+  tokenOf,
+  type StoredSecret,
+} from '../harness/stored-secret.ts';
 import {
   eventually,
   registerShippedWebhook,
@@ -31,11 +36,6 @@ const NAMESPACE = 'istio-system';
 const SECRET = 'istio-remote-secret-east';
 const BINDING = 'istio-reader-service-account-token-renewer';
 
-interface StoredSecret {
-  metadata: { resourceVersion: string; labels: Record<string, string>; annotations: Record<string, string> };
-  data: Record<string, string>;
-}
-
 interface EventJson {
   reason: string;
   type: string;
@@ -55,15 +55,8 @@ describe.skipIf(binaryPath === null)(
     let savedBinding = '';
     const onPrimary = (...args: string[]) => kubectl(primary.kubeconfigPath, args);
     const onRemote = (...args: string[]) => kubectl(remote.kubeconfigPath, args);
-    const stored = async (): Promise<StoredSecret> => {
-      const got = await onPrimary('get', 'secret', SECRET, '-n', NAMESPACE, '-o', 'json');
-      expect(got.status, got.stderr).toBe(0);
-      return JSON.parse(got.stdout) as StoredSecret;
-    };
-    const kubeconfigOf = (secret: StoredSecret) =>
-      Buffer.from(secret.data['east'] ?? '', 'base64').toString('utf8');
-    const tokenOf = (kubeconfig: string) =>
-      (load(kubeconfig) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '';
+    const stored = () => storedSecret(primary.kubeconfigPath, NAMESPACE, SECRET);
+    const kubeconfigOf = (secret: StoredSecret) => kubeconfigIn(secret, 'east');
     const works = async (kubeconfig: string, name: string) => {
       const file = join(dir, name);
       writeFileSync(file, kubeconfig);
