@@ -22,7 +22,9 @@ import { runProcess } from '../harness/process.ts';
 
 /**
  * All five release targets built on this Linux machine, as `npm run package` builds them: the
- * macOS executables signed ad hoc by rcodesign and checked by rcodesign's own verify, the Windows
+ * macOS executables signed ad hoc by rcodesign and checked page by page against the signature's
+ * hashes and by `rcodesign print-signature-info` (its `verify` refuses every ad hoc signature,
+ * docs/packaging.md), the Windows
  * one a PE with the blob as its NODE_SEA_BLOB resource, in a .zip; one krew manifest for all five,
  * checked by krew-index's validate-krew-manifest. Only linux-amd64 runs here (package.e2e.test.ts);
  * the others are checked byte by byte. (Wine from Debian 12, 8.0, cannot start Node 26's node.exe:
