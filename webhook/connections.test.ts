@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect as netConnect, type AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -184,6 +184,43 @@ describe('a connection that sends nothing', () => {
       rmSync(tls.dir, { recursive: true, force: true });
     }
   }, 15_000);
+});
+
+describe('a connection that never starts its TLS handshake', () => {
+  it("is closed after the handshake timeout (10 s, not Node's 120 s), and frees its slot", async () => {
+    const tls = writeTlsFixture();
+    const running = await start(tls, 1);
+    try {
+      // TCP only: no ClientHello is ever sent.
+      const socket = netConnect({ host: '127.0.0.1', port: running.port });
+      await once(socket, 'connect');
+      socket.resume();
+      const opened = Date.now();
+      for (;;) {
+        if ((await metric(running, 'remote_secret_webhook_connections')) === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // The only slot is held: a real client is refused meanwhile.
+      expect(await open(running.port, tls.ca.certificatePem)).toEqual({
+        refused: expect.any(String) as string,
+      });
+      const outcome = await Promise.race([
+        once(socket, 'close').then(() => 'closed'),
+        new Promise((resolve) => setTimeout(resolve, 13_000, 'still open')),
+      ]);
+      expect(outcome).toBe('closed');
+      expect(Date.now() - opened).toBeGreaterThanOrEqual(9_000);
+      for (;;) {
+        if ((await metric(running, 'remote_secret_webhook_connections')) === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect((await send(REVIEW, { port: running.port, ca: tls.ca.certificatePem })).status).toBe(200);
+    } finally {
+      running.server.close();
+      running.server.closeAllConnections();
+      rmSync(tls.dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });
 
 describe('the drain on SIGTERM, over real TLS', () => {
