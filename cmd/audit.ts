@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Auditor } from '../shared/audit/audit.ts';
 import { eventPages, remoteSecretPages, type Scope } from '../shared/audit/list.ts';
@@ -190,17 +190,25 @@ async function readAuditLogs(paths: readonly string[], io: AuditIo): Promise<Rej
   const seen = new Set<string>();
   for (const path of paths) {
     const { stream, size } = await openAuditLog(path);
+    // Bytes are counted on the file as read, before the gzip check looks at (and puts back) the
+    // first chunk, so every byte counts once and the share ends at 100%.
     let bytes = 0;
-    let shownAt = 0;
-    stream.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      const now = Date.now();
-      if (io.progress === undefined || now - shownAt < 200) return;
-      shownAt = now;
-      const share = size === undefined ? '' : ` (${Math.floor((bytes / size) * 100)}%)`;
-      io.progress.write(`\r\u001b[Kreading ${path}: ${(bytes / 1024 / 1024).toFixed(0)} MiB${share}`);
+    let shownAt: number | undefined;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        const now = Date.now();
+        if (io.progress !== undefined && (shownAt === undefined || now - shownAt >= 200)) {
+          shownAt = now;
+          const share = size === undefined || size === 0 ? '' : ` (${Math.floor((bytes / size) * 100)}%)`;
+          io.progress.write(`\r\u001b[Kreading ${path}: ${(bytes / 1024 / 1024).toFixed(0)} MiB${share}`);
+        }
+        done(null, chunk);
+      },
     });
-    read = await readAuditLog(decompressed(stream, path), read, seen);
+    stream.once('error', (error) => counted.destroy(error));
+    stream.pipe(counted);
+    read = await readAuditLog(decompressed(counted, path), read, seen);
     io.progress?.write('\r\u001b[K');
   }
   if (read.malformed > 0) {

@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runPlugin } from '../test/cli.ts';
+import { REPO_ROOT, runPlugin } from '../test/cli.ts';
 
 // Port 1 of loopback: fetch refuses to dial it at all, so an audit that gets as far as the API
 // server fails at once, and its message names the namespace it was asked for.
@@ -72,5 +72,21 @@ describe('messages about nothing found go to stderr', () => {
     const run = runPlugin(['check', '-o', output, 'test/testdata/secrets/not-multicluster.yaml']);
     expect(run.stderr).toContain('no remote secrets');
     expect(run.stdout).not.toContain('no remote secrets');
+  });
+});
+
+describe('verify --in-cluster outside a pod', () => {
+  it('stops with exit status 2, says why, and points at the Job example that exists', () => {
+    const home = join(tmpdir(), `remote-secret-flags-home-${process.pid}`);
+    const run = runPlugin(['verify', '--in-cluster'], {
+      env: { KUBECONFIG: '', HOME: home, KUBERNETES_SERVICE_HOST: '' },
+    });
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('--in-cluster: not in a pod (KUBERNETES_SERVICE_HOST is not set)');
+    const example = /docs\/examples\/[\w.-]+\.yaml/.exec(run.stderr)?.[0];
+    expect(example, run.stderr).toBeDefined();
+    expect(existsSync(join(REPO_ROOT, example ?? ''))).toBe(true);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -424,7 +424,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           )
           .example(
             '$0 verify --in-cluster',
-            "From a pod in the primary (a Job with a service account that may list Secrets in istio-system): can istiod's network reach each remote?",
+            "From a pod in the primary (a Job whose service account may list Secrets in istio-system, docs/examples/verify-in-cluster.yaml): can istiod's network reach each remote?",
           )
           .epilog(
             'Each failure says what to do next. Exit status: 0 every cluster passed (expiring tokens are warnings); 1 a cluster failed, a secret cannot be read, or there was nothing to verify; 2 usage error, or the secrets cannot be fetched.',

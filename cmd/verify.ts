@@ -162,7 +162,7 @@ function primaryClient(
       'no-context',
       '--in-cluster: not in a pod (KUBERNETES_SERVICE_HOST is not set), so there is no service account to read the secrets with',
       {
-        hint: 'run it in a pod in the primary (a Job, see docs/operations.md), or pass --kubeconfig for the primary and keep --in-cluster for the probe rules',
+        hint: 'run it in a pod in the primary (a Job with its ServiceAccount and Role: docs/examples/verify-in-cluster.yaml), or pass --kubeconfig for the primary and keep --in-cluster for the probe rules',
       },
     );
   }

@@ -15,7 +15,8 @@ import {
 /**
  * Leader election on a real kube-apiserver: of two webhook processes only the Lease holder runs
  * the background audit; SIGTERM releases the Lease and the other takes over at its next retry;
- * SIGKILL leaves it held, and a third takes over once it has not changed for the lease duration.
+ * SIGKILL leaves it held, and a third takes over once it has not changed for the lease duration
+ * (measured from the dead leader's last renew as well as from the kill).
  * A secret stored while nobody leads is found by the new leader, and announced once.
  * Uses bin/remote-secret-webhook: run `npm run build` first.
  */
@@ -42,7 +43,13 @@ interface EventJson {
 }
 
 interface LeaseJson {
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; leaseTransitions?: number };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    leaseTransitions?: number;
+    acquireTime?: string;
+    renewTime?: string;
+  };
 }
 
 describe.skipIf(binaryPath === null)('leader election between webhook replicas on a real API server', () => {
@@ -134,7 +141,7 @@ describe.skipIf(binaryPath === null)('leader election between webhook replicas o
     await stopAllClusters();
   });
 
-  it('one leads and only it runs passes; SIGTERM hands over at once; SIGKILL within the lease duration; nothing is lost or announced twice', async () => {
+  it('one leads and only it runs passes; SIGTERM hands over at once; SIGKILL at the first try after the Lease expires; nothing is lost or announced twice', async () => {
     const first = await start();
     const second = await start();
     await eventually(async () => (await leads(first)) !== (await leads(second)));
@@ -169,6 +176,9 @@ describe.skipIf(binaryPath === null)('leader election between webhook replicas o
     const gone = new Promise((resolve) => follower.on('exit', resolve));
     follower.kill('SIGKILL');
     await gone;
+    // The dead leader's last renew: its Lease expires a lease duration after it.
+    const lastRenew = Date.parse((await lease()).spec.renewTime ?? '');
+    expect(Number.isNaN(lastRenew)).toBe(false);
     // Stored while nobody leads (the Lease still names the killed process).
     const applied = await kubectl(cluster.kubeconfigPath, ['apply', '-f', '-'], {
       input: remoteSecret('f-exec'),
@@ -179,8 +189,16 @@ describe.skipIf(binaryPath === null)('leader election between webhook replicas o
     // It waited for the Lease to go unrenewed for its duration (on its own clock), no longer.
     expect(sigkillMs).toBeGreaterThan((LEASE_SECONDS - RETRY_SECONDS * 2) * 1000);
     expect(sigkillMs).toBeLessThan((LEASE_SECONDS + RETRY_SECONDS * 2.2 * 2) * 1000);
+    // Measured from the last renew: never before the Lease expired, and at most two jittered
+    // retries (each up to 2.2 retry periods) after: one to see the last renew, one to find it
+    // still unchanged a lease duration later.
+    const taken = await lease();
+    expect(taken.spec.holderIdentity).not.toBe(afterSigterm.spec.holderIdentity);
+    const afterExpiryMs = Date.parse(taken.spec.acquireTime ?? '') - (lastRenew + LEASE_SECONDS * 1000);
+    expect(afterExpiryMs).toBeGreaterThanOrEqual(0);
+    expect(afterExpiryMs).toBeLessThan(RETRY_SECONDS * 2.2 * 2 * 1000 + 500);
     process.stderr.write(
-      `leader failover (lease ${String(LEASE_SECONDS)} s, retry ${String(RETRY_SECONDS)} s): after SIGTERM ${String(sigtermMs)} ms, after SIGKILL ${String(sigkillMs)} ms\n`,
+      `leader failover (lease ${String(LEASE_SECONDS)} s, retry ${String(RETRY_SECONDS)} s): after SIGTERM ${String(sigtermMs)} ms, after SIGKILL ${String(sigkillMs)} ms, ${String(afterExpiryMs)} ms after the killed leader's Lease expired (its last renew + ${String(LEASE_SECONDS)} s)\n`,
     );
 
     // The new leader's first pass finds the secret stored meanwhile (its informer saw it while

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
@@ -232,6 +233,58 @@ describe.skipIf(binaryPath === null)('remote probes from the primary, on a real 
       status: 'failed',
       message: expect.stringContaining('127.0.0.1 is a loopback address'),
     });
+  });
+
+  it('the Job example in docs: its ServiceAccount may list the secrets and nothing else, and verify --in-cluster reads them with it', async () => {
+    const examplePath = join(REPO_ROOT, 'docs/examples/verify-in-cluster.yaml');
+    const dryRun = await run('apply', '--dry-run=server', '-f', examplePath);
+    expect(dryRun.status, dryRun.stderr).toBe(0);
+    expect(dryRun.stdout).toContain('job.batch/remote-secret-verify created (server dry run)');
+    const objects = loadAll(readFileSync(examplePath, 'utf8')) as { kind: string }[];
+    expect(objects.map((object) => object.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'Job']);
+    for (const object of objects.filter((each) => each.kind !== 'Job')) {
+      const applied = await apply(JSON.stringify(object));
+      expect(applied.status, applied.stderr).toBe(0);
+    }
+    const identity = `system:serviceaccount:${NAMESPACE}:remote-secret-verify`;
+    const may = async (...args: string[]) =>
+      (await run('auth', 'can-i', ...args, '--as', identity)).status === 0;
+    expect(await may('list', 'secrets', '-n', NAMESPACE)).toBe(true);
+    for (const denied of [
+      ['get', 'secrets', '-n', NAMESPACE],
+      ['watch', 'secrets', '-n', NAMESPACE],
+      ['create', 'secrets', '-n', NAMESPACE],
+      ['patch', 'secrets', '-n', NAMESPACE],
+      ['delete', 'secrets', '-n', NAMESPACE],
+      ['list', 'secrets', '-n', 'default'],
+      ['list', 'secrets', '--all-namespaces'],
+    ]) {
+      expect(await may(...denied), denied.join(' ')).toBe(false);
+    }
+    // The pod's identity, as a kubeconfig (loadFromCluster reads a fixed path in a pod).
+    const issued = await run('create', 'token', 'remote-secret-verify', '-n', NAMESPACE, '--duration', '10m');
+    expect(issued.status, issued.stderr).toBe(0);
+    const admin = load(readFileSync(cluster.kubeconfigPath, 'utf8')) as {
+      users: { name: string; user: Record<string, unknown> }[];
+    };
+    const asPod = {
+      ...admin,
+      users: admin.users.map(({ name }) => ({ name, user: { token: issued.stdout.trim() } })),
+    };
+    const podKubeconfig = join(tls.dir, 'verify-job.kubeconfig');
+    writeFileSync(podKubeconfig, JSON.stringify(asPod), { mode: 0o600 });
+    const verified = await runPluginAsync([
+      'verify',
+      '--kubeconfig',
+      podKubeconfig,
+      '--in-cluster',
+      '-o',
+      'json',
+    ]);
+    expect(verified.status, verified.stderr).toBe(1);
+    const clusters = (JSON.parse(verified.stdout) as { clusters: { cluster: string }[] }).clusters;
+    expect(clusters.map((entry) => entry.cluster).sort()).toEqual(['east', 'gone', 'limited', 'west']);
+    expect(verified.stdout).toContain('127.0.0.1 is a loopback address');
   });
 
   it('announces a cluster that got worse: the reader binding deleted turns east forbidden', async () => {
