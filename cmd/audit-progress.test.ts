@@ -9,7 +9,9 @@ import { auditLine } from '../shared/audit/testdata/audit-log.ts';
 import { runAudit, type AuditCommandOptions } from './audit.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'audit-progress-'));
-afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 afterEach(() => vi.restoreAllMocks());
 
 // Several read chunks' worth of lines that say nothing about the webhook, and one refusal.
