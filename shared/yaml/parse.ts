@@ -13,6 +13,7 @@ import {
 } from 'js-yaml';
 import { violation, type Violation } from '../violations.ts';
 import { parseEventsCut } from './long-runs.ts';
+import { readSimpleBlockYaml } from './simple-block.ts';
 
 /**
  * Limits for untrusted YAML. A Secret holds at most 1 MiB, so a kubeconfig never needs more;
@@ -82,7 +83,7 @@ const SCHEMA = CORE_SCHEMA.withTags(recordMapTag);
  * Never throws for bad input: every problem is a violation with a line number.
  */
 export function readYaml(text: string, options: YamlReadOptions): YamlReadResult {
-  const { limits, strict } = options;
+  const { limits } = options;
   if (text.length > limits.maxLength) {
     return fail(
       'input-too-large',
@@ -90,6 +91,18 @@ export function readYaml(text: string, options: YamlReadOptions): YamlReadResult
       'a kubeconfig or Secret is far smaller than this; check that this is the right file',
     );
   }
+  // Nearly every kubeconfig has the simple shape kubectl writes: read in one pass over the lines.
+  const simple = readSimpleBlockYaml(text, limits.maxDepth);
+  if (simple !== undefined) return { ok: true, documents: [simple] };
+  return readYamlInFull(text, options);
+}
+
+/**
+ * readYaml without the simple-shape reader: js-yaml's events, every go-yaml check, then the
+ * values. Exported for the tests that hold the simple reader to it.
+ */
+export function readYamlInFull(text: string, options: YamlReadOptions): YamlReadResult {
+  const { limits, strict } = options;
   // In plain ASCII text (nearly every kubeconfig; a native byte count tells) js-yaml itself refuses
   // the C0 controls go-yaml refuses, except DEL and controls in comments: only those need the full
   // scan (see failFromException for what js-yaml refuses).
