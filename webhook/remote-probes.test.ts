@@ -115,7 +115,9 @@ function store() {
   };
 }
 
-function setup(options: { allow?: AllowList; events?: EventResult[] } = {}) {
+function setup(
+  options: { allow?: AllowList; events?: EventResult[]; connect?: ProbeFactory; concurrency?: number } = {},
+) {
   const api = store();
   const servers = remotes();
   const metrics = createMetrics(() => ({ secretCount: 0, clusterCount: 0 }), { defaultMetrics: false });
@@ -132,9 +134,9 @@ function setup(options: { allow?: AllowList; events?: EventResult[] } = {}) {
     namespaces: [NAMESPACE],
     pages: api.pages,
     allow: options.allow ?? new Set(),
-    connect: servers.connect,
+    connect: options.connect ?? servers.connect,
     timeoutMs: 60_000,
-    concurrency: 2,
+    concurrency: options.concurrency ?? 2,
     metrics: metrics.probes,
     log,
     events: {
@@ -177,7 +179,75 @@ function setup(options: { allow?: AllowList; events?: EventResult[] } = {}) {
   return { api, servers, prober, lines, sent, reports, results, durations, runs };
 }
 
+/**
+ * Remote API servers that hold every probe at its first call until the test lets it go, and
+ * count the probes in flight: from `connect` to the `close` verifyCluster calls when a cluster
+ * is done. Nothing is timed: the test turns the event loop until nothing more can start.
+ */
+function heldRemotes() {
+  const waiting: (() => void)[] = [];
+  let inFlight = 0;
+  let most = 0;
+  const connect: ProbeFactory = () => {
+    inFlight += 1;
+    most = Math.max(most, inFlight);
+    return {
+      serverVersion: () =>
+        new Promise<string>((resolve) => {
+          waiting.push(() => {
+            resolve('v1.34.1');
+          });
+        }),
+      whoAmI: () => Promise.resolve('system:serviceaccount:istio-system:istio-reader-service-account'),
+      can: () => Promise.resolve(true),
+      close: () => {
+        inFlight -= 1;
+        return Promise.resolve();
+      },
+    };
+  };
+  return {
+    connect,
+    /** Lets the probe that has waited longest answer. */
+    releaseOne: () => waiting.shift()?.(),
+    held: () => waiting.length,
+    inFlight: () => inFlight,
+    most: () => most,
+  };
+}
+
+/** Every callback and promise already due has run: what can start has started. */
+function settled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('RemoteProber', () => {
+  it.each([
+    { concurrency: 1, clusters: 5 },
+    { concurrency: 3, clusters: 7 },
+    { concurrency: 8, clusters: 4 },
+  ])(
+    'has at most $concurrency probes in flight ($clusters clusters in one page)',
+    async ({ concurrency, clusters }) => {
+      const servers = heldRemotes();
+      const { api, prober, results } = setup({ connect: servers.connect, concurrency });
+      const ids = Array.from({ length: clusters }, (_, index) => `c${String(index)}`);
+      api.put('a', Object.fromEntries(ids.map((id) => [id, kubeconfigFor(id)])));
+      const round = prober.run();
+      // Each time one answers, the next starts: the limit is reached and never passed.
+      for (let left = clusters; left > 0; left -= 1) {
+        await settled();
+        expect(servers.held()).toBe(Math.min(concurrency, left));
+        expect(servers.inFlight()).toBe(Math.min(concurrency, left));
+        servers.releaseOne();
+      }
+      expect(await round).toBe(true);
+      expect(servers.inFlight()).toBe(0);
+      expect(servers.most()).toBe(Math.min(concurrency, clusters));
+      expect(Object.keys(await results()).sort()).toEqual(ids.map((id) => `a/${id} ok`));
+    },
+  );
+
   it('sets one result series per cluster, and moves it when the outcome changes', async () => {
     const { api, servers, prober, results, durations } = setup();
     servers.set('east', 'ok');

@@ -1,15 +1,20 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { admissionReview, kubeconfigFixture, secretObject } from '../../shared/admission/testdata/reviews.ts';
 import { kubeconfigText } from '../../shared/audit/testdata/kubeconfigs.ts';
 import { send } from '../../webhook/testdata/client.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
 import { kubectl } from '../harness/kubectl.ts';
+import { closedPort } from '../harness/ports.ts';
 import {
   eventually,
+  registerShippedWebhook,
+  scrapeMetric,
   startWebhookProcess,
   stopWebhookProcess,
   type WebhookProcess,
+  type WebhookProcessOptions,
 } from '../harness/webhook.ts';
 
 /**
@@ -17,7 +22,9 @@ import {
  * the background audit; SIGTERM releases the Lease and the other takes over at its next retry;
  * SIGKILL leaves it held, and a third takes over once it has not changed for the lease duration
  * (measured from the dead leader's last renew as well as from the kill).
- * A secret stored while nobody leads is found by the new leader, and announced once.
+ * A secret stored while nobody leads is found by the new leader, and announced once. Every
+ * replica answers admission, directly and through the API server, with the leader's verdict;
+ * with --probe-remotes on both, only the leader probes.
  * Uses bin/remote-secret-webhook: run `npm run build` first.
  */
 const binaryPath = inject('kubeTestenvBinary');
@@ -28,12 +35,12 @@ const REASON = 'RemoteSecretNonCompliant';
 const LEASE_SECONDS = 15;
 const RETRY_SECONDS = 2;
 
-function remoteSecret(name: string): string {
+function remoteSecret(name: string, kubeconfig = kubeconfigText({ exec: true })): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name, namespace: NAMESPACE, labels: { 'istio/multiCluster': 'true' } },
-    stringData: { [`${name}-cluster`]: kubeconfigText({ exec: true }) },
+    stringData: { [`${name}-cluster`]: kubeconfig },
   });
 }
 
@@ -57,27 +64,20 @@ describe.skipIf(binaryPath === null)('leader election between webhook replicas o
   let tls: TlsFixture;
   const replicas: WebhookProcess[] = [];
 
-  /** Every sample of a metric on one replica, as `{labels}` -> value. */
-  async function metric(webhook: WebhookProcess, name: string): Promise<Record<string, number>> {
-    const text = (await send(undefined, { port: webhook.port, ca: tls.ca.certificatePem, path: '/metrics' }))
-      .body;
-    const samples: Record<string, number> = {};
-    for (const line of text.split('\n')) {
-      const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-      if (match?.[1] === name) samples[match[2] ?? ''] = Number(match[3]);
-    }
-    return samples;
-  }
+  const metric = (webhook: WebhookProcess, name: string) => scrapeMetric(webhook, tls, name);
   const leads = async (webhook: WebhookProcess) =>
     Object.values(await metric(webhook, 'remote_secret_webhook_leader')).includes(1);
   const passes = async (webhook: WebhookProcess) =>
     (await metric(webhook, 'remote_secret_webhook_audit_runs_total'))['{result="ok"}'] ?? 0;
 
-  async function start(auditIntervalSeconds = 1): Promise<WebhookProcess> {
+  async function start(
+    auditIntervalSeconds = 1,
+    more: { mode?: WebhookProcessOptions['mode']; extraArgs?: readonly string[] } = {},
+  ): Promise<WebhookProcess> {
     const webhook = await startWebhookProcess({
       tls,
       kubeconfigPath: cluster.kubeconfigPath,
-      mode: 'audit',
+      mode: more.mode ?? 'audit',
       localClusterId: 'primary',
       namespace: NAMESPACE,
       extraArgs: [
@@ -86,6 +86,7 @@ describe.skipIf(binaryPath === null)('leader election between webhook replicas o
         ...['--leader-elect-lease-duration', String(LEASE_SECONDS)],
         ...['--leader-elect-renew-deadline', '10'],
         ...['--leader-elect-retry-period', String(RETRY_SECONDS)],
+        ...(more.extraArgs ?? []),
       ],
     });
     replicas.push(webhook);
@@ -217,5 +218,98 @@ describe.skipIf(binaryPath === null)('leader election between webhook replicas o
         .split('\n')
         .filter((line) => line.includes('became the leader')),
     ).toHaveLength(1);
+  });
+
+  it("a follower answers admission with the leader's verdict, directly and through the API server; only the leader probes remotes", async () => {
+    // A pair of its own on another Lease, so the replicas left by the test above change nothing.
+    // Its one allowed remote names a loopback port nothing listens on: without
+    // --probe-allow-loopback a probe refuses it before dialing, so a round always ends unreachable.
+    const port = await closedPort();
+    const applied = await kubectl(cluster.kubeconfigPath, ['apply', '-f', '-'], {
+      input: remoteSecret('probed', kubeconfigText({ server: `https://127.0.0.1:${String(port)}` })),
+    });
+    expect(applied.status, applied.stderr).toBe(0);
+    const options = {
+      mode: 'enforce' as const,
+      extraArgs: [
+        ...['--leader-elect-lease-name', 'remote-secret-webhook-probes'],
+        ...['--probe-remotes', '--probe-interval', '1'],
+      ],
+    };
+    const first = await start(3600, options);
+    const second = await start(3600, options);
+    await eventually(async () => (await leads(first)) !== (await leads(second)));
+    const [leader, follower] = (await leads(first)) ? [first, second] : [second, first];
+
+    // The same review POSTed over TLS to each replica's /validate: the same answer from both.
+    const reviews = [
+      { kubeconfig: 'clean', allowed: true },
+      { kubeconfig: 'exec', allowed: false },
+    ];
+    for (const { kubeconfig, allowed } of reviews) {
+      const review = JSON.stringify(
+        admissionReview({
+          uid: `review-${kubeconfig}`,
+          object: secretObject({
+            name: `direct-${kubeconfig}`,
+            data: { east: kubeconfigFixture(kubeconfig) },
+          }),
+        }),
+      );
+      const [fromLeader, fromFollower] = await Promise.all(
+        [leader, follower].map((replica) => send(review, { port: replica.port, ca: tls.ca.certificatePem })),
+      );
+      expect(fromFollower?.status, fromFollower?.body).toBe(200);
+      const answer = JSON.parse(fromFollower?.body ?? '') as {
+        response: { uid: string; allowed: boolean; status?: { message?: string } };
+      };
+      expect(answer.response).toMatchObject({ uid: `review-${kubeconfig}`, allowed });
+      if (!allowed) expect(answer.response.status?.message).toContain('exec');
+      expect(answer).toEqual(JSON.parse(fromLeader?.body ?? ''));
+    }
+
+    // Through the API server, registered with the follower's address alone: a dry run of a secret
+    // with exec is denied, one with a clean kubeconfig allowed, and the follower counts both.
+    const answers = (replica: WebhookProcess) =>
+      metric(replica, 'remote_secret_webhook_admission_requests_total');
+    const ALLOWED = '{operation="CREATE",verdict="allowed"}';
+    const REJECTED = '{operation="CREATE",verdict="rejected"}';
+    await registerShippedWebhook(cluster.kubeconfigPath, follower, tls, NAMESPACE);
+    const byLeader = await answers(leader);
+    const byFollower = await answers(follower);
+    try {
+      const denied = await kubectl(cluster.kubeconfigPath, ['apply', '--dry-run=server', '-f', '-'], {
+        input: remoteSecret('via-api-exec'),
+      });
+      expect(denied.status).not.toBe(0);
+      expect(denied.stderr).toContain('denied the request');
+      const allowed = await kubectl(cluster.kubeconfigPath, ['apply', '--dry-run=server', '-f', '-'], {
+        input: remoteSecret('via-api-clean', kubeconfigFixture('clean')),
+      });
+      expect(allowed.status, allowed.stderr).toBe(0);
+    } finally {
+      const removed = await kubectl(cluster.kubeconfigPath, [
+        ...['delete', 'validatingwebhookconfiguration', 'remote-secret-webhook'],
+      ]);
+      expect(removed.status, removed.stderr).toBe(0);
+    }
+    expect(await answers(follower)).toEqual({
+      [ALLOWED]: (byFollower[ALLOWED] ?? 0) + 1,
+      [REJECTED]: (byFollower[REJECTED] ?? 0) + 1,
+    });
+    expect(await answers(leader)).toEqual(byLeader);
+
+    // Probe rounds every second, on the leader only: the follower publishes no result, logs no round.
+    const rounds = async (replica: WebhookProcess) =>
+      (await metric(replica, 'remote_secret_webhook_probe_runs_total'))['{result="ok"}'] ?? 0;
+    await eventually(async () => (await rounds(leader)) >= 3);
+    expect(await metric(leader, 'remote_secret_webhook_remote_probe_result')).toEqual({
+      '{namespace="istio-system",secret="probed",cluster="probed-cluster",result="unreachable"}': 1,
+    });
+    expect(leader.output()).toContain('remote probes done');
+    expect(await metric(follower, 'remote_secret_webhook_probe_runs_total')).toEqual({});
+    expect(await metric(follower, 'remote_secret_webhook_remote_probe_result')).toEqual({});
+    expect(follower.output()).not.toContain('remote probes');
+    expect(Object.values(await metric(follower, 'remote_secret_webhook_leader'))).toEqual([0]);
   });
 });
