@@ -9,7 +9,12 @@ const CA_DATA = Buffer.from(`${bundle.caPem}\n${bundle.certPem}\n`, 'utf8').toSt
 /** A realistic remote kubeconfig, about 3 KB: a 1.5 KB CA bundle and a service-account JWT. */
 export function realisticKubeconfig(extraUser = ''): string {
   const ca = CA_DATA;
-  const jwt = [randomBytes(40), randomBytes(600), randomBytes(256)]
+  // A ServiceAccount token's shape: a JSON header and claims (so "eyJ..."), then a signature.
+  const jwt = [
+    Buffer.from(JSON.stringify({ alg: 'RS256', kid: randomBytes(16).toString('hex') })),
+    Buffer.concat([Buffer.from('{"aud":["https://kubernetes.default.svc"],"x":"'), randomBytes(560)]),
+    randomBytes(256),
+  ]
     .map((part) => part.toString('base64url'))
     .join('.');
   return `apiVersion: v1

@@ -27,6 +27,15 @@ const NOT_A_STRING = new Set([
   'on', 'On', 'ON', 'off', 'Off', 'OFF',
 ]); // prettier-ignore
 
+/** Characters and pairs the patterns below never admit. */
+const SOON_DECLINED = ['#', '\t', '\r', '&', '*', '!', '|', '>', '\\'];
+
+/** The first `[` (or `{`) opens a flow collection that is not empty. */
+function openFlow(text: string, open: string, close: number): boolean {
+  const at = text.indexOf(open);
+  return at !== -1 && text.charCodeAt(at + 1) !== close;
+}
+
 interface Line {
   readonly indent: number;
   /** The line without its indentation; never empty. */
@@ -49,9 +58,17 @@ const NOT_SIMPLE = Symbol('not simple');
  * shape (the caller then reads it in full). The root must be a mapping.
  */
 export function readSimpleBlockYaml(text: string, maxDepth: number): Record<string, unknown> | undefined {
-  // No scan of the whole text first: every character of every line goes through one of the
-  // patterns below (key, plain or quoted value), which admit printable ASCII only, no `#` outside
-  // quotes, no tab, no carriage return; a document marker (`---`, `...`) is neither key nor item.
+  // Every character of every line goes through one of the patterns below (key, plain or quoted
+  // value), which admit printable ASCII only, no `#` outside quotes, no tab, no carriage return;
+  // a document marker (`---`, `...`) is neither key nor item. These native searches only decline
+  // early what the patterns would decline late (an exec's `args: [...]` at the end, say).
+  if (
+    SOON_DECLINED.some((part) => text.includes(part)) ||
+    openFlow(text, '[', 93) ||
+    openFlow(text, '{', 125)
+  ) {
+    return undefined;
+  }
   const lines: Line[] = [];
   let start = 0;
   while (start < text.length) {
