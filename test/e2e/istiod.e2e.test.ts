@@ -337,6 +337,16 @@ describe.skipIf(kubeTestenv === null || istioTestenv === null)('istiod consumes 
     } finally {
       await stopWebhookProcess(renewer);
       rmSync(renewerTls.dir, { recursive: true, force: true });
+    }
+    try {
+      // The renewer may renew once more while it stops (its interval is 1 s), so istiod can be
+      // "syncing" that last token now: the sampler runs on until it has settled.
+      await eventually(
+        async () =>
+          (await running().clusterz()).find((item) => item.id === 'renewing')?.syncStatus === 'synced',
+        30_000,
+      );
+    } finally {
       sampling.on = false;
       await sampler;
     }
