@@ -138,25 +138,12 @@ async function create(options: CreateOptions, io: CreateIo, say: Reporter): Prom
           serviceAccount: options.serviceAccount,
           createServiceAccount: options.createServiceAccount,
           secretName: options.token.from === 'named-secret' ? options.token.name : undefined,
-          listTokenSecrets: permissionsToRead(request).some(
-            (need) => need.verb === 'list' && need.resource === 'secrets',
-          ),
-          renew: options.renew !== undefined,
+          listTokenSecrets: reads.some((need) => need.verb === 'list' && need.resource === 'secrets'),
+          renew: request.renew === true,
         })
       : undefined,
   ]);
-  const plan = planRemote(
-    {
-      namespace: options.namespace,
-      serviceAccount: options.serviceAccount,
-      createServiceAccount: options.createServiceAccount,
-      token: options.token,
-      retireOld: options.retireOld,
-      renew: options.renew !== undefined,
-      now: io.now(),
-    },
-    facts ?? NO_FACTS,
-  );
+  const plan = planRemote({ ...request, now: io.now() }, facts ?? NO_FACTS);
   for (const warning of plan.warnings) say.warning(warning);
   // What this plan writes, of what was asked above (and anything new, such as a named Secret).
   const writes = permissionsToWrite(request, plan);

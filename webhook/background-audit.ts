@@ -26,13 +26,7 @@ import type { SecretManifest } from '../shared/remote-secret/build.ts';
 import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
 import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef } from '../shared/remote-secret/model.ts';
-import {
-  buildNonCompliantEvent,
-  COMPONENT,
-  EVENT_ANNOTATION_PREFIX,
-  type EventBody,
-  type EventResult,
-} from './events.ts';
+import { buildNonCompliantEvent, COMPONENT, EVENT_ANNOTATION_PREFIX, type EventSender } from './events.ts';
 import type { BackgroundAuditMetrics } from './metrics.ts';
 import { compareStrings } from '../shared/text.ts';
 import { TimeSlicer } from '../shared/time-slices.ts';
@@ -56,8 +50,7 @@ export interface BackgroundAuditOptions {
   readonly metrics: BackgroundAuditMetrics;
   readonly log: Logger;
   /** Writes Events; undefined with --no-events (newly non-compliant secrets are then logged only). */
-  readonly events?:
-    { send(event: EventBody): Promise<EventResult>; readonly reportingInstance: string } | undefined;
+  readonly events?: EventSender | undefined;
   /** With --policy-report. */
   readonly policyReports?: PolicyReportWriter | undefined;
   readonly now?: () => Date;

@@ -84,6 +84,12 @@ export interface EventSink {
  */
 export type EventResult = 'created' | 'patched' | 'exists' | 'deferred' | 'failed' | 'dropped';
 
+/** What the background loops (audit, probes, renewal) send their Events through: the recorder. */
+export interface EventSender {
+  send(event: EventBody): Promise<EventResult>;
+  readonly reportingInstance: string;
+}
+
 export interface EventRecorderOptions {
   readonly sink: EventSink;
   readonly onResult: (result: EventResult, error?: unknown) => void;

@@ -18,13 +18,7 @@ import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef, type RemoteCluster, type RemoteSecret } from '../shared/remote-secret/model.ts';
 import { verifyCluster, type ProbeFactory } from '../shared/remote-secret/verify.ts';
 import type { PolicyReportWriter } from './background-audit.ts';
-import {
-  COMPONENT,
-  EVENT_ANNOTATION_PREFIX,
-  probeWorsenedEvent,
-  type EventBody,
-  type EventResult,
-} from './events.ts';
+import { COMPONENT, EVENT_ANNOTATION_PREFIX, probeWorsenedEvent, type EventSender } from './events.ts';
 import type { ProbeMetrics } from './metrics.ts';
 
 interface ProbeJob {
@@ -47,8 +41,7 @@ export interface RemoteProberOptions {
   readonly concurrency: number;
   readonly metrics: ProbeMetrics;
   readonly log: Logger;
-  readonly events?:
-    { send(event: EventBody): Promise<EventResult>; readonly reportingInstance: string } | undefined;
+  readonly events?: EventSender | undefined;
   readonly policyReports?: PolicyReportWriter | undefined;
   readonly now?: () => Date;
   /** Aborted on shutdown or loss of leadership: every probe in flight ends. */

@@ -14,7 +14,7 @@ import { probeTarget } from '../shared/kube/probe.ts';
 import { RemoteSecretError } from '../shared/errors.ts';
 import type { RenewIo } from '../shared/remote-secret/renew.ts';
 import type { RenewalConfig } from './config.ts';
-import { renewalFailedEvent, type EventBody, type EventResult } from './events.ts';
+import { renewalFailedEvent, type EventSender } from './events.ts';
 import type { RenewalMetrics } from './metrics.ts';
 
 export interface TokenRenewalOptions {
@@ -26,8 +26,7 @@ export interface TokenRenewalOptions {
   readonly signal: AbortSignal;
   readonly metrics: RenewalMetrics;
   readonly log: Logger;
-  readonly events?:
-    { send(event: EventBody): Promise<EventResult>; readonly reportingInstance: string } | undefined;
+  readonly events?: EventSender | undefined;
 }
 
 /** --renew-tokens: the leader's renewer, with the webhook's dial rules, metrics and Events. */

@@ -20,14 +20,7 @@ export interface NeededPermission {
 }
 
 /** What `create` was asked to do, as far as it decides which permissions it needs. */
-export interface CreateRequest {
-  readonly namespace: string;
-  readonly serviceAccount: string;
-  readonly createServiceAccount: boolean;
-  readonly token: RemotePlanOptions['token'];
-  readonly retireOld: boolean;
-  /** --renew: the token renewer's Role and RoleBinding are read and, when missing, created. */
-  readonly renew?: boolean;
+export interface CreateRequest extends Omit<RemotePlanOptions, 'now'> {
   /** --name was given: the kube-system UID is not read. */
   readonly clusterIdGiven: boolean;
   /** The CA comes from the cluster (a token Secret's ca.crt or kube-root-ca.crt). */
