@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { decodeJwt } from 'jose';
-import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import { currentToken, type SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import { renewalSchedule, type RenewalPolicy } from '../remote-secret/renewal.ts';
 
 /**
@@ -210,9 +210,8 @@ function tokenNotes(user: string, token: string, path: string, options: RiskOpti
  * without verifying anything), or undefined: no token, not a JWT, or no `exp` (a legacy token).
  */
 export function tokenExpiresAt(config: SanitizedKubeconfig): number | undefined {
-  const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
-  const token = config.users.find((entry) => entry.name === context?.['user'])?.user['token'];
-  if (typeof token !== 'string' || token === '') return undefined;
+  const token = currentToken(config);
+  if (token === undefined) return undefined;
   try {
     const { exp } = decodeJwt(token);
     return typeof exp === 'number' && Number.isFinite(exp) ? exp : undefined;

@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import { currentEntries, type SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import type { ResourcePermission } from '../remote-secret/istio-reader-rbac.ts';
 import { UnverifiableError, type ClusterProbe } from '../remote-secret/verify.ts';
 import type { ClientNodeModule } from './client-node.ts';
@@ -67,10 +67,7 @@ export interface ProbeTarget {
  * as it is, never refreshed: that would call the issuer URL the secret names).
  */
 export function probeTarget(config: SanitizedKubeconfig): ProbeTarget {
-  const contextName = config['current-context'];
-  const context = config.contexts.find((entry) => entry.name === contextName)?.context ?? {};
-  const cluster = config.clusters.find((entry) => entry.name === context['cluster'])?.cluster ?? {};
-  const user = config.users.find((entry) => entry.name === context['user'])?.user ?? {};
+  const { cluster, user } = currentEntries(config);
   if (typeof cluster['certificate-authority'] === 'string') {
     throw new UnverifiableError(
       "the kubeconfig reads its CA from a file on istiod's disk (certificate-authority), which verify cannot see",

@@ -32,6 +32,24 @@ export interface SanitizedKubeconfig {
   readonly 'current-context': string;
 }
 
+/** The current context's cluster and user entries of a sanitized kubeconfig (empty when absent). */
+export function currentEntries(config: SanitizedKubeconfig): {
+  readonly cluster: Readonly<Record<string, string | boolean>>;
+  readonly user: Readonly<Record<string, unknown>>;
+} {
+  const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
+  return {
+    cluster: config.clusters.find((entry) => entry.name === context?.['cluster'])?.cluster ?? {},
+    user: config.users.find((entry) => entry.name === context?.['user'])?.user ?? {},
+  };
+}
+
+/** The current context's bearer token, or undefined when it has none. */
+export function currentToken(config: SanitizedKubeconfig): string | undefined {
+  const token = currentEntries(config).user['token'];
+  return typeof token === 'string' && token !== '' ? token : undefined;
+}
+
 export type SanitizeResult =
   | { readonly allowed: true; readonly violations: readonly []; readonly config: SanitizedKubeconfig }
   | { readonly allowed: false; readonly violations: readonly Violation[] };

@@ -1,6 +1,6 @@
 import { errorCode, RemoteSecretError } from '../errors.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
-import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import { currentToken, type SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import { formatDuration } from '../time/duration.ts';
 import type { SecretManifest } from './build.ts';
 import { readRemoteSecretObject } from './manifests.ts';
@@ -299,12 +299,6 @@ export function replaceToken(text: string, old: string, token: string): string |
 function tokenOf(text: string): string | undefined {
   const review = reviewKubeconfig(text, { allow: new Set() });
   return review.allowed ? currentToken(review.config) : undefined;
-}
-
-function currentToken(config: SanitizedKubeconfig): string | undefined {
-  const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
-  const token = config.users.find((entry) => entry.name === context?.['user'])?.user['token'];
-  return typeof token === 'string' && token !== '' ? token : undefined;
 }
 
 function requestReason(error: unknown): RenewFailure {

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { mapLimited } from '../concurrency.ts';
 import { errorCode, RemoteSecretError } from '../errors.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
-import type { SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
+import { currentEntries, currentToken, type SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
 import type { Violation } from '../violations.ts';
 import { DEFAULT_EXPIRING_WITHIN_MS } from '../audit/risk-notes.ts';
 import { formatDuration } from '../time/duration.ts';
@@ -142,7 +142,7 @@ export async function verifyCluster(
   const review = reviewKubeconfig(cluster.kubeconfig.text, { allow: new Set() });
   if (!review.allowed) return failedKubeconfig(base, review.violations);
   const config = review.config;
-  const current = currentEntries(config);
+  const current = currentTarget(config);
   const expiry = withExpiryHint(
     tokenExpiry(
       current.credential,
@@ -404,20 +404,18 @@ function failedKubeconfig(
 }
 
 /** The server, its TLS name and the bearer credential of the current context (validated to exist). */
-function currentEntries(config: SanitizedKubeconfig): {
+function currentTarget(config: SanitizedKubeconfig): {
   server: string | undefined;
   tlsServerName: string | undefined;
   credential: string | undefined;
 } {
-  const context = config.contexts.find((entry) => entry.name === config['current-context'])?.context;
-  const cluster = config.clusters.find((entry) => entry.name === context?.['cluster'])?.cluster;
-  const user = config.users.find((entry) => entry.name === context?.['user'])?.user;
-  const server = typeof cluster?.['server'] === 'string' ? cluster['server'] : undefined;
-  const name = cluster?.['tls-server-name'];
+  const { cluster, user } = currentEntries(config);
+  const server = typeof cluster['server'] === 'string' ? cluster['server'] : undefined;
+  const name = cluster['tls-server-name'];
   const tlsServerName = typeof name === 'string' && name !== '' ? name : undefined;
-  const token = user?.['token'];
-  if (typeof token === 'string' && token !== '') return { server, tlsServerName, credential: token };
-  const provider = user?.['auth-provider'] as { name?: string; config?: Record<string, string> } | undefined;
+  const token = currentToken(config);
+  if (token !== undefined) return { server, tlsServerName, credential: token };
+  const provider = user['auth-provider'] as { name?: string; config?: Record<string, string> } | undefined;
   const idToken = provider?.config?.['id-token'];
   return {
     server,
