@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { decodeJwt } from 'jose';
 import { currentToken, type SanitizedKubeconfig } from '../kubeconfig/sanitize.ts';
-import { renewalSchedule, type RenewalPolicy } from '../remote-secret/renewal.ts';
+import { tokenLifetime, type RenewalPolicy } from '../remote-secret/renewal.ts';
 
 /**
  * Risks an auditor should see that are not violations: istiod loads such a kubeconfig, but it
@@ -154,55 +154,35 @@ export function isLoopback(hostname: string): boolean {
  * is not a JWT (a static token file entry) has no readable lifetime and gets no note.
  */
 function tokenNotes(user: string, token: string, path: string, options: RiskOptions): RiskNote[] {
-  let exp: unknown;
-  try {
-    exp = decodeJwt(token).exp;
-  } catch {
-    return [];
+  const life = tokenLifetime(token, options.now, options.expiringWithinMs, options.renewal);
+  const note = (code: RiskCode, message: string): RiskNote[] => [{ code, path, message }];
+  switch (life.kind) {
+    case 'never-expires':
+      return note(
+        'token-never-expires',
+        `user "${user}" holds a token that never expires (a legacy ServiceAccount token); re-create the secret with \`kubectl remote-secret create --token-duration 720h\` for a token that expires`,
+      );
+    case 'expired':
+      return note(
+        'token-expired',
+        `user "${user}" holds a token that expired at ${life.expires.toISOString()}; istiod cannot reach this cluster`,
+      );
+    case 'renewal-overdue':
+      return note(
+        'token-expiring-soon',
+        `user "${user}" holds a renewable token that was due for renewal at ${life.renewAt.toISOString()} and was not renewed; it expires at ${life.expires.toISOString()}: see the Secret's RemoteSecretRenewalFailed Events, or run \`kubectl remote-secret renew\``,
+      );
+    case 'expiring':
+      return note(
+        'token-expiring-soon',
+        `user "${user}" holds a token that expires at ${life.expires.toISOString()}; rotate the remote secret before then`,
+      );
+    case 'not-a-jwt':
+    case 'unreadable-exp':
+    case 'renewable':
+    case 'ok':
+      return [];
   }
-  if (exp === undefined) {
-    return [
-      {
-        code: 'token-never-expires',
-        path,
-        message: `user "${user}" holds a token that never expires (a legacy ServiceAccount token); re-create the secret with \`kubectl remote-secret create --token-duration 720h\` for a token that expires`,
-      },
-    ];
-  }
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) return [];
-  const expires = new Date(exp * 1000);
-  const left = expires.getTime() - options.now.getTime();
-  if (left <= 0) {
-    return [
-      {
-        code: 'token-expired',
-        path,
-        message: `user "${user}" holds a token that expired at ${expires.toISOString()}; istiod cannot reach this cluster`,
-      },
-    ];
-  }
-  const schedule =
-    options.renewal === undefined ? undefined : renewalSchedule(token, options.renewal, options.now);
-  if (schedule?.kind === 'not-yet') return [];
-  if (schedule?.kind === 'due') {
-    return [
-      {
-        code: 'token-expiring-soon',
-        path,
-        message: `user "${user}" holds a renewable token that was due for renewal at ${schedule.renewAt.toISOString()} and was not renewed; it expires at ${expires.toISOString()}: see the Secret's RemoteSecretRenewalFailed Events, or run \`kubectl remote-secret renew\``,
-      },
-    ];
-  }
-  if (left <= options.expiringWithinMs) {
-    return [
-      {
-        code: 'token-expiring-soon',
-        path,
-        message: `user "${user}" holds a token that expires at ${expires.toISOString()}; rotate the remote secret before then`,
-      },
-    ];
-  }
-  return [];
 }
 
 /**

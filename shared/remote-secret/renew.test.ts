@@ -9,6 +9,7 @@ import {
   readRenewalPolicy,
   renewalAnnotations,
   renewalSchedule,
+  tokenLifetime,
   RENEW_AFTER_ANNOTATION,
   RENEW_DURATION_ANNOTATION,
   RENEW_SERVICE_ACCOUNT_ANNOTATION,
@@ -95,6 +96,23 @@ describe('renewalSchedule', () => {
       kind: 'not-yet',
       renewAt: new Date((S + 7200 - 3 * 3600 + 2 * 3600) * 1000),
     });
+  });
+});
+
+describe('tokenLifetime', () => {
+  const HOUR_MS = 3_600_000;
+  it.each([
+    ['not a JWT', 'opaque-static-token', undefined, 'not-a-jwt'],
+    ['no exp (a legacy token)', jwt({ sub: 'legacy' }), undefined, 'never-expires'],
+    ['an exp that is no number', jwt({ exp: 'soon' }), undefined, 'unreadable-exp'],
+    ['expired a second ago', jwt({ exp: S - 1 }), POLICY, 'expired'],
+    ['expiring at this very second', jwt({ exp: S }), undefined, 'expired'],
+    ['renewable and due', DUE, POLICY, 'renewal-overdue'],
+    ['renewable, not due, although within the window', FRESH, POLICY, 'renewable'],
+    ['not renewable, within the window', FRESH, undefined, 'expiring'],
+    ['not renewable, beyond the window', jwt({ exp: S + 48 * 3600 }), undefined, 'ok'],
+  ] as const)('%s: %s', (_what, token, renewal, kind) => {
+    expect(tokenLifetime(token, NOW, 24 * HOUR_MS, renewal).kind).toBe(kind);
   });
 });
 

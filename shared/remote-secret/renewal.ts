@@ -96,6 +96,47 @@ export type RenewalSchedule =
   /** No readable `exp` (a legacy token, not a JWT): nothing to schedule; renewing replaces it. */
   | { readonly kind: 'no-expiry' };
 
+/** What a bearer token's `exp` (decoded, not verified) says of its life, as verify and audit judge it. */
+export type TokenLifetime =
+  | { readonly kind: 'not-a-jwt' }
+  | { readonly kind: 'never-expires' }
+  | { readonly kind: 'unreadable-exp' }
+  | { readonly kind: 'expired'; readonly expires: Date }
+  /** A renewable token past its renewal time and not renewed. */
+  | { readonly kind: 'renewal-overdue'; readonly expires: Date; readonly renewAt: Date }
+  /** A renewable token not due yet: however close `exp` is, the renewer will replace it. */
+  | { readonly kind: 'renewable'; readonly expires: Date; readonly renewAt: Date }
+  | { readonly kind: 'expiring'; readonly expires: Date }
+  | { readonly kind: 'ok'; readonly expires: Date };
+
+/**
+ * The one judge of a token's life: expired at `exp`; a renewable one (with its secret's policy)
+ * by its renewal time; any other within `expiringWithinMs` of `exp` is expiring.
+ */
+export function tokenLifetime(
+  token: string,
+  now: Date,
+  expiringWithinMs: number,
+  renewal?: RenewalPolicy,
+): TokenLifetime {
+  let exp: unknown;
+  try {
+    exp = decodeJwt(token).exp;
+  } catch {
+    return { kind: 'not-a-jwt' };
+  }
+  if (exp === undefined) return { kind: 'never-expires' };
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return { kind: 'unreadable-exp' };
+  const expires = new Date(exp * 1000);
+  if (expires.getTime() <= now.getTime()) return { kind: 'expired', expires };
+  const schedule = renewal === undefined ? undefined : renewalSchedule(token, renewal, now);
+  if (schedule?.kind === 'due') return { kind: 'renewal-overdue', expires, renewAt: schedule.renewAt };
+  if (schedule?.kind === 'not-yet') return { kind: 'renewable', expires, renewAt: schedule.renewAt };
+  return expires.getTime() - now.getTime() <= expiringWithinMs
+    ? { kind: 'expiring', expires }
+    : { kind: 'ok', expires };
+}
+
 /**
  * Due once `renewAfter` of the token's life (from `iat`, else `nbf`, else `exp` less the policy's
  * duration) has passed; expired at `exp`. A token the API server already refuses can still be

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { jwt } from '../audit/testdata/kubeconfigs.ts';
 import { KubeError } from '../kube/errors.ts';
 import { emitYaml } from '../yaml/emit.ts';
 import {
@@ -14,11 +15,6 @@ import type { ResourcePermission } from './istio-reader-rbac.ts';
 import { FIXTURE_CA_DATA } from '../../test/testdata/pki/fixture-ca.ts';
 
 const NOW = new Date('2026-05-01T00:00:00Z');
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'RS256', kid: 'k' })}.${part(claims)}.c2lnbmF0dXJl`;
-}
 
 const LEGACY_TOKEN = jwt({
   iss: 'kubernetes/serviceaccount',

@@ -1,4 +1,3 @@
-import { decodeJwt } from 'jose';
 import { mapLimited } from '../concurrency.ts';
 import { errorCode, RemoteSecretError } from '../errors.ts';
 import { reviewKubeconfig } from '../kubeconfig/review.ts';
@@ -14,7 +13,7 @@ import {
   type ResourcePermission,
 } from './istio-reader-rbac.ts';
 import { secretRef, type RemoteCluster, type RemoteSecret } from './model.ts';
-import { renewalSchedule, type RenewalPolicy } from './renewal.ts';
+import { tokenLifetime, type RenewalPolicy } from './renewal.ts';
 
 /** What verify asks of one remote API server, with the secret's own credentials. */
 export interface ClusterProbe {
@@ -441,51 +440,46 @@ export function tokenExpiry(
       message: 'no bearer token (client certificate or basic auth)',
     };
   }
-  let exp: unknown;
-  try {
-    exp = decodeJwt(token).exp;
-  } catch {
-    return { status: 'unknown', expires: null, message: 'the token is not a JWT; its lifetime is unknown' };
+  const life = tokenLifetime(token, now, expiringWithinMs, renewal);
+  switch (life.kind) {
+    case 'not-a-jwt':
+      return { status: 'unknown', expires: null, message: 'the token is not a JWT; its lifetime is unknown' };
+    case 'never-expires':
+      return { status: 'ok', expires: null, message: 'never expires (a legacy ServiceAccount token)' };
+    case 'unreadable-exp':
+      return { status: 'unknown', expires: null, message: 'the token has an unreadable exp claim' };
   }
-  if (exp === undefined) {
-    return { status: 'ok', expires: null, message: 'never expires (a legacy ServiceAccount token)' };
+  const expires = life.expires.toISOString();
+  switch (life.kind) {
+    case 'expired':
+      return { status: 'failed', expires, message: `expired at ${expires}` };
+    case 'renewable': {
+      const renewAt = life.renewAt.toISOString();
+      return {
+        status: 'ok',
+        expires,
+        renewAt,
+        message: `expires at ${expires}; renewable, due for renewal at ${renewAt}`,
+      };
+    }
+    case 'renewal-overdue': {
+      const renewAt = life.renewAt.toISOString();
+      return {
+        status: 'expiring',
+        expires,
+        renewAt,
+        message: `expires at ${expires}; due for renewal since ${renewAt} and not renewed`,
+      };
+    }
+    case 'expiring':
+      return {
+        status: 'expiring',
+        expires,
+        message: `expires at ${expires}, within ${formatDuration(expiringWithinMs)}`,
+      };
+    case 'ok':
+      return { status: 'ok', expires, message: `expires at ${expires}` };
   }
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) {
-    return { status: 'unknown', expires: null, message: 'the token has an unreadable exp claim' };
-  }
-  const expires = new Date(exp * 1000);
-  if (expires.getTime() <= now.getTime()) {
-    return {
-      status: 'failed',
-      expires: expires.toISOString(),
-      message: `expired at ${expires.toISOString()}`,
-    };
-  }
-  const schedule = renewal === undefined ? undefined : renewalSchedule(token, renewal, now);
-  if (schedule?.kind === 'not-yet' || schedule?.kind === 'due') {
-    const renewAt = schedule.renewAt.toISOString();
-    return schedule.kind === 'not-yet'
-      ? {
-          status: 'ok',
-          expires: expires.toISOString(),
-          renewAt,
-          message: `expires at ${expires.toISOString()}; renewable, due for renewal at ${renewAt}`,
-        }
-      : {
-          status: 'expiring',
-          expires: expires.toISOString(),
-          renewAt,
-          message: `expires at ${expires.toISOString()}; due for renewal since ${renewAt} and not renewed`,
-        };
-  }
-  if (expires.getTime() - now.getTime() <= expiringWithinMs) {
-    return {
-      status: 'expiring',
-      expires: expires.toISOString(),
-      message: `expires at ${expires.toISOString()}, within ${formatDuration(expiringWithinMs)}`,
-    };
-  }
-  return { status: 'ok', expires: expires.toISOString(), message: `expires at ${expires.toISOString()}` };
 }
 
 export function describePermission(permission: ResourcePermission): string {
