@@ -4,7 +4,6 @@
 // the same requests to the same process between passes.
 // Targets: event-loop delay during a pass <= 10 ms at p99 (the pass measures it with
 // perf_hooks.monitorEventLoopDelay and logs it), and admission p99 during a pass <= 2x idle.
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { writeTlsFixture } from '../webhook/testdata/tls.ts';
@@ -22,17 +21,6 @@ const PAGE_SIZE = process.env['BENCH_PAGE_SIZE'] ?? '100';
 /** Requests this close to a pass's start or end count for neither side. */
 const MARGIN_MS = 250;
 const NAMESPACE = 'istio-system';
-/**
- * BENCH_PIN=1: the webhook gets the last CPU to itself and everything else (this process with its
- * load generator, etcd and kube-apiserver) the others, as a webhook pod and the control plane run
- * on different nodes. Without it all of them share every CPU, and a webhook that is runnable but
- * not scheduled (the API server serving the pass's pages) counts as late too.
- */
-const PIN = process.env['BENCH_PIN'] === '1' && cpus().length >= 2;
-
-function pin(pid: number, cpuList: string): void {
-  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpuList, String(pid)], { stdio: 'ignore' });
-}
 
 interface PassLine {
   readonly time: number;
@@ -60,8 +48,6 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-const lastCpu = cpus().length - 1;
-if (PIN) pin(process.pid, `0-${String(lastCpu - 1)}`);
 const binary = await ensureTestenvBinary();
 const cluster = await startCluster('bench-audit-pass', { binaryPath: binary.path, log: () => undefined });
 const tls = writeTlsFixture();
@@ -82,7 +68,6 @@ try {
     ],
   });
   const running = webhook;
-  if (PIN) pin(running.pid ?? 0, String(lastCpu));
   // The first pass runs soon after start; measure from its end, over two more.
   await until(() => passes(running).length >= 1, 120_000, 'the first background audit pass');
   const measuredFrom = Date.now();
@@ -109,7 +94,7 @@ try {
   const duringP99 = percentile(during, 99);
   const worstLoopP99 = Math.max(...windows.map((pass) => pass.eventLoopDelayP99Ms ?? Infinity));
   console.log(
-    `background audit pass vs admission, Node ${process.version}, ${String(cpus().length)} CPUs${PIN ? ` (the webhook pinned to CPU ${String(lastCpu)}, the rest to the others)` : ''}, load average ${loadavg()[0]?.toFixed(1) ?? '?'}; ${SECRETS.toLocaleString('en')} stored secrets (stored in ${storeSeconds.toFixed(0)} s), ${String(RATE)} reviews/s for ${String(seconds)} s`,
+    `background audit pass vs admission, Node ${process.version}, ${String(cpus().length)} CPUs, load average ${loadavg()[0]?.toFixed(1) ?? '?'}; ${SECRETS.toLocaleString('en')} stored secrets (stored in ${storeSeconds.toFixed(0)} s), ${String(RATE)} reviews/s for ${String(seconds)} s`,
   );
   console.log('| pass | secrets | took | yields | event-loop delay p99 | max |');
   console.log('| --- | --- | --- | --- | --- | --- |');

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ClusterIdScope, createdMillis, type Claimant } from './cluster-id-scope.ts';
 
 const at = (day: number) => Date.UTC(2025, 0, day);
@@ -161,5 +163,24 @@ describe('claimants created in the same second', () => {
     scope.set(claimant('a', at(1)), ['dup']);
     scope.set(claimant('b', at(2)), ['dup']);
     expect(scope.conflicts()[0]?.createdWithHolder).toEqual([]);
+  });
+});
+
+describe('ClusterIdScope memory', () => {
+  it('keeps only the claimant fields of what it is handed, not the rest of a secret', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const scope = new ClusterIdScope();
+    // Handed a whole secret, kubeconfigs and all; nothing but the scope holds it afterwards.
+    const clusters = ((): WeakRef<object> => {
+      const secret = { ...claimant('east', at(1)), clusters: [{ kubeconfig: 'x'.repeat(4096) }] };
+      scope.set(secret, ['east']);
+      return new WeakRef(secret.clusters);
+    })();
+    // A WeakRef's target lives at least until the current job ends.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(clusters.deref()).toBeUndefined();
+    expect(scope.conflictFor(claimant('west', at(2)), 'east')?.holder).toBe('istio-system/east');
   });
 });

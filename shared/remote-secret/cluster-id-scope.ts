@@ -60,7 +60,13 @@ export class ClusterIdScope {
   set(claimant: Claimant, clusterIds: Iterable<string>): void {
     const ref = secretRef(claimant);
     const stored = this.secrets.get(ref);
-    const kept: Claimant = { ...claimant, created: claimant.created ?? stored?.claimant.created };
+    // Only the claimant's own fields: a caller may hand in a whole secret, kubeconfigs and all,
+    // and the scope outlives it (a pass over 10,000 secrets kept 90 MB of them alive).
+    const kept: Claimant = {
+      namespace: claimant.namespace,
+      name: claimant.name,
+      created: claimant.created ?? stored?.claimant.created,
+    };
     const ids = new Set(clusterIds);
     if (stored !== undefined) {
       for (const id of stored.ids) if (!ids.has(id)) this.release(claimant, id);
