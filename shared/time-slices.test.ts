@@ -35,7 +35,9 @@ describe('TimeSlicer', () => {
         setTimeout(() => (ran = true), 0);
         busy(3); // the timer is due before the slicer yields
         const slicer = new TimeSlicer(0);
-        void slicer.due().then(() => resolve(ran), reject);
+        void slicer.due().then(() => {
+          resolve(ran);
+        }, reject);
       });
     });
     expect(timerRan).toBe(true);
