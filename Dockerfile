@@ -33,7 +33,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 # The source map is for NODE_OPTIONS=--enable-source-maps when debugging. It is off by default:
 # with it the process holds about 275 MB instead of 125 MB, over the Deployment's memory limit.
-COPY --from=build /src/dist/remote-secret-webhook.mjs /src/dist/remote-secret-webhook.mjs.map /app/
+# The background audit's worker thread is a bundle of its own (the decision only), beside the webhook's.
+COPY --from=build /src/dist/remote-secret-webhook.mjs /src/dist/remote-secret-webhook.mjs.map /src/dist/remote-secret-audit-worker.mjs /app/
 USER 65532:65532
 EXPOSE 8443
 # An ENTRYPOINT of our own, not the base image's bare `node` with a CMD: the Deployment's `args`

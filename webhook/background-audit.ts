@@ -1,52 +1,46 @@
-import { createHash } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Auditor, type DuplicateFinding } from '../shared/audit/audit.ts';
 import type { SecretChange } from '../shared/controller/remote-secret-controller.ts';
-import {
-  ComplianceTracker,
-  storedSecretStatus,
-  unreadableSecretStatus,
-  withDuplicates,
-  type StoredSecretRef,
-  type StoredSecretStatus,
-} from '../shared/audit/background.ts';
-import { forEachPage, type FetchPage } from '../shared/audit/pages.ts';
+import { ComplianceTracker, type StoredSecretStatus } from '../shared/audit/background.ts';
 import {
   buildPolicyReport,
   POLICY_REPORT_GROUP,
   POLICY_REPORT_VERSION,
   type PolicyReportManifest,
 } from '../shared/audit/policy-report.ts';
-import { DEFAULT_EXPIRING_WITHIN_MS } from '../shared/audit/risk-notes.ts';
 import { errorCode } from '../shared/errors.ts';
-import { wireSecret } from '../shared/kube/primary.ts';
-import type { SecretManifest } from '../shared/remote-secret/build.ts';
-import type { AllowList } from '../shared/kubeconfig/sanitize.ts';
-import { readRemoteSecretObject } from '../shared/remote-secret/manifests.ts';
 import { secretRef } from '../shared/remote-secret/model.ts';
 import { buildNonCompliantEvent, COMPONENT, EVENT_ANNOTATION_PREFIX, type EventSender } from './events.ts';
 import type { BackgroundAuditMetrics } from './metrics.ts';
-import { compareStrings } from '../shared/text.ts';
-import { TimeSlicer } from '../shared/time-slices.ts';
+import {
+  addDuplicates,
+  auditorFor,
+  contentHash,
+  decideStored,
+  storedObject,
+  type AuditSettings,
+  type KnownSecret,
+  type RunPass,
+  type StoredObject,
+} from './audit-pass.ts';
 
 /** At most this many Events per pass; the rest are announced by the next passes. */
 export const MAX_EVENTS_PER_PASS = 250;
 /** Events in flight at once, well under the recorder's bound of 100 kept for admissions. */
 const EVENT_CONCURRENCY = 4;
 
-export interface BackgroundAuditOptions {
-  readonly namespaces: readonly string[];
-  /** Pages of the labelled Secrets of one namespace, listed with the operator's own kubeconfig. */
-  readonly pages: (namespace: string) => FetchPage<V1Secret>;
+export interface BackgroundAuditOptions extends AuditSettings {
+  /**
+   * One full pass over the labelled Secrets of every namespace, listed with the operator's own
+   * kubeconfig: in a worker thread in the webhook (workerPass), on this thread in tests.
+   */
+  readonly pass: RunPass;
   /**
    * One Secret by name (undefined when it is gone), for the other claimants of a cluster ID when
    * one of them changes: they are decided again together, as a pass would.
    */
   readonly read: (namespace: string, name: string) => Promise<V1Secret | undefined>;
-  readonly allow: AllowList;
-  readonly localClusterId: string | undefined;
   readonly metrics: BackgroundAuditMetrics;
   readonly log: Logger;
   /** Writes Events; undefined with --no-events (newly non-compliant secrets are then logged only). */
@@ -66,14 +60,10 @@ export interface BackgroundAuditOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What the audit knows of one stored secret: its status and the hash of the data it came from. */
 /** How often the pass samples the event loop's delay (perf_hooks.monitorEventLoopDelay). */
 const LOOP_SAMPLE_MS = 2;
 
-interface Known {
-  readonly status: StoredSecretStatus;
-  readonly hash: string;
-}
+type Known = KnownSecret;
 
 /**
  * The background audit's view of the stored remote secrets, kept up to date two ways:
@@ -99,7 +89,7 @@ export class BackgroundAudit {
   /** Passes and reconciles, one after another. */
   private lane: Promise<unknown> = Promise.resolve();
   /** The token-expiry series published last, to remove those of clusters that went away. */
-  private tokenSeries = new Map<string, { namespace: string; secret: string; cluster: string }>();
+  private tokenSeries = new Map<string, PublishedTokens>();
 
   constructor(private readonly options: BackgroundAuditOptions) {}
 
@@ -141,25 +131,12 @@ export class BackgroundAudit {
     const { metrics, log } = this.options;
     const now = this.options.now?.() ?? new Date();
     const started = performance.now();
-    const auditor = this.auditor(now);
-    const known = new Map<string, Known>();
-    const slicer = new TimeSlicer();
+    // How late this thread, which answers admission, runs while the pass is under way.
     const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
     loopDelay.enable();
+    let known: ReadonlyMap<string, Known>;
     try {
-      for (const namespace of this.options.namespaces) {
-        await forEachPage(this.options.pages(namespace), async (items) => {
-          for (const item of items) {
-            // Admission requests that arrive meanwhile are answered between slices.
-            await slicer.due();
-            const stored = storedObject(item, namespace);
-            const status = decideStored(stored, auditor);
-            if (status !== undefined) known.set(status.secret, { status, hash: contentHash(stored) });
-          }
-        });
-      }
-      // Duplicates are known once every claimant is: a later claimant may be listed first.
-      addDuplicates(known, auditor);
+      known = await this.options.pass(now, this.options.signal);
     } catch (error) {
       if (this.options.signal?.aborted === true) return false;
       metrics.runs.inc({ result: 'failed' });
@@ -168,7 +145,7 @@ export class BackgroundAudit {
     } finally {
       loopDelay.disable();
     }
-    this.known = known;
+    this.known = new Map(known);
     const seconds = (performance.now() - started) / 1000;
     // What the pass cost admission: how late the event loop ran, at worst and at p99. The
     // histogram records the time between its timer's callbacks, the sampling interval included
@@ -185,7 +162,6 @@ export class BackgroundAudit {
       {
         secrets: known.size,
         seconds,
-        yields: slicer.yields,
         eventLoopDelayP99Ms: delayP99 * 1000,
         eventLoopDelayMaxMs: delayMax * 1000,
       },
@@ -264,7 +240,7 @@ export class BackgroundAudit {
       if (item === undefined) this.known.delete(key);
       else items.push(storedObject(item, namespace));
     }
-    const auditor = this.auditor(now);
+    const auditor = auditorFor(this.options, now);
     const decided = new Map<string, Known>();
     for (const item of items) {
       const status = decideStored(item, auditor);
@@ -290,18 +266,6 @@ export class BackgroundAudit {
       }
     }
     return found;
-  }
-
-  private auditor(now: Date): Auditor {
-    return new Auditor(
-      {
-        allow: this.options.allow,
-        localClusterId: this.options.localClusterId,
-        now,
-        expiringWithinMs: DEFAULT_EXPIRING_WITHIN_MS,
-      },
-      { keepFindings: false },
-    );
   }
 
   /** Gauges from every known secret, then Events for the newly non-compliant, then reports. */
@@ -338,15 +302,28 @@ export class BackgroundAudit {
 
   private publishTokenExpiry(statuses: readonly StoredSecretStatus[]): void {
     const { tokenExpiry } = this.options.metrics;
-    const next = new Map<string, { namespace: string; secret: string; cluster: string }>();
+    const next = new Map<string, PublishedTokens>();
     for (const status of statuses) {
+      const previous = this.tokenSeries.get(status.secret);
+      // A status a pass left unchanged is the same object: nothing to set. (Setting a labelled
+      // gauge hashes its labels; at 10,000 secrets, setting them all again held the main
+      // thread, and admission, for tens of ms after every pass.)
+      if (previous?.status === status) {
+        next.set(status.secret, previous);
+        continue;
+      }
+      const series: TokenSeries[] = [];
       for (const { cluster, expires } of status.tokenExpiry) {
         const labels = { namespace: status.namespace, secret: status.name, cluster };
         tokenExpiry.set(labels, expires);
-        next.set(`${status.secret}\u0000${cluster}`, labels);
+        series.push(labels);
       }
+      for (const old of previous?.series ?? [])
+        if (!series.some(({ cluster }) => cluster === old.cluster)) tokenExpiry.remove(old);
+      next.set(status.secret, { status, series });
     }
-    for (const [key, labels] of this.tokenSeries) if (!next.has(key)) tokenExpiry.remove(labels);
+    for (const [secret, { series }] of this.tokenSeries)
+      if (!next.has(secret)) for (const labels of series) tokenExpiry.remove(labels);
     this.tokenSeries = next;
   }
 
@@ -378,62 +355,21 @@ export class BackgroundAudit {
   }
 }
 
+/** The labels of one published series of the token-expiry gauge. */
+interface TokenSeries {
+  readonly namespace: string;
+  readonly secret: string;
+  readonly cluster: string;
+}
+
+/** What one secret's status published to the token-expiry gauge. */
+interface PublishedTokens {
+  readonly status: StoredSecretStatus;
+  readonly series: readonly TokenSeries[];
+}
+
 /** The changed secrets the queue holds at most before it gives way to a pass. */
 const MAX_QUEUED = 1000;
-
-/** A stored Secret as the audit decides it: where it is, and its manifest (data included). */
-interface StoredObject {
-  readonly ref: StoredSecretRef;
-  readonly manifest: SecretManifest;
-}
-
-function storedObject(item: V1Secret, namespace: string): StoredObject {
-  const metadata = item.metadata;
-  return {
-    ref: {
-      namespace: metadata?.namespace ?? namespace,
-      name: metadata?.name ?? '',
-      uid: metadata?.uid,
-      resourceVersion: metadata?.resourceVersion,
-    },
-    manifest: wireSecret(item),
-  };
-}
-
-/** What a secret is decided from: its data, key by key (istiod hashes each kubeconfig likewise). */
-function contentHash({ manifest }: StoredObject): string {
-  const hash = createHash('sha256');
-  const fields = [
-    ['data', manifest.data],
-    ['stringData', manifest.stringData],
-  ] as const;
-  for (const [field, values] of fields) {
-    for (const [key, value] of Object.entries(values ?? {}).sort(([a], [b]) => compareStrings(a, b)))
-      hash.update(`${field}\u0000${key}\u0000${value}\u0000`);
-  }
-  return hash.digest('hex');
-}
-
-/** Add, to the statuses one auditor decided, the duplicate cluster IDs it found among them. */
-function addDuplicates(decided: Map<string, Known>, auditor: Auditor): void {
-  const duplicates = new Map<string, DuplicateFinding[]>();
-  for (const found of auditor.duplicates()) {
-    const secret = secretRef(found);
-    duplicates.set(secret, [...(duplicates.get(secret) ?? []), found]);
-  }
-  for (const [secret, found] of duplicates) {
-    const entry = decided.get(secret);
-    if (entry !== undefined) decided.set(secret, { ...entry, status: withDuplicates(entry.status, found) });
-  }
-}
-
-/** One stored Secret, decided; undefined if it is no remote secret after all. */
-function decideStored({ ref, manifest }: StoredObject, auditor: Auditor): StoredSecretStatus | undefined {
-  const read = readRemoteSecretObject(manifest, secretRef(ref));
-  const findings = auditor.add(read.secrets, read.errors);
-  if (read.secrets.length > 0) return storedSecretStatus(ref, findings);
-  return read.errors.length > 0 ? unreadableSecretStatus(ref) : undefined;
-}
 
 /** The audit line for a newly non-compliant stored secret: who (which secret) and what, no values. */
 function logNonCompliant(log: Logger, status: StoredSecretStatus): void {

@@ -170,7 +170,7 @@ const OPTIONS = {
     type: 'string',
     default: '100',
     describe:
-      'Secrets per list request of a background audit (limit/continue): bounds its memory, and how long reading one page keeps admission waiting',
+      'Secrets per list request of a background audit (limit/continue): bounds the memory of its worker thread',
     group: 'Background audit:',
   },
   'policy-report': {

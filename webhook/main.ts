@@ -15,7 +15,7 @@ import { LeaderElector } from '../shared/controller/leader-election.ts';
 import { kubeLeaseLock } from '../shared/controller/lease-lock.ts';
 import { isDns1123Label } from '../shared/kube/names.ts';
 import { ReviewCache } from '../shared/remote-secret/review-cache.ts';
-import { storedSecretPages } from '../shared/audit/list.ts';
+import { rawSecretPage, storedSecretPages } from '../shared/audit/list.ts';
 import {
   POLICY_REPORT_GROUP,
   POLICY_REPORT_PLURAL,
@@ -23,6 +23,7 @@ import {
 } from '../shared/audit/policy-report.ts';
 import { asModel, KubeClient } from '../shared/kube/client.ts';
 import { createLogger, logDecision } from './audit.ts';
+import { workerPass } from './audit-pass.ts';
 import { AuditScheduler, BackgroundAudit, PolicyReportWriter } from './background-audit.ts';
 import { RemoteProber } from './remote-probes.ts';
 import { tokenRenewal } from './token-renewal.ts';
@@ -449,9 +450,24 @@ function backgroundAudit(
             ),
         })
       : undefined;
-  const audit = new BackgroundAudit({
+  const settings = {
     namespaces: config.namespaces,
-    pages: (namespace) => storedSecretPages(auditClient, { namespace }, config.auditPageSize),
+    allow: config.allow,
+    localClusterId: config.localClusterId,
+  };
+  const audit = new BackgroundAudit({
+    ...settings,
+    // Listed and decided in a worker thread, so that admission never waits behind a pass.
+    pass: workerPass({
+      ...settings,
+      pageSize: config.auditPageSize,
+      connect: () => auditClient.directConnection(),
+      fetchPage: (namespace, token) => rawSecretPage(auditClient, namespace, config.auditPageSize, token),
+      onDone: (worker) => {
+        auditLog.debug({ worker }, 'background audit worker done');
+      },
+      signal: abort.signal,
+    }),
     read: (namespace, name) =>
       auditClient.read(`get Secret ${namespace}/${name}`, (options) =>
         auditClient.core.readNamespacedSecret({ namespace, name }, options),
@@ -459,8 +475,6 @@ function backgroundAudit(
     onOverflow: () => {
       scheduler.changed();
     },
-    allow: config.allow,
-    localClusterId: config.localClusterId,
     metrics: metrics.audit,
     log: auditLog,
     signal: abort.signal,

@@ -42,6 +42,32 @@ export function storedSecretPages(client: KubeClient, scope: Scope, limit: numbe
   };
 }
 
+/** What listing the labelled Secrets of a namespace is called in errors and logs. */
+export function secretListAction(namespace: string): string {
+  return `list Secrets labelled ${MULTICLUSTER_LABEL}=true ${describe({ namespace })}`;
+}
+
+/** The API path (with its query) of one page of the labelled Secrets of `namespace`. */
+export function secretListPath(namespace: string, limit: number, continueToken: string | undefined): string {
+  const query = new URLSearchParams({ labelSelector: `${MULTICLUSTER_LABEL}=true`, limit: String(limit) });
+  if (continueToken !== undefined) query.set('continue', continueToken);
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets?${query.toString()}`;
+}
+
+/**
+ * One page of the labelled Secrets of `namespace` as the API server sent it (JSON bytes, not
+ * parsed), for a worker thread that parses it. The items and `metadata.continue` are those of
+ * `storedSecretPages`.
+ */
+export function rawSecretPage(
+  client: KubeClient,
+  namespace: string,
+  limit: number,
+  continueToken: string | undefined,
+): Promise<Buffer> {
+  return client.getBytes(secretListAction(namespace), secretListPath(namespace, limit, continueToken));
+}
+
 /** Pages of Events with one reason (the API server filters on `reason`). */
 export function eventPages(
   client: KubeClient,

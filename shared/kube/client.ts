@@ -4,10 +4,12 @@ import type {
   RequestContext,
   ResponseContext,
 } from '@kubernetes/client-node';
+import type { RequestOptions } from 'node:https';
 import type { ClientNodeModule } from './client-node.ts';
 import { errorCode } from '../errors.ts';
 import { isRecord, stringOrUndefined } from '../json.ts';
 import { formatDuration } from '../time/duration.ts';
+import { get, type DirectConnection } from './direct.ts';
 import { credentialError, KubeError, toKubeError } from './errors.ts';
 import { loadOperatorKubeConfig, type OperatorKubeConfig } from './kubeconfig.ts';
 
@@ -93,7 +95,7 @@ export class KubeClient {
   /** Run one API call with a deadline; `action` reads "list Secrets in namespace istio-system". */
   async call<T>(
     action: string,
-    run: (options: ConfigurationOptions) => Promise<T>,
+    run: (options: ConfigurationOptions, signal: AbortSignal) => Promise<T>,
     header?: { name: string; value: string },
   ): Promise<T> {
     const { deadline } = this.options;
@@ -103,7 +105,7 @@ export class KubeClient {
     const signal = AbortSignal.any(signals);
     try {
       await this.login(signal);
-      return await run(this.requestOptions(signal, header));
+      return await run(this.requestOptions(signal, header), signal);
     } catch (error) {
       if (deadline?.signal.aborted === true) throw deadline.exceeded(action, this.server, error);
       throw toKubeError(error, { server: this.server, action, timeoutMs: this.options.requestTimeoutMs });
@@ -131,6 +133,52 @@ export class KubeClient {
       this.credentials?.then(resolve, reject).finally(() => {
         signal.removeEventListener('abort', aborted);
       });
+    });
+  }
+
+  /**
+   * GET `path` (with its query) and return the body's bytes, unparsed: for a list that another
+   * thread parses. The same credentials, TLS, proxy, deadline and errors as `call`; a non-2xx
+   * answer is the KubeError its status means.
+   */
+  getBytes(action: string, path: string): Promise<Buffer> {
+    return this.call(action, async (_options, signal) => {
+      const url = new URL(`${this.server.replace(/\/+$/, '')}${path}`);
+      const options: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, signal };
+      await this.kubeConfig.applyToHTTPSOptions(options);
+      // The agent carries the kubeconfig's TLS and proxy; plain HTTP (a test server) has none.
+      const plain = url.protocol === 'http:';
+      if (plain) delete options.agent;
+      return get(url, options, plain);
+    });
+  }
+
+  /**
+   * What another thread needs to call this API server itself, without client-node: the server,
+   * the headers with the login's current credential, the TLS material. Undefined when the
+   * kubeconfig goes through a proxy (proxy-url), which only client-node's agents speak.
+   */
+  async directConnection(): Promise<DirectConnection | undefined> {
+    if ((this.kubeConfig.getCurrentCluster()?.proxyUrl ?? '') !== '') return undefined;
+    return this.call('resolve the credentials for the API server', async () => {
+      const options: RequestOptions = {};
+      await this.kubeConfig.applyToHTTPSOptions(options);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(options.headers ?? {}))
+        if (typeof value === 'string') headers[name] = value;
+      const bytes = (value: unknown): Uint8Array | undefined =>
+        typeof value === 'string' ? Buffer.from(value) : value instanceof Uint8Array ? value : undefined;
+      return {
+        server: this.server,
+        headers,
+        auth: options.auth ?? undefined,
+        ca: bytes(options.ca),
+        cert: bytes(options.cert),
+        key: bytes(options.key),
+        servername: options.servername,
+        rejectUnauthorized: options.rejectUnauthorized,
+        requestTimeoutMs: this.options.requestTimeoutMs,
+      };
     });
   }
 

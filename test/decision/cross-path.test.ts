@@ -16,6 +16,7 @@ import { RemoteSecretController } from '../../shared/controller/remote-secret-co
 import type { SecretManifest } from '../../shared/remote-secret/build.ts';
 import { ReviewCache } from '../../shared/remote-secret/review-cache.ts';
 import { BackgroundAudit } from '../../webhook/background-audit.ts';
+import { inProcessPass } from '../../webhook/audit-pass.ts';
 import { createMetrics } from '../../webhook/metrics.ts';
 import { startFakeApiServer } from '../../webhook/testdata/fake-apiserver.ts';
 
@@ -214,22 +215,24 @@ async function backgroundAudit(secrets: readonly Stored[]): Promise<Verdicts> {
     secret?: string;
     violations?: { cluster: string; code: string; path: string }[];
   }[] = [];
+  const settings = { namespaces: NAMESPACES, allow: new Set<string>(), localClusterId: LOCAL_CLUSTER_ID };
   const audit = new BackgroundAudit({
-    namespaces: NAMESPACES,
+    ...settings,
     // Reconciles read other claimants by name; a pass lists one secret a page, by name.
     read: (namespace, name) =>
       Promise.resolve(listed(secrets, namespace).find((item) => item.metadata?.name === name)),
-    // One secret a page, in the API server's order (by name).
-    pages: (namespace) => (token) => {
-      const all = listed(secrets, namespace);
-      const start = token === undefined ? 0 : Number(token);
-      return Promise.resolve({
-        items: all.slice(start, start + 1),
-        continueToken: start + 1 < all.length ? String(start + 1) : undefined,
-      });
-    },
-    allow: new Set(),
-    localClusterId: LOCAL_CLUSTER_ID,
+    // One secret a page, in the API server's order (by name): the decision the worker runs.
+    pass: inProcessPass({
+      ...settings,
+      pages: (namespace) => (token) => {
+        const all = listed(secrets, namespace);
+        const start = token === undefined ? 0 : Number(token);
+        return Promise.resolve({
+          items: all.slice(start, start + 1),
+          continueToken: start + 1 < all.length ? String(start + 1) : undefined,
+        });
+      },
+    }),
     metrics: createMetrics(() => ({ secretCount: 0, clusterCount: 0 }), { defaultMetrics: false }).audit,
     log: pino(
       { level: 'info' },

@@ -96,6 +96,8 @@ const underRoot = (root: string, value: string): string =>
 describe.skipIf(binaryPath === null)('the webhook image, laid out from the Dockerfile', () => {
   let stage: FinalStage;
   let container: V1Container;
+  /** The Deployment's namespace: what the downward API gives the pod as metadata.namespace. */
+  let podNamespace: string;
   let root: string;
   let copied: string[];
   let cluster: TestCluster;
@@ -127,7 +129,14 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
       // Deployment's env, and a HOME inside the root (Node looks for ~/.node_modules).
       env: {
         ...stage.env,
-        ...Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? ''])),
+        ...Object.fromEntries(
+          (container.env ?? []).map((entry) => [
+            entry.name,
+            // As the downward API fills it in: the leader election's Lease lives there.
+            entry.value ??
+              (entry.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace' ? podNamespace : ''),
+          ]),
+        ),
         HOME: root,
       },
     },
@@ -143,6 +152,7 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
     );
     if (webhookContainer === undefined) throw new Error('the Deployment has no container named webhook');
     container = webhookContainer;
+    podNamespace = deployment.metadata?.namespace ?? 'default';
     const built = spawnSync('npm', ['run', 'bundle:webhook'], { cwd: REPO, encoding: 'utf8' });
     expect(built.status, built.stderr).toBe(0);
 
@@ -214,6 +224,8 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
         `--allow-fs-read=${root}`,
         `--allow-fs-read=${join(secrets, 'kubeconfig')}`,
         '--allow-net',
+        // The background audit decides in a worker thread.
+        '--allow-worker',
       ],
       [
         ...(container.args ?? []).map((arg) => underRoot(root, arg)),
@@ -344,6 +356,20 @@ describe.skipIf(binaryPath === null)('the webhook image, laid out from the Docke
     expect(response.status?.message).toContain(
       'also claimed by secret istio-system/istio-remote-secret-north, created earlier',
     );
+  });
+
+  it('runs its background audit in the worker bundle beside it', async () => {
+    // A pass runs soon after the replica leads; it fails if the worker's module is not in the image.
+    const passes = async (result: string): Promise<number> => {
+      const text = (await send(undefined, { port, ca: tls.ca.certificatePem, path: '/metrics' })).body;
+      const line = text
+        .split('\n')
+        .find((entry) => entry.startsWith(`remote_secret_webhook_audit_runs_total{result="${result}"} `));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    await eventually(async () => (await passes('ok')) >= 1);
+    expect(await passes('failed')).toBe(0);
+    expect(copied).toContain('/app/remote-secret-audit-worker.mjs');
   });
 
   it('records the rejection as a Warning Event (create events, from the same RBAC)', async () => {
