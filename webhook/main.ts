@@ -33,6 +33,13 @@ import { RemoteSecretError } from '../shared/errors.ts';
 import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../shared/exit-status.ts';
 import { COMPONENT, EventRecorder, type EventSink } from './events.ts';
 import { Lifecycle } from './lifecycle.ts';
+import {
+  ConnectionMemoryTrimmer,
+  loadMallocTrim,
+  TRIM_AFTER_CLOSED,
+  TRIM_MAX_DELAY_MS,
+  TRIM_QUIET_MS,
+} from './memory-trim.ts';
 import { createMetrics, type WebhookMetrics } from './metrics.ts';
 import { createWebhookApp, createWebhookServer } from './server.ts';
 import { readClientCa, readKeyPair, TlsReloader } from './tls.ts';
@@ -191,6 +198,23 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     },
     requestTimeoutMs: config.requestTimeoutMs,
   });
+  // After a burst of connections, give their memory back (glibc keeps it otherwise).
+  const mallocTrim = await loadMallocTrim();
+  const memoryLog = log.child({ component: 'memory' });
+  const trimmer =
+    mallocTrim === undefined
+      ? undefined
+      : new ConnectionMemoryTrimmer(mallocTrim, {
+          minClosed: TRIM_AFTER_CLOSED,
+          quietMs: TRIM_QUIET_MS,
+          maxDelayMs: TRIM_MAX_DELAY_MS,
+          onTrim: ({ rssBefore, rssAfter, open }) => {
+            metrics.memoryTrims.inc();
+            memoryLog.debug({ rssBefore, rssAfter, open }, 'returned the memory of closed connections');
+          },
+        });
+  if (trimmer === undefined)
+    memoryLog.debug('malloc_trim is not available: memory of closed connections stays with the allocator');
   const server = createWebhookServer(app, {
     keyPair,
     clientCa: clientCa?.pem,
@@ -202,6 +226,7 @@ async function serve(config: WebhookConfig, log: Logger, env: NodeJS.ProcessEnv)
     },
     onConnections: (delta) => {
       metrics.connections.inc(delta);
+      trimmer?.onConnections(delta);
     },
     onClientError: (status, reason) => {
       metrics.httpErrors.inc({ status: String(status), reason });

@@ -14,6 +14,8 @@ export interface WebhookMetrics {
   readonly connections: Gauge;
   /** Connections closed as they were accepted, over --max-connections. */
   readonly connectionsRefused: Counter;
+  /** Times the memory of a burst of closed connections was given back (malloc_trim). */
+  readonly memoryTrims: Counter;
   readonly audit: BackgroundAuditMetrics;
   /** 1 while this replica holds the Lease and runs the background audit, else 0 (--leader-elect). */
   readonly leader: Gauge<'identity'>;
@@ -137,6 +139,11 @@ export function createMetrics(
     connectionsRefused: new Counter({
       name: 'remote_secret_webhook_connections_refused_total',
       help: 'Connections closed as they were accepted, before any TLS work, because --max-connections were open',
+      registers: [registry],
+    }),
+    memoryTrims: new Counter({
+      name: 'remote_secret_webhook_memory_trims_total',
+      help: 'Times the memory of a burst of closed connections was given back to the system (glibc malloc_trim)',
       registers: [registry],
     }),
     leader: new Gauge({

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:https';
 import type { Readable } from 'node:stream';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admissionReview, kubeconfigFixture, secretObject } from '../shared/admission/testdata/reviews.ts';
@@ -28,6 +29,23 @@ const REVIEW = JSON.stringify(
 describe('bin/remote-secret-webhook', () => {
   let tls: TlsFixture;
   let api: FakeApiServer;
+  /** The webhook against the stand-in API server, on a free loopback port, without Events. */
+  const serve = (args: readonly string[]) =>
+    spawn(
+      BIN,
+      [
+        ...[
+          '--kubeconfig',
+          api.kubeconfigPath,
+          '--tls-cert-file',
+          tls.certFile,
+          '--tls-key-file',
+          tls.keyFile,
+        ],
+        ...['--address', '127.0.0.1', '--port', '0', '--no-events', ...args],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
 
   beforeAll(async () => {
     tls = writeTlsFixture();
@@ -90,28 +108,51 @@ describe('bin/remote-secret-webhook', () => {
     expect(result.stdout).toContain('not running in a cluster: pass --kubeconfig');
   });
 
+  it.runIf(process.platform === 'linux')(
+    'gives back the memory of a burst of connections once it is over, with nothing on stderr',
+    async () => {
+      const child = serve(['--no-leader-elect', '--audit-interval', '0', '--log-level', 'debug']);
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      try {
+        const port = await listeningPort(child);
+        const ca = tls.ca.certificatePem;
+        // Scraped over one kept-alive connection, as Prometheus does.
+        const scraper = new Agent({ keepAlive: true, maxSockets: 1 });
+        const trims = async () => {
+          const text = (await send(undefined, { port, ca, path: '/metrics', agent: scraper })).body;
+          const line = text
+            .split('\n')
+            .find((entry) => entry.startsWith('remote_secret_webhook_memory_trims_total '));
+          return Number(line?.split(' ')[1] ?? Number.NaN);
+        };
+        expect(await trims()).toBe(0);
+        // A burst of 80 TLS connections (over the trimmer's 64), all open at once, then closed.
+        const sockets = await Promise.all(
+          Array.from(
+            { length: 80 },
+            () =>
+              new Promise<TLSSocket>((resolve, reject) => {
+                const socket = tlsConnect({ host: '127.0.0.1', port, ca }, () => {
+                  resolve(socket);
+                });
+                socket.on('error', reject);
+              }),
+          ),
+        );
+        for (const socket of sockets) socket.destroy();
+        await waitFor(async () => (await trims()) === 1);
+        expect(stderr).toBe('');
+        scraper.destroy();
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    },
+    30_000,
+  );
+
   it('finishes every request in flight on SIGTERM, fails readiness first, and exits 0', async () => {
-    const child = spawn(
-      BIN,
-      [
-        '--kubeconfig',
-        api.kubeconfigPath,
-        '--tls-cert-file',
-        tls.certFile,
-        '--tls-key-file',
-        tls.keyFile,
-        '--address',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--shutdown-delay',
-        '0.6',
-        '--shutdown-timeout',
-        '10',
-        '--no-events',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = serve(['--shutdown-delay', '0.6', '--shutdown-timeout', '10']);
     try {
       const port = await listeningPort(child);
       const ca = tls.ca.certificatePem;
