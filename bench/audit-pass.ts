@@ -139,6 +139,9 @@ try {
       `  worker: ${String(worker.changed)} statuses sent (the rest unchanged since its last pass), heap ${mib(worker.heapUsed)} used of ${mib(worker.heapTotal)}, nice ${String(worker.nice)}`,
     );
   }
+  console.log(
+    `  memory trims after connection bursts during the run: ${String(logLines(running, 'returned the memory of closed connections').length)}`,
+  );
   const between = memory.filter(({ time }) =>
     windows.every((pass) => time < pass.start || time > pass.end + 1000),
   );

@@ -140,7 +140,7 @@ export async function listAndDecide(input: ListAndDecideInput): Promise<Map<stri
  * Unpaced, a pass over 10,000 secrets kept both cores of a two-core node busy (the worker, V8's
  * collector threads and the API server), and admission waited for a core.
  */
-export const AUDIT_WORKER_DUTY_CYCLE = 0.5;
+export const AUDIT_WORKER_DUTY_CYCLE = 0.25;
 
 export interface Pacing {
   /** The share of the time to be busy, in (0, 1]. */
