@@ -103,7 +103,7 @@ export function createMetrics(
     }),
     duration: new Histogram({
       name: 'remote_secret_webhook_admission_duration_seconds',
-      help: 'Time from a parsed AdmissionReview to its response being written',
+      help: 'Time from a parsed AdmissionReview to its response being queued (written with the others of its event-loop turn)',
       labelNames: ['operation'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],

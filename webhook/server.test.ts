@@ -26,7 +26,7 @@ interface Running {
   readonly records: { request: AdmissionRequest; decision: AdmissionDecision }[];
   readonly metrics: ReturnType<typeof createMetrics>;
   readonly reloader: TlsReloader;
-  readonly state: { synced: boolean; throws: boolean };
+  readonly state: { synced: boolean; throws: boolean; recordThrows: boolean };
 }
 
 /** The informer's view: istio-system/owner holds "west". */
@@ -37,7 +37,7 @@ function ownerOfWest(): ClusterIdScope {
 }
 
 async function start(tls: TlsFixture, requestTimeoutMs = 2000): Promise<Running> {
-  const state = { synced: true, throws: false };
+  const state = { synced: true, throws: false, recordThrows: false };
   const records: Running['records'] = [];
   const metrics = createMetrics(() => ({ secretCount: 3, clusterCount: 4 }), { defaultMetrics: false });
   const lifecycle = new Lifecycle({ notReady: () => (state.synced ? undefined : 'index not synced') });
@@ -55,7 +55,10 @@ async function start(tls: TlsFixture, requestTimeoutMs = 2000): Promise<Running>
     readiness: lifecycle,
     metrics,
     log: pino({ level: 'silent' }),
-    record: (req, decision) => records.push({ request: req, decision }),
+    record: (req, decision) => {
+      if (state.recordThrows) throw new Error('a bug after the answer');
+      records.push({ request: req, decision });
+    },
     requestTimeoutMs,
   });
   const keyPair = readKeyPair(tls.certFile, tls.keyFile);
@@ -258,6 +261,35 @@ describe('webhook HTTP over real TLS', () => {
       running.state.throws = false;
     }
     expect((await post(EXEC_REVIEW)).status).toBe(200);
+  });
+
+  it('keeps the decided answer when recording it throws (no 500 in its place)', async () => {
+    running.state.recordThrows = true;
+    try {
+      const reply = await post(EXEC_REVIEW);
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)).toMatchObject({ response: { uid: 'uid-exec', allowed: false } });
+    } finally {
+      running.state.recordThrows = false;
+    }
+  });
+
+  it('gives each of many reviews arriving together its own answer', async () => {
+    const reviews = Array.from({ length: 24 }, (_, i) =>
+      JSON.stringify(
+        admissionReview({
+          uid: `uid-${i}`,
+          object: secretObject({ data: { [i % 2 === 0 ? 'east' : 'west']: kubeconfigFixture('clean') } }),
+        }),
+      ),
+    );
+    const replies = await Promise.all(reviews.map((review) => post(review)));
+    expect(
+      replies.map((reply) => {
+        const { response } = JSON.parse(reply.body) as { response: { uid: string; allowed: boolean } };
+        return [reply.status, response.uid, response.allowed];
+      }),
+    ).toEqual(reviews.map((_, i) => [200, `uid-${i}`, i % 2 === 0]));
   });
 
   it.each([

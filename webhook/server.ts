@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:https';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Counter, Histogram } from 'prom-client';
 import {
   decideAdmission,
   violationsOf,
@@ -15,6 +16,7 @@ import {
   type AdmissionRequest,
 } from '../shared/admission/review.ts';
 import { RemoteSecretError, type ErrorDetails } from '../shared/errors.ts';
+import { AnswerBatch } from './answer-batch.ts';
 import type { Caller } from './caller.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import type { KeyPair } from './tls.ts';
@@ -64,14 +66,15 @@ type Route = Partial<Record<'GET' | 'POST', RequestListener>>;
  */
 export function createWebhookApp(options: WebhookAppOptions): RequestListener {
   const { metrics, log } = options;
-  const refuse = refuser(metrics, log);
+  const answers = new AnswerBatch();
+  const refuse = refuser(metrics, log, answers);
   const text = (res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8') => {
     res.statusCode = status;
     res.setHeader('Content-Type', type);
     res.end(body);
   };
   const routes = new Map<string, Route>([
-    [VALIDATE_PATH, { POST: createAdmissionHandler(options) }],
+    [VALIDATE_PATH, { POST: createAdmissionHandler(options, answers) }],
     [
       '/healthz',
       {
@@ -138,26 +141,53 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
   };
 }
 
-/** A 4xx or 5xx with a JSON reason, counted and logged; nothing if an answer went out already. */
-function refuser(metrics: WebhookMetrics, log: Logger) {
+/**
+ * A 4xx or 5xx with a JSON reason, counted and logged, written at once; nothing if an answer
+ * went out already or is queued in `answers`.
+ */
+function refuser(metrics: WebhookMetrics, log: Logger, answers: AnswerBatch) {
   return (res: ServerResponse, status: number, reason: string, message: string, uid?: string): void => {
     metrics.httpErrors.inc({ status: String(status), reason });
     log.warn({ status, reason, uid }, `refused a request: ${message}`);
-    if (res.headersSent) return;
+    if (answers.answered(res)) return;
     sendJson(res, status, { error: reason, message, ...(uid === undefined ? {} : { uid }) });
   };
 }
 
 /**
  * `POST /validate` (any query string: the API server appends `?timeout=10s`): read the body
- * within its limit and deadline, parse the AdmissionReview, decide, answer, record.
+ * within its limit and deadline, parse the AdmissionReview, decide, answer (in `answers`, at
+ * the end of the event loop's turn), record.
  */
-export function createAdmissionHandler(options: WebhookAppOptions): RequestListener {
+export function createAdmissionHandler(
+  options: WebhookAppOptions,
+  answers = new AnswerBatch(),
+): RequestListener {
   const { metrics, log } = options;
-  const refuse = refuser(metrics, log);
+  const refuse = refuser(metrics, log, answers);
+  // prom-client looks a series up by hashing its labels on every call: once per label set here.
+  const durations = new Map<string, Histogram.Internal<'operation'>>();
+  const durationOf = (operation: string) => {
+    let series = durations.get(operation);
+    if (series === undefined) {
+      series = metrics.duration.labels({ operation });
+      durations.set(operation, series);
+    }
+    return series;
+  };
+  const counts = new Map<string, Counter.Internal>();
+  const requestsOf = (operation: string, verdict: string) => {
+    const key = `${operation} ${verdict}`;
+    let series = counts.get(key);
+    if (series === undefined) {
+      series = metrics.requests.labels({ operation, verdict });
+      counts.set(key, series);
+    }
+    return series;
+  };
 
   const admit = (res: ServerResponse, body: unknown, caller: Caller): void => {
-    if (res.headersSent) return; // timed out while the body arrived
+    if (answers.answered(res)) return; // timed out while the body arrived
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) {
       refuse(res, 400, parsed.code, parsed.message, parsed.uid);
@@ -171,9 +201,9 @@ export function createAdmissionHandler(options: WebhookAppOptions): RequestListe
     const start = process.hrtime.bigint();
     const { request } = parsed;
     const decision = decideAdmission(request, options.admission);
-    sendJson(res, 200, admissionReviewResponse(decision.response));
-    metrics.duration.observe({ operation: request.operation }, Number(process.hrtime.bigint() - start) / 1e9);
-    metrics.requests.inc({ operation: request.operation, verdict: decision.verdict });
+    answers.send(res, 200, JSON.stringify(admissionReviewResponse(decision.response)));
+    durationOf(request.operation).observe(Number(process.hrtime.bigint() - start) / 1e9);
+    requestsOf(request.operation, decision.verdict).inc();
     for (const { violation } of violationsOf(decision.clusters))
       metrics.violations.inc({ code: violation.code });
     options.record(request, decision, caller);
@@ -192,6 +222,7 @@ export function createAdmissionHandler(options: WebhookAppOptions): RequestListe
       return;
     }
     const timer = setTimeout(() => {
+      if (answers.queued(res)) return; // decided in time; written at the end of this turn
       refuse(res, 503, 'timeout', `no answer within ${options.requestTimeoutMs} ms`);
       req.destroy();
     }, options.requestTimeoutMs);

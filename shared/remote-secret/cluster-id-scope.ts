@@ -153,10 +153,17 @@ export class ClusterIdScope {
   }
 }
 
+// The last timestamp string read: the API server sends one secret's again and again.
+let lastCreated: { readonly text: string; readonly millis: number } = { text: '', millis: Number.NaN };
+
 /** A creation timestamp as the API server writes it (RFC 3339) or client-node gives it (a Date). */
 export function createdMillis(value: unknown): number | undefined {
-  const millis =
-    value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  let millis = Number.NaN;
+  if (value instanceof Date) millis = value.getTime();
+  else if (typeof value === 'string') {
+    if (value !== lastCreated.text) lastCreated = { text: value, millis: Date.parse(value) };
+    millis = lastCreated.millis;
+  }
   return Number.isFinite(millis) ? millis : undefined;
 }
 

@@ -5,7 +5,7 @@ import type { Violation } from '../violations.ts';
 import { decideRemoteSecret } from './decide.ts';
 import { remoteCluster } from './manifests.ts';
 import type { RemoteSecret } from './model.ts';
-import { ReviewCache } from './review-cache.ts';
+import { BUCKET_ENTRIES, ReviewCache, TEXT_KEY_MAX_CHARS } from './review-cache.ts';
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 const secret = (...clusters: RemoteSecret['clusters']): RemoteSecret => ({
@@ -109,5 +109,76 @@ describe('ReviewCache', () => {
     expect(decide(new Set(['exec']))).toEqual([]);
     expect(cache.size).toBe(1);
     expect(decide(new Set())).toEqual(['exec']);
+  });
+
+  it('tells apart values that share a fingerprint (length and end): each gets its own answer', () => {
+    const cache = new ReviewCache();
+    const allow = new Set<string>();
+    const tail = `\n# ${'z'.repeat(60)}\n`;
+    const exec = kubeconfigFixture('exec');
+    const clean = kubeconfigFixture('clean');
+    const [short, long] = exec.length < clean.length ? [exec, clean] : [clean, exec];
+    const padded = `${short}\n#${'y'.repeat(long.length - short.length - 2)}`;
+    const values = [`${padded}${tail}`, `${long}${tail}`];
+    expect(values[0]?.length).toBe(values[1]?.length);
+    const decide = (value: string) =>
+      codes(
+        decideRemoteSecret(secret(remoteCluster('east', 'stringData', value)), { allow, cache })[0]
+          ?.violations ?? [],
+      );
+    const expected = values.map((value) => codes(reviewKubeconfig(value, { allow }).violations));
+    expect(expected.map((found) => found.includes('exec')).sort()).toEqual([false, true]);
+    for (let round = 0; round < 2; round += 1) expect(values.map(decide)).toEqual(expected);
+  });
+
+  it('keeps at most a bucket of values made to share a fingerprint, each answered right', () => {
+    const cache = new ReviewCache();
+    const allow = new Set<string>();
+    const clean = kubeconfigFixture('clean');
+    const tail = `\n# ${'z'.repeat(60)}\n`;
+    const values = Array.from({ length: 50 }, (_, i) => `${clean}\n#${String(i).padStart(4, '0')}${tail}`);
+    for (const value of values) {
+      const found = decideRemoteSecret(secret(remoteCluster('east', 'stringData', value)), { allow, cache });
+      expect(codes(found[0]?.violations ?? [])).toEqual([]);
+    }
+    expect(cache.size).toBeLessThanOrEqual(2 * BUCKET_ENTRIES);
+  });
+
+  it('keys a value longer than TEXT_KEY_MAX_CHARS by its SHA-256, with the same answers', () => {
+    const cache = new ReviewCache();
+    const allow = new Set<string>();
+    const exec = kubeconfigFixture('exec');
+    const value = `${exec}\n#${'p'.repeat(TEXT_KEY_MAX_CHARS)}\n`;
+    let reviews = 0;
+    const review = () => {
+      reviews += 1;
+      return { decoded: true as const, violations: [], kubeconfig: undefined };
+    };
+    cache.review(remoteCluster('east', 'stringData', value), allow, review);
+    cache.review(remoteCluster('west', 'stringData', value), allow, review);
+    expect(reviews).toBe(1);
+    // What it keeps for that value is the 44-character hash, not the 16 KiB text.
+    expect(cache.keySize).toBe(44);
+    const decided = decideRemoteSecret(secret(remoteCluster('east', 'stringData', value)), {
+      allow,
+      cache: new ReviewCache(),
+    });
+    expect(codes(decided[0]?.violations ?? [])).toEqual(codes(reviewKubeconfig(value, { allow }).violations));
+  });
+
+  it('holds at most its character budget of values', () => {
+    const budget = 2 * TEXT_KEY_MAX_CHARS;
+    const cache = new ReviewCache(1024, budget);
+    const allow = new Set<string>();
+    const clean = kubeconfigFixture('clean');
+    for (let i = 0; i < 100; i += 1) {
+      cache.review(remoteCluster('east', 'stringData', `${clean}\n# ${i}\n`), allow, () => ({
+        decoded: true,
+        violations: [],
+        kubeconfig: undefined,
+      }));
+      expect(cache.keySize).toBeLessThanOrEqual(budget);
+    }
+    expect(cache.size).toBeLessThan(100);
   });
 });
