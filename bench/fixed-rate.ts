@@ -2,6 +2,9 @@
 import { Agent, request } from 'node:https';
 import { reviewBody } from './fixtures.ts';
 
+/** Connections the generator keeps open, as many as autocannon's runs use. */
+const SOCKETS = 16;
+
 export interface FixedRateResult {
   readonly sent: number;
   readonly errors: number;
@@ -22,7 +25,18 @@ export async function fixedRate(
   seconds: number,
   body: () => Buffer = sameReview(),
 ): Promise<FixedRateResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false });
+  const agent = new Agent({ keepAlive: true, maxSockets: SOCKETS, rejectUnauthorized: false });
+  // Open every connection before the clock starts, as the API server's client keeps its
+  // connections: the first second would otherwise time up to 16 TLS handshakes, not reviews.
+  await Promise.all(
+    Array.from(
+      { length: SOCKETS },
+      () =>
+        new Promise((resolve) => {
+          post(agent, port, body(), resolve);
+        }),
+    ),
+  );
   const latenciesUs: number[] = [];
   const sentAtUs: number[] = [];
   const total = rate * seconds;
@@ -43,30 +57,16 @@ export async function fixedRate(
         const review = body();
         const sentAt = process.hrtime.bigint();
         const sentAtMs = Date.now();
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/validate',
-            method: 'POST',
-            agent,
-            headers: { 'content-type': 'application/json', 'content-length': review.length },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              latenciesUs.push(Number(process.hrtime.bigint() - sentAt) / 1000);
-              sentAtUs.push(sentAtMs);
-              if (res.statusCode !== 200) errors += 1;
-              finish();
-            });
-          },
-        );
-        req.on('error', () => {
-          errors += 1;
+        post(agent, port, review, (status) => {
+          if (status === undefined) {
+            errors += 1;
+          } else {
+            latenciesUs.push(Number(process.hrtime.bigint() - sentAt) / 1000);
+            sentAtUs.push(sentAtMs);
+            if (status !== 200) errors += 1;
+          }
           finish();
         });
-        req.end(review);
       }
       if (sent < total) setTimeout(tick, 1);
     };
@@ -76,6 +76,30 @@ export async function fixedRate(
   const timed = latenciesUs.map((latencyUs, index) => ({ sentAtMs: sentAtUs[index] ?? 0, latencyUs }));
   latenciesUs.sort((a, b) => a - b);
   return { sent, errors, latenciesUs, timed };
+}
+
+/** POST one review; `done` gets the answer's status once it has been read, undefined on an error. */
+function post(agent: Agent, port: number, review: Buffer, done: (status: number | undefined) => void): void {
+  const req = request(
+    {
+      host: '127.0.0.1',
+      port,
+      path: '/validate',
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': review.length },
+    },
+    (res) => {
+      res.resume();
+      res.on('end', () => {
+        done(res.statusCode);
+      });
+    },
+  );
+  req.on('error', () => {
+    done(undefined);
+  });
+  req.end(review);
 }
 
 /** The same realistic review every time (the webhook's review cache answers it). */

@@ -174,16 +174,29 @@ function readClusters(
  * answers a value it has seen before from the stored value alone.
  */
 export function remoteCluster(id: string, field: RemoteCluster['field'], value: string): RemoteCluster {
-  let kubeconfig: RemoteCluster['kubeconfig'] | undefined;
-  return {
-    id,
-    field,
-    value,
-    get kubeconfig() {
-      kubeconfig ??= field === 'data' ? decodeBase64Text(value) : { ok: true, text: value };
-      return kubeconfig;
-    },
-  };
+  return new LazyRemoteCluster(id, field, value);
+}
+
+/**
+ * A class, not an object literal with a `get kubeconfig()`: V8 keeps such a literal's getter
+ * out of the young generation, and with it every value the literal holds, so each reviewed
+ * Secret's data outlived its request until a full collection (at 1,000 reviews/s, 4 MB more old
+ * space a scavenge, and scavenges of 4-10 ms instead of 0.5; docs/benchmarks.md).
+ */
+class LazyRemoteCluster implements RemoteCluster {
+  #kubeconfig: RemoteCluster['kubeconfig'] | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly field: RemoteCluster['field'],
+    readonly value: string,
+  ) {}
+
+  get kubeconfig(): RemoteCluster['kubeconfig'] {
+    this.#kubeconfig ??=
+      this.field === 'data' ? decodeBase64Text(this.value) : { ok: true, text: this.value };
+    return this.#kubeconfig;
+  }
 }
 
 /** Secret data is standard base64 of the kubeconfig bytes, which must be UTF-8 text. */
