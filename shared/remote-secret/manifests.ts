@@ -178,10 +178,11 @@ export function remoteCluster(id: string, field: RemoteCluster['field'], value: 
 }
 
 /**
- * A class, not an object literal with a `get kubeconfig()`: V8 keeps such a literal's getter
- * out of the young generation, and with it every value the literal holds, so each reviewed
- * Secret's data outlived its request until a full collection (at 1,000 reviews/s, 4 MB more old
- * space a scavenge, and scavenges of 4-10 ms instead of 0.5; docs/benchmarks.md).
+ * A class, not an object literal with a `get kubeconfig()`: with the literal, each reviewed
+ * Secret's data outlived its request until a full collection (measured, not explained by V8's
+ * documentation: at 1,000 reviews/s 4 MB more old space a scavenge, and scavenges of 3.5-13 ms
+ * instead of 0.3-0.5; docs/benchmarks.md). Being a class, the getter is on the prototype: a
+ * spread, `JSON.stringify` or structured clone of a cluster has no `kubeconfig`.
  */
 class LazyRemoteCluster implements RemoteCluster {
   #kubeconfig: RemoteCluster['kubeconfig'] | undefined;
