@@ -108,6 +108,16 @@ export function sameReview(): () => Buffer {
   return () => same;
 }
 
+/** Several runs as one: their requests, errors and latencies together. */
+export function pooled(runs: readonly FixedRateResult[]): FixedRateResult {
+  return {
+    sent: runs.reduce((sum, run) => sum + run.sent, 0),
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    latenciesUs: runs.flatMap((run) => run.latenciesUs).sort((a, b) => a - b),
+    timed: runs.flatMap((run) => run.timed),
+  };
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
