@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig, type KubernetesListObject, type V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it, vi } from 'vitest';
 import { RemoteSecretController, type ListFn, type WatchFn } from './remote-secret-controller.ts';
@@ -321,4 +324,97 @@ describe('RemoteSecretController', () => {
     expect(controller.synced).toBe(false);
     await controller.stop();
   });
+});
+
+/**
+ * A loopback HTTP server standing in for the API server's watch: it answers the watch's headers
+ * (and writes `events`) only when `answer` is true, else holds the request unanswered.
+ */
+async function watchServer(answer: boolean, events: V1Secret[] = []) {
+  const sockets: Socket[] = [];
+  const requested: string[] = [];
+  const server = createServer((req, res) => {
+    requested.push(req.url ?? '');
+    if (!answer) return;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    for (const object of events) res.write(`${JSON.stringify({ type: 'ADDED', object })}\n`);
+  });
+  server.on('connection', (socket) => sockets.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'local', server: `http://127.0.0.1:${String(port)}`, skipTLSVerify: true }],
+    users: [{ name: 'nobody' }],
+    contexts: [{ name: 'local', cluster: 'local', user: 'nobody' }],
+    currentContext: 'local',
+  });
+  return {
+    kubeConfig,
+    requested,
+    /** Resolves once every connection the watch opened has closed. */
+    closed: () =>
+      Promise.all(sockets.map((socket) => (socket.closed ? Promise.resolve([]) : once(socket, 'close')))),
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+const until = async (check: () => boolean) => {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+describe('RemoteSecretController with its own watch (stoppableWatch)', () => {
+  it('follows a real watch stream: path, label selector, resourceVersion and events', async () => {
+    const server = await watchServer(true, [secret('b', '11', 'west')]);
+    const controller = new RemoteSecretController({
+      kubeConfig: server.kubeConfig,
+      namespaces: ['istio-system'],
+      log,
+      list: () => Promise.resolve(secretList([secret('a', '1', 'east')])),
+    });
+    try {
+      await controller.start();
+      await until(() => holder(controller, 'west', 'c') !== undefined);
+      expect(holder(controller, 'east', 'c')).toBe('istio-system/a');
+      expect(holder(controller, 'west', 'c')).toBe('istio-system/b');
+      const url = new URL(server.requested[0] ?? '', 'http://x');
+      expect(url.pathname).toBe('/api/v1/namespaces/istio-system/secrets');
+      expect(url.searchParams.get('watch')).toBe('true');
+      expect(url.searchParams.get('labelSelector')).toBe('istio/multiCluster=true');
+      expect(url.searchParams.get('resourceVersion')).toBe('10');
+      expect(controller.watches[0]?.connected).toBe(true);
+      await controller.stop();
+      await server.closed();
+    } finally {
+      server.close();
+    }
+  });
+
+  // client-node's Watch hands back its AbortController only with the response headers: a stop
+  // before then left the request open until its 30 s timeout, and the webhook's process with it.
+  it('ends a watch that is still connecting when it stops', async () => {
+    const server = await watchServer(false);
+    const quiet = { debug: vi.fn(), info: vi.fn(), warn: vi.fn() };
+    const controller = new RemoteSecretController({
+      kubeConfig: server.kubeConfig,
+      namespaces: ['istio-system'],
+      log: quiet,
+      list: () => Promise.resolve(secretList([])),
+    });
+    try {
+      const started = controller.start();
+      await until(() => server.requested.length === 1);
+      await controller.stop();
+      await server.closed();
+      await started;
+      expect(controller.watches[0]?.connected).toBe(false);
+      expect(quiet.warn).not.toHaveBeenCalled();
+    } finally {
+      server.close();
+    }
+  }, 10_000);
 });

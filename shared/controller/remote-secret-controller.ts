@@ -9,6 +9,7 @@ import {
 import { ClusterIdScope, createdMillis } from '../remote-secret/cluster-id-scope.ts';
 import { isClusterId } from '../remote-secret/decide.ts';
 import { MULTICLUSTER_LABEL } from '../remote-secret/model.ts';
+import { stoppableWatch, type WatchFn } from '../kube/watch.ts';
 
 /** The longest wait between two attempts to list or watch. */
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -25,8 +26,8 @@ export interface ControllerLogger {
   warn(object: object, message: string): void;
 }
 
-/** What `Watch#watch` does; the default is client-node's, tests hand in a fake server. */
-export type WatchFn = Watch['watch'];
+/** What `Watch#watch` does; the default is `stoppableWatch`, tests hand in a fake server. */
+export type { WatchFn };
 export type ListFn = (namespace: string) => Promise<KubernetesListObject<V1Secret>>;
 
 export interface RemoteSecretControllerOptions {
@@ -72,6 +73,8 @@ export class RemoteSecretController {
   /** Per namespace: whether its watch is connected, and since when it has been failing. */
   private readonly health = new Map<string, { connected: boolean; failingSince: number | undefined }>();
   private stopped = false;
+  /** Aborted by `stop`: ends each watch, connecting or connected. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: RemoteSecretControllerOptions) {
     if (options.namespaces.length === 0) throw new Error('RemoteSecretController needs a namespace to watch');
@@ -104,7 +107,7 @@ export class RemoteSecretController {
   /** Start every informer; resolves once each first list and watch succeeded or failed (retried). */
   async start(): Promise<void> {
     const list = this.options.list ?? defaultList(this.options.kubeConfig);
-    const watch = this.options.watch ?? defaultWatch(this.options.kubeConfig);
+    const watch = this.options.watch ?? stoppableWatch(this.options.kubeConfig, this.stopping.signal);
     await Promise.all(
       this.options.namespaces.map((namespace) => this.startNamespace(namespace, list, watch)),
     );
@@ -112,6 +115,7 @@ export class RemoteSecretController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new Error('the controller stopped'));
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     await Promise.all(this.informers.map((informer) => informer.stop()));
@@ -144,7 +148,8 @@ export class RemoteSecretController {
       outage = undefined;
     };
     // ListWatch opens its watch right after it has applied a list: that is when we are synced.
-    // The watch has connected when client-node's watch returns without having ended.
+    // The watch has connected when it returns without having ended.
+    const stopped = (): boolean => this.stopped;
     const notifying = new (class extends Watch {
       override async watch(...[path, params, callback, done]: Parameters<WatchFn>): ReturnType<WatchFn> {
         onListed();
@@ -153,7 +158,9 @@ export class RemoteSecretController {
           state.ended = true;
           done(error);
         });
-        if (!state.ended) onConnected();
+        // Stopped while it connected: the informer's stop found no request to abort.
+        if (stopped()) request.abort();
+        else if (!state.ended) onConnected();
         return request;
       }
     })(this.options.kubeConfig);
@@ -219,11 +226,6 @@ function errorMessage(error: unknown): string {
 function defaultList(kubeConfig: KubeConfig): ListFn {
   const api = kubeConfig.makeApiClient(CoreV1Api);
   return (namespace) => api.listNamespacedSecret({ namespace, labelSelector: MULTICLUSTER_SELECTOR });
-}
-
-function defaultWatch(kubeConfig: KubeConfig): WatchFn {
-  const client = new Watch(kubeConfig);
-  return client.watch.bind(client);
 }
 
 function claimantOf(secret: V1Secret): { namespace: string; name: string; created: number | undefined } {
