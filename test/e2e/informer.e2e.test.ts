@@ -5,7 +5,12 @@ import { send } from '../../webhook/testdata/client.ts';
 import { writeTlsFixture, type TlsFixture } from '../../webhook/testdata/tls.ts';
 import { REPO_ROOT } from '../cli.ts';
 import { startCluster, stopAllClusters, type TestCluster } from '../harness/cluster.ts';
-import { startWebhookProcess, stopWebhookProcess, type WebhookProcess } from '../harness/webhook.ts';
+import {
+  eventually,
+  startWebhookProcess,
+  stopWebhookProcess,
+  type WebhookProcess,
+} from '../harness/webhook.ts';
 
 /**
  * The webhook's informer when its API server goes away: it retries with a doubling delay (as
@@ -51,13 +56,19 @@ describe.skipIf(binaryPath === null)('the webhook informer on a lost API server'
       namespace: NAMESPACE,
       extraArgs: ['--log-level', 'debug', '--audit-interval', '0', '--no-events'],
     });
-    // While kube-testenv shuts down, its API server may hold a request open; once it is gone,
-    // every call is refused at once, which is when a retry loop without backoff shows.
-    const before = await send(undefined, { port: webhook.port, ca: tls.ca.certificatePem, path: '/metrics' });
-    expect(before.body).toMatch(/^remote_secret_webhook_index_watch_up\{namespace="istio-system"\} 1$/m);
-    expect(before.body).toMatch(
+    // Ready means the index has synced (the list); the watch connects a moment after that.
+    const { port } = webhook;
+    const { certificatePem } = tls.ca;
+    let before = '';
+    await eventually(async () => {
+      before = (await send(undefined, { port, ca: certificatePem, path: '/metrics' })).body;
+      return /^remote_secret_webhook_index_watch_up\{namespace="istio-system"\} 1$/m.test(before);
+    }, 10_000);
+    expect(before).toMatch(
       /^remote_secret_webhook_index_watch_failing_seconds\{namespace="istio-system"\} 0$/m,
     );
+    // While kube-testenv shuts down, its API server may hold a request open; once it is gone,
+    // every call is refused at once, which is when a retry loop without backoff shows.
     await cluster.stop();
     await sleep(9_000);
     const lines = webhook
