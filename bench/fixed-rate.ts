@@ -110,20 +110,24 @@ class Pool {
   private readonly waiting: { readonly request: Buffer; readonly done: Done }[] = [];
   private readonly all = new Set<Connection>();
   private destroyed = false;
+  /** The last body and its request: with the same review every time, built once, not per send. */
+  private last: { readonly review: Buffer; readonly request: Buffer } | undefined;
 
   constructor(private readonly port: number) {}
 
   post(review: Buffer, done: Done): void {
-    const request = Buffer.concat([
-      Buffer.from(
-        `POST /validate HTTP/1.1\r\nHost: 127.0.0.1:${String(this.port)}\r\nContent-Type: application/json\r\nContent-Length: ${String(review.length)}\r\n\r\n`,
-        'latin1',
-      ),
-      review,
-    ]);
+    const request = this.requestFor(review);
     const connection = this.idle.pop() ?? (this.all.size < SOCKETS ? this.open() : undefined);
     if (connection === undefined) this.waiting.push({ request, done });
     else connection.send(request, done);
+  }
+
+  private requestFor(review: Buffer): Buffer {
+    if (this.last?.review !== review) {
+      const head = `POST /validate HTTP/1.1\r\nHost: 127.0.0.1:${String(this.port)}\r\nContent-Type: application/json\r\nContent-Length: ${String(review.length)}\r\n\r\n`;
+      this.last = { review, request: Buffer.concat([Buffer.from(head, 'latin1'), review]) };
+    }
+    return this.last.request;
   }
 
   destroy(): void {
